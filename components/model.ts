@@ -1,0 +1,95 @@
+/**
+ * The typed model of a stack: what `index.ts` builds from the `macvlan:hosts` and
+ * `macvlan:networks` config keys after validation. Types only; no resource imports.
+ *
+ * Kept open for what comes next: a network holds a list of IPAM pools (not one subnet), an
+ * address is a string whose family is decided by parsing (IPv4 today, IPv6 later), and a
+ * container names its network attachments, so several networks per container can come later.
+ */
+
+/** The four macvlan modes of the Linux driver, as Docker's `macvlan_mode` option spells them. */
+export type MacvlanMode = "bridge" | "vepa" | "private" | "passthru";
+export const MACVLAN_MODES: readonly MacvlanMode[] = ["bridge", "vepa", "private", "passthru"];
+
+export const DEFAULT_SSH_PORT = 22;
+export const DEFAULT_SSH_USER = "root";
+export const DEFAULT_MODE: MacvlanMode = "bridge";
+
+/** The host shim: a bridge-mode macvlan link on the host, so the host reaches its own containers. */
+export interface ShimModel {
+    /** The shim's address (no prefix): must lie in the subnet of a network on the same segment. */
+    readonly address: string;
+    /** The VLAN whose sub-interface carries the shim; absent: the untagged parent. */
+    readonly vlan?: number;
+}
+
+/** One Linux host, as validated. */
+export interface HostModel {
+    /** Unique, `[a-z0-9-]`, used in resource names. */
+    readonly name: string;
+    /** SSH target: an IP address or a DNS name. */
+    readonly address: string;
+    readonly port: number;
+    readonly user: string;
+    /** Pinned SSH host key, `<type> <base64>`; absent: not pinned. */
+    readonly hostKey?: string;
+    /** The NIC that carries the LAN. */
+    readonly parent: string;
+    readonly promisc: boolean;
+    readonly ipForward: boolean;
+    /** 802.1Q VLAN ids whose sub-interfaces `<parent>.<id>` this host gets, sorted, unique. */
+    readonly vlans: readonly number[];
+    readonly shim?: ShimModel;
+}
+
+/** One IPAM pool of a Docker network. Several per network are allowed by Docker. */
+export interface IpamPoolModel {
+    /** CIDR with no host bits, e.g. `198.51.100.0/24`. */
+    readonly subnet: string;
+    /** The real LAN router; absent: Docker gets no gateway (29+ then gives no default route). */
+    readonly gateway?: string;
+    /** Sub-range for dynamic allocation, CIDR inside `subnet`. */
+    readonly ipRange?: string;
+}
+
+/** A container's attachment to one network, with its pinned address and MAC. */
+export interface AttachmentModel {
+    /** The Docker network name. */
+    readonly network: string;
+    /** Pinned IPv4 address (no prefix). */
+    readonly ipv4Address: string;
+    /** Unicast MAC `xx:xx:xx:xx:xx:xx`, lower case; derived from the address when not configured. */
+    readonly mac: string;
+}
+
+/** One container pinned on one host. */
+export interface ContainerModel {
+    /** Docker container name, unique per host. */
+    readonly name: string;
+    readonly host: string;
+    readonly image: string;
+    /** The first attachment is the network the container was declared under. */
+    readonly attachments: readonly AttachmentModel[];
+    readonly command?: readonly string[];
+    readonly env?: Readonly<Record<string, string>>;
+}
+
+/** One macvlan network, created on every host it spans. */
+export interface NetworkModel {
+    /** Docker network name, the same on every host. */
+    readonly name: string;
+    /** The VLAN whose sub-interface `<host parent>.<vlan>` is this network's parent; absent: the parent itself. */
+    readonly vlan?: number;
+    readonly mode: MacvlanMode;
+    readonly ipam: readonly IpamPoolModel[];
+    /** Reserved addresses Docker must not hand out, by name. */
+    readonly auxAddresses: Readonly<Record<string, string>>;
+    /** Names of the hosts it spans, in config order. */
+    readonly hosts: readonly string[];
+    readonly containers: readonly ContainerModel[];
+}
+
+export interface StackModel {
+    readonly hosts: readonly HostModel[];
+    readonly networks: readonly NetworkModel[];
+}
