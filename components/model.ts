@@ -40,6 +40,11 @@ export interface HostModel {
     /** 802.1Q VLAN ids whose sub-interfaces `<parent>.<id>` this host gets, sorted, unique. */
     readonly vlans: readonly number[];
     readonly shim?: ShimModel;
+    /**
+     * The host's Docker Engine version as `major.minor` when the user declares it; absent: unknown,
+     * and version-dependent rules assume the oldest supported engine (20.10).
+     */
+    readonly dockerVersion?: string;
 }
 
 /** One IPAM pool of a Docker network. Several per network are allowed by Docker. */
@@ -72,7 +77,12 @@ export interface ContainerModel {
     readonly attachments: readonly AttachmentModel[];
     readonly command?: readonly string[];
     readonly env?: Readonly<Record<string, string>>;
+    /** Docker restart policy; default `unless-stopped`. */
+    readonly restart: RestartPolicy;
 }
+
+export type RestartPolicy = "no" | "on-failure" | "always" | "unless-stopped";
+export const DEFAULT_RESTART: RestartPolicy = "unless-stopped";
 
 /** One macvlan network, created on every host it spans. */
 export interface NetworkModel {
