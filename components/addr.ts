@@ -1,0 +1,246 @@
+/**
+ * Address math for the stack: parsing addresses and CIDRs (with messages that say what is wrong
+ * and what it should be), containment, overlap, network and broadcast addresses. Built on
+ * `ip-num`; no resource imports. Types are family-neutral: an `Address` or `Cidr` is IPv4 or
+ * IPv6; which families the stack accepts is one constant, `SUPPORTED_FAMILIES` (IPv4 today), and
+ * an IPv6 value is recognized and reported as "not supported yet" rather than as garbage.
+ */
+import { IPv4, IPv4CidrRange, IPv4Prefix, IPv6, IPv6CidrRange, IPv6Prefix, Validator } from "ip-num";
+import { isIpv4Literal, isIpv6Literal } from "./patterns";
+
+/** An IP address family. */
+export type IpFamily = "ipv4" | "ipv6";
+
+/** The families the stack accepts today; the others are recognized and refused as not supported yet. */
+export const SUPPORTED_FAMILIES: readonly IpFamily[] = ["ipv4"];
+
+const FAMILY_LABEL: Record<IpFamily, string> = { ipv4: "IPv4", ipv6: "IPv6" };
+const FAMILY_BITS: Record<IpFamily, number> = { ipv4: 32, ipv6: 128 };
+
+/** A parse result: the value, or a problem (the rule broken, phrased to follow `<path> <value>`) and, when the fix is certain, the corrected value. */
+export type Parsed<T> =
+    | { readonly ok: true; readonly value: T }
+    | { readonly ok: false; readonly problem: string; readonly corrected?: T };
+
+/** One IP address of either family. */
+export class Address {
+    private constructor(
+        readonly family: IpFamily,
+        readonly ip: IPv4 | IPv6,
+    ) {}
+
+    /** Builds an address from a family and its integer value. */
+    static fromValue(family: IpFamily, value: bigint): Address {
+        return new Address(family, family === "ipv4" ? IPv4.fromNumber(value) : new IPv6(value));
+    }
+
+    /** Builds an address from a literal of the given family that is already known to be valid. */
+    static fromValidLiteral(family: IpFamily, s: string): Address {
+        return new Address(family, family === "ipv4" ? IPv4.fromString(s) : IPv6.fromString(s));
+    }
+
+    /** The address as an unsigned integer. */
+    get value(): bigint {
+        return this.ip.getValue();
+    }
+
+    /** Width of the family in bits: 32 or 128. */
+    get bits(): number {
+        return FAMILY_BITS[this.family];
+    }
+
+    /** Same family and same value. */
+    equals(other: Address): boolean {
+        return this.family === other.family && this.value === other.value;
+    }
+
+    /** The four bytes of an IPv4 address, or the sixteen of an IPv6 address, most significant first. */
+    bytes(): number[] {
+        const n = this.bits / 8;
+        const out: number[] = [];
+        for (let i = n - 1; i >= 0; i--) out.push(Number((this.value >> BigInt(i * 8)) & 0xffn));
+        return out;
+    }
+
+    /** Canonical text: dotted quad for IPv4, RFC 5952 for IPv6. */
+    toString(): string {
+        return this.family === "ipv4" ? this.ip.toString() : ipv6Text(this.value);
+    }
+}
+
+/** A CIDR block with no host bits, of either family. */
+export class Cidr {
+    private constructor(
+        readonly family: IpFamily,
+        readonly range: IPv4CidrRange | IPv6CidrRange,
+        /** The prefix length. */
+        readonly prefix: number,
+    ) {}
+
+    /** The block of `prefix` bits containing `address` (host bits are cleared). */
+    static containing(address: Address, prefix: number): Cidr {
+        const range =
+            address.family === "ipv4"
+                ? new IPv4CidrRange(address.ip as IPv4, IPv4Prefix.fromNumber(BigInt(prefix)))
+                : new IPv6CidrRange(address.ip as IPv6, IPv6Prefix.fromNumber(BigInt(prefix)));
+        const first = range.getFirst().getValue();
+        const cleared =
+            address.family === "ipv4"
+                ? new IPv4CidrRange(IPv4.fromNumber(first), IPv4Prefix.fromNumber(BigInt(prefix)))
+                : new IPv6CidrRange(new IPv6(first), IPv6Prefix.fromNumber(BigInt(prefix)));
+        return new Cidr(address.family, cleared, prefix);
+    }
+
+    /** Width of the family in bits: 32 or 128. */
+    get bits(): number {
+        return FAMILY_BITS[this.family];
+    }
+
+    /** Number of addresses in the block. */
+    get size(): bigint {
+        return 1n << BigInt(this.bits - this.prefix);
+    }
+
+    /** The first address of the block (the network address). */
+    first(): Address {
+        return Address.fromValue(this.family, this.range.getFirst().getValue());
+    }
+
+    /** The last address of the block. */
+    last(): Address {
+        return Address.fromValue(this.family, this.range.getLast().getValue());
+    }
+
+    /** True when `x` (an address or a block) lies entirely inside this block; false across families. */
+    contains(x: Address | Cidr): boolean {
+        if (x.family !== this.family) return false;
+        const lo = this.range.getFirst().getValue();
+        const hi = this.range.getLast().getValue();
+        if (x instanceof Address) return x.value >= lo && x.value <= hi;
+        return x.first().value >= lo && x.last().value <= hi;
+    }
+
+    /** True when the two blocks share at least one address; false across families. */
+    overlaps(other: Cidr): boolean {
+        if (other.family !== this.family) return false;
+        return this.first().value <= other.last().value && other.first().value <= this.last().value;
+    }
+
+    /** Canonical `<network>/<prefix>`. */
+    toString(): string {
+        return `${this.first().toString()}/${this.prefix}`;
+    }
+}
+
+/** The family a literal looks like (address or CIDR, prefix ignored), or undefined when it is neither. */
+export function detectFamily(s: string): IpFamily | undefined {
+    const slash = s.indexOf("/");
+    const addr = slash < 0 ? s : s.slice(0, slash);
+    if (isIpv4Literal(addr)) return "ipv4";
+    if (isIpv6Literal(addr) && Validator.isValidIPv6String(addr)[0]) return "ipv6";
+    return undefined;
+}
+
+function familiesLabel(families: readonly IpFamily[]): string {
+    return families.map((f) => FAMILY_LABEL[f]).join(" or ");
+}
+
+/** Parses a bare address (no prefix length). */
+export function parseAddress(s: string, families: readonly IpFamily[] = SUPPORTED_FAMILIES): Parsed<Address> {
+    const slash = s.indexOf("/");
+    if (slash >= 0) {
+        const bare = s.slice(0, slash);
+        const fam = detectFamily(bare);
+        if (fam !== undefined && families.includes(fam)) {
+            const value = Address.fromValidLiteral(fam, bare);
+            return { ok: false, problem: `must be an address without a prefix length; did you mean ${value.toString()}?`, corrected: value };
+        }
+    }
+    const family = slash >= 0 ? undefined : detectFamily(s);
+    if (family === undefined) return { ok: false, problem: `is not an ${familiesLabel(families)} address` };
+    if (!families.includes(family)) return { ok: false, problem: `is an ${FAMILY_LABEL[family]} address; ${FAMILY_LABEL[family]} is not supported yet` };
+    return { ok: true, value: Address.fromValidLiteral(family, s) };
+}
+
+/**
+ * Parses `<address>/<prefix>`. A block with host bits set is refused with the block it should be
+ * (`has host bits set; did you mean 198.51.100.0/24?`) and that block as `corrected`.
+ */
+export function parseCidr(s: string, families: readonly IpFamily[] = SUPPORTED_FAMILIES): Parsed<Cidr> {
+    const example = families.includes("ipv4") ? "198.51.100.0/24" : "2001:db8::/64";
+    const slash = s.indexOf("/");
+    if (slash < 0) {
+        const fam = detectFamily(s);
+        if (fam !== undefined && families.includes(fam)) return { ok: false, problem: `has no prefix length; write it as <address>/<prefix length>, like ${example}` };
+        if (fam !== undefined) return { ok: false, problem: `is an ${FAMILY_LABEL[fam]} address; ${FAMILY_LABEL[fam]} is not supported yet` };
+        return { ok: false, problem: `is not an ${familiesLabel(families)} CIDR like ${example}` };
+    }
+    const family = detectFamily(s);
+    const prefixText = s.slice(slash + 1);
+    if (family === undefined || !/^(0|[1-9][0-9]{0,2})$/.test(prefixText)) {
+        return { ok: false, problem: `is not an ${familiesLabel(families)} CIDR like ${example}` };
+    }
+    if (!families.includes(family)) return { ok: false, problem: `is an ${FAMILY_LABEL[family]} subnet; ${FAMILY_LABEL[family]} is not supported yet` };
+    const prefix = Number(prefixText);
+    const bits = FAMILY_BITS[family];
+    if (prefix > bits) return { ok: false, problem: `has a prefix length outside 0-${bits}` };
+    const address = Address.fromValidLiteral(family, s.slice(0, slash));
+    const cidr = Cidr.containing(address, prefix);
+    if (!cidr.first().equals(address)) {
+        return { ok: false, problem: `has host bits set; did you mean ${cidr.toString()}?`, corrected: cidr };
+    }
+    return { ok: true, value: cidr };
+}
+
+/** True when `inner` (an address or a block) lies inside `outer`. */
+export function contains(outer: Cidr, inner: Address | Cidr): boolean {
+    return outer.contains(inner);
+}
+
+/** True when the two blocks share an address. */
+export function overlaps(a: Cidr, b: Cidr): boolean {
+    return a.overlaps(b);
+}
+
+/** The network address of a block: its first address. */
+export function networkAddress(c: Cidr): Address {
+    return c.first();
+}
+
+/**
+ * The broadcast address of a block: its last address, for IPv4 blocks of prefix 30 or shorter;
+ * undefined for /31 and /32 (RFC 3021: no broadcast) and for IPv6 (no broadcast).
+ */
+export function broadcastAddress(c: Cidr): Address | undefined {
+    return c.family === "ipv4" && c.prefix <= 30 ? c.last() : undefined;
+}
+
+/** The address at `offset` from the start of the block (0 is the network address); undefined when outside. */
+export function nthAddress(c: Cidr, offset: bigint): Address | undefined {
+    if (offset < 0n || offset >= c.size) return undefined;
+    return Address.fromValue(c.family, c.first().value + offset);
+}
+
+/** RFC 5952 text of an IPv6 value: lower case, leading zeros dropped, the longest run (≥ 2) of zero groups as `::`. */
+function ipv6Text(value: bigint): string {
+    const groups: number[] = [];
+    for (let i = 7; i >= 0; i--) groups.push(Number((value >> BigInt(i * 16)) & 0xffffn));
+    let bestAt = -1;
+    let bestLen = 1;
+    for (let i = 0; i < 8; ) {
+        if (groups[i] !== 0) {
+            i++;
+            continue;
+        }
+        let j = i;
+        while (j < 8 && groups[j] === 0) j++;
+        if (j - i > bestLen) {
+            bestAt = i;
+            bestLen = j - i;
+        }
+        i = j;
+    }
+    const hex = groups.map((g) => g.toString(16));
+    if (bestAt < 0) return hex.join(":");
+    return `${hex.slice(0, bestAt).join(":")}::${hex.slice(bestAt + bestLen).join(":")}`;
+}

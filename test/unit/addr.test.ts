@@ -1,0 +1,216 @@
+import * as assert from "node:assert/strict";
+import fc from "fast-check";
+import { Address, Cidr, SUPPORTED_FAMILIES, broadcastAddress, contains, detectFamily, networkAddress, nthAddress, overlaps, parseAddress, parseCidr } from "../../components/addr";
+
+function addr(s: string): Address {
+    const r = parseAddress(s);
+    if (!r.ok) throw new Error(`${s} ${r.problem}`);
+    return r.value;
+}
+function cidr(s: string): Cidr {
+    const r = parseCidr(s);
+    if (!r.ok) throw new Error(`${s} ${r.problem}`);
+    return r.value;
+}
+const v4 = (n: number) => Address.fromValue("ipv4", BigInt(n));
+const toInt = (s: string) => s.split(".").reduce((acc, o) => acc * 256 + Number(o), 0);
+
+describe("addr", () => {
+    it("supports IPv4 only, today", () => {
+        assert.deepEqual(SUPPORTED_FAMILIES, ["ipv4"]);
+    });
+
+    it("detects the family of addresses and CIDRs", () => {
+        assert.equal(detectFamily("198.51.100.7"), "ipv4");
+        assert.equal(detectFamily("198.51.100.0/24"), "ipv4");
+        assert.equal(detectFamily("2001:db8::1"), "ipv6");
+        assert.equal(detectFamily("2001:db8::/64"), "ipv6");
+        assert.equal(detectFamily("node1"), undefined);
+        assert.equal(detectFamily("198.51.100.256"), undefined);
+    });
+
+    describe("parseAddress", () => {
+        it("parses canonical IPv4", () => {
+            const a = addr("203.0.113.9");
+            assert.equal(a.family, "ipv4");
+            assert.equal(a.toString(), "203.0.113.9");
+            assert.equal(a.value, 0xcb007109n);
+            assert.deepEqual(a.bytes(), [203, 0, 113, 9]);
+        });
+
+        it("says what is wrong", () => {
+            const cases: [string, string][] = [
+                ["198.51.100.256", "is not an IPv4 address"],
+                ["198.51.100", "is not an IPv4 address"],
+                ["198.051.100.1", "is not an IPv4 address"],
+                ["", "is not an IPv4 address"],
+                ["node1", "is not an IPv4 address"],
+                ["2001:db8::1", "is an IPv6 address; IPv6 is not supported yet"],
+                ["198.51.100.1/24", "must be an address without a prefix length; did you mean 198.51.100.1?"],
+                ["198.51.100.1/", "must be an address without a prefix length; did you mean 198.51.100.1?"],
+                ["nope/24", "is not an IPv4 address"],
+            ];
+            for (const [input, problem] of cases) {
+                const r = parseAddress(input);
+                assert.ok(!r.ok, input);
+                assert.equal(r.problem, problem, input);
+            }
+        });
+
+        it("accepts IPv6 when the caller allows it, in RFC 5952 text", () => {
+            const r = parseAddress("2001:DB8:0:0:0:0:0:1", ["ipv4", "ipv6"]);
+            assert.ok(r.ok);
+            assert.equal(r.value.family, "ipv6");
+            assert.equal(r.value.toString(), "2001:db8::1");
+            assert.equal(r.value.bytes().length, 16);
+        });
+    });
+
+    describe("parseCidr", () => {
+        it("parses a block without host bits", () => {
+            const c = cidr("198.51.100.0/24");
+            assert.equal(c.toString(), "198.51.100.0/24");
+            assert.equal(c.prefix, 24);
+            assert.equal(c.size, 256n);
+            assert.equal(networkAddress(c).toString(), "198.51.100.0");
+            assert.equal(broadcastAddress(c)?.toString(), "198.51.100.255");
+            assert.equal(cidr("0.0.0.0/0").size, 1n << 32n);
+        });
+
+        it("reports host bits with the block it should be", () => {
+            const r = parseCidr("198.51.100.1/24");
+            assert.ok(!r.ok);
+            assert.equal(r.problem, "has host bits set; did you mean 198.51.100.0/24?");
+            assert.equal(r.corrected?.toString(), "198.51.100.0/24");
+            const r2 = parseCidr("198.18.7.200/15");
+            assert.ok(!r2.ok);
+            assert.equal(r2.problem, "has host bits set; did you mean 198.18.0.0/15?");
+        });
+
+        it("says what is wrong", () => {
+            const cases: [string, string][] = [
+                ["198.51.100.0", "has no prefix length; write it as <address>/<prefix length>, like 198.51.100.0/24"],
+                ["198.51.100.0/33", "has a prefix length outside 0-32"],
+                ["198.51.100.0/024", "is not an IPv4 CIDR like 198.51.100.0/24"],
+                ["198.51.100.0/", "is not an IPv4 CIDR like 198.51.100.0/24"],
+                ["198.51.100.0/24/1", "is not an IPv4 CIDR like 198.51.100.0/24"],
+                ["198.51.100.300/24", "is not an IPv4 CIDR like 198.51.100.0/24"],
+                ["lan", "is not an IPv4 CIDR like 198.51.100.0/24"],
+                ["2001:db8::/64", "is an IPv6 subnet; IPv6 is not supported yet"],
+                ["2001:db8::", "is an IPv6 address; IPv6 is not supported yet"],
+            ];
+            for (const [input, problem] of cases) {
+                const r = parseCidr(input);
+                assert.ok(!r.ok, input);
+                assert.equal(r.problem, problem, input);
+            }
+        });
+
+        it("handles IPv6 blocks when allowed (no broadcast)", () => {
+            const r = parseCidr("2001:db8::/64", ["ipv6"]);
+            assert.ok(r.ok);
+            assert.equal(r.value.toString(), "2001:db8::/64");
+            assert.equal(broadcastAddress(r.value), undefined);
+            const bad = parseCidr("2001:db8::1/64", ["ipv6"]);
+            assert.ok(!bad.ok);
+            assert.equal(bad.problem, "has host bits set; did you mean 2001:db8::/64?");
+        });
+    });
+
+    it("has no broadcast address for /31 and /32 (RFC 3021)", () => {
+        assert.equal(broadcastAddress(cidr("192.0.2.0/31")), undefined);
+        assert.equal(broadcastAddress(cidr("192.0.2.7/32")), undefined);
+        assert.equal(broadcastAddress(cidr("192.0.2.4/30"))?.toString(), "192.0.2.7");
+    });
+
+    it("contains and overlaps on fixed cases", () => {
+        const net = cidr("198.51.100.0/24");
+        assert.ok(contains(net, addr("198.51.100.0")));
+        assert.ok(contains(net, addr("198.51.100.255")));
+        assert.ok(!contains(net, addr("198.51.101.0")));
+        assert.ok(!contains(net, addr("10.9.9.9")));
+        assert.ok(contains(net, cidr("198.51.100.128/25")));
+        assert.ok(!contains(net, cidr("198.51.100.0/23")));
+        assert.ok(overlaps(net, cidr("198.51.100.0/25")));
+        assert.ok(overlaps(cidr("198.51.100.0/25"), net));
+        assert.ok(!overlaps(cidr("198.51.100.0/25"), cidr("198.51.100.128/25")));
+        const v6 = parseCidr("2001:db8::/32", ["ipv6"]);
+        assert.ok(v6.ok);
+        assert.ok(!overlaps(cidr("0.0.0.0/0"), v6.value));
+        assert.ok(!contains(cidr("0.0.0.0/0"), Address.fromValue("ipv6", 1n)));
+    });
+
+    it("nthAddress counts from the network address", () => {
+        const net = cidr("203.0.113.0/24");
+        assert.equal(nthAddress(net, 0n)?.toString(), "203.0.113.0");
+        assert.equal(nthAddress(net, 255n)?.toString(), "203.0.113.255");
+        assert.equal(nthAddress(net, 256n), undefined);
+        assert.equal(nthAddress(net, -1n), undefined);
+    });
+
+    describe("properties against integer math on random IPv4 blocks", () => {
+        const block = fc.record({ base: fc.integer({ min: 0, max: 0xffffffff }), prefix: fc.integer({ min: 0, max: 32 }) }).map(({ base, prefix }) => {
+            const size = 2 ** (32 - prefix);
+            const first = Math.floor(base / size) * size;
+            return { first, last: first + size - 1, prefix, c: Cidr.containing(v4(base), prefix) };
+        });
+
+        it("Cidr.containing clears host bits and parses back to itself", () => {
+            fc.assert(
+                fc.property(block, ({ first, last, prefix, c }) => {
+                    assert.equal(toInt(c.first().toString()), first);
+                    assert.equal(toInt(c.last().toString()), last);
+                    const r = parseCidr(c.toString());
+                    assert.ok(r.ok);
+                    assert.equal(r.value.toString(), c.toString());
+                    assert.equal(r.value.prefix, prefix);
+                }),
+            );
+        });
+
+        it("parseCidr with host bits suggests exactly the masked block", () => {
+            fc.assert(
+                fc.property(fc.integer({ min: 0, max: 0xffffffff }), fc.integer({ min: 0, max: 32 }), (n, prefix) => {
+                    const a = v4(n).toString();
+                    const r = parseCidr(`${a}/${prefix}`);
+                    const size = 2 ** (32 - prefix);
+                    const first = Math.floor(n / size) * size;
+                    if (first === n) assert.ok(r.ok);
+                    else {
+                        assert.ok(!r.ok);
+                        assert.equal(r.problem, `has host bits set; did you mean ${v4(first).toString()}/${prefix}?`);
+                    }
+                }),
+            );
+        });
+
+        it("contains(address) agrees with first <= n <= last", () => {
+            fc.assert(
+                fc.property(block, fc.integer({ min: 0, max: 0xffffffff }), ({ first, last, c }, n) => {
+                    assert.equal(contains(c, v4(n)), n >= first && n <= last);
+                }),
+            );
+        });
+
+        it("contains(block) and overlaps(block) agree with interval math", () => {
+            fc.assert(
+                fc.property(block, block, (a, b) => {
+                    assert.equal(contains(a.c, b.c), b.first >= a.first && b.last <= a.last);
+                    assert.equal(overlaps(a.c, b.c), a.first <= b.last && b.first <= a.last);
+                    assert.equal(overlaps(a.c, b.c), overlaps(b.c, a.c));
+                }),
+            );
+        });
+
+        it("network and broadcast addresses are the first and last addresses", () => {
+            fc.assert(
+                fc.property(block, ({ first, last, prefix, c }) => {
+                    assert.equal(toInt(networkAddress(c).toString()), first);
+                    const b = broadcastAddress(c);
+                    if (prefix <= 30) assert.equal(b === undefined ? -1 : toInt(b.toString()), last);
+                    else assert.equal(b, undefined);
+                }),
+            );
+        });
+    });
+});
