@@ -550,7 +550,15 @@ export function checkNetwork(p: Problems, raw: unknown, index: number, hosts: Ho
             n.subnet = r.corrected;
         }
     }
+    // Required: engines before 29 invent a gateway when none is given (which then reads back as a
+    // change on every run), and 29+ gives the containers no default route at all.
     const gateway = readString(p, raw, "gateway", path, false);
+    if (gateway === undefined && own(raw, "gateway") === undefined) {
+        p.addBare(
+            `${path}.gateway`,
+            "is required: the LAN's real router (Docker before 29 invents one when it is missing, and 29+ gives the containers no default route)",
+        );
+    }
     if (gateway !== undefined) {
         const r = parseAddress(gateway);
         if (!r.ok) p.add(`${path}.gateway`, gateway, r.problem);

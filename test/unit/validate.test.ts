@@ -240,10 +240,10 @@ describe("validate", () => {
         });
 
         it("treats null optional values (empty YAML values) as absent", () => {
-            const model = parseStackConfig(cfg([node1({ port: null, hostKey: null, vlans: null, shim: null })], [pubNet({ gateway: null, containers: [web({ mac: null })] })]));
+            const model = parseStackConfig(cfg([node1({ port: null, hostKey: null, vlans: null, shim: null })], [pubNet({ ipRange: null, containers: [web({ mac: null })] })]));
             assert.equal(model.hosts[0].port, 22);
             assert.equal("hostKey" in model.hosts[0], false);
-            assert.equal("gateway" in model.networks[0].ipam[0], false);
+            assert.equal("ipRange" in model.networks[0].ipam[0], false);
             assert.equal(model.networks[0].containers[0].attachments[0].mac, "02:42:c6:33:64:0c");
         });
 
@@ -265,7 +265,7 @@ describe("validate", () => {
                 [node1({ vlans: [50] }), node2({ vlans: [50] })],
                 [
                     pubNet({ containers: [web()] }),
-                    { name: "low", vlan: 50, subnet: "198.51.100.0/24", containers: [web({ host: "node2" })] },
+                    { name: "low", vlan: 50, subnet: "198.51.100.0/24", gateway: "198.51.100.1", containers: [web({ host: "node2" })] },
                 ],
             );
             const model = parseStackConfig(raw);
@@ -280,7 +280,7 @@ describe("validate", () => {
                 [node1(), node2()],
                 [
                     pubNet({ mode: "passthru", hosts: ["node1"], containers: [web()] }),
-                    { name: "other", subnet: "198.51.100.0/24", hosts: ["node2"], containers: [web({ name: "b", host: "node2", ip: "198.51.100.13" })] },
+                    { name: "other", subnet: "198.51.100.0/24", gateway: "198.51.100.1", hosts: ["node2"], containers: [web({ name: "b", host: "node2", ip: "198.51.100.13" })] },
                 ],
             );
             assert.equal(parseStackConfig(raw).networks[0].mode, "passthru");
@@ -400,15 +400,19 @@ describe("validate", () => {
     });
 
     describe("networks", () => {
-        it("requires name and subnet", () => {
-            expectProblems(cfg([node1()], [{}]), ["networks[0].name is required", "networks[0].subnet is required"]);
+        it("requires name, subnet and gateway", () => {
+            expectProblems(cfg([node1()], [{}]), [
+                "networks[0].name is required",
+                "networks[0].subnet is required",
+                "networks[0].gateway is required: the LAN's real router (Docker before 29 invents one when it is missing, and 29+ gives the containers no default route)",
+            ]);
         });
         it("checks the network name, predefined names and duplicates", () => {
-            expectProblems(cfg([node1({ dockerVersion: "27.0" })], [pubNet({ name: "pub net" }), pubNet({ name: "host", subnet: "203.0.113.0/24", gateway: undefined })]), [
+            expectProblems(cfg([node1({ dockerVersion: "27.0" })], [pubNet({ name: "pub net" }), pubNet({ name: "host", subnet: "203.0.113.0/24", gateway: "203.0.113.1" })]), [
                 'networks[0].name "pub net" is not a valid Docker network name: 1-64 characters of A-Z, a-z, 0-9, _, . and -, starting with a letter or digit',
                 "networks[1].name host is a predefined Docker network (bridge, host, none); choose another name",
             ]);
-            const dup = problemsOf(cfg([node1({ dockerVersion: "27.0" })], [pubNet(), pubNet({ subnet: "203.0.113.0/24", gateway: undefined })]));
+            const dup = problemsOf(cfg([node1({ dockerVersion: "27.0" })], [pubNet(), pubNet({ subnet: "203.0.113.0/24", gateway: "203.0.113.1" })]));
             assert.deepEqual(dup, ["networks[1].name pub_net is already used by networks[0]"]);
         });
         it("checks vlan and mode", () => {
@@ -418,7 +422,7 @@ describe("validate", () => {
             ]);
         });
         it("says what a subnet with host bits should be", () => {
-            expectProblems(cfg([node1()], [pubNet({ subnet: "198.51.100.1/24" })]), ["networks[0].subnet 198.51.100.1/24 has host bits set; did you mean 198.51.100.0/24?"]);
+            expectProblems(cfg([node1()], [pubNet({ subnet: "198.51.100.1/24", gateway: "198.51.100.2" })]), ["networks[0].subnet 198.51.100.1/24 has host bits set; did you mean 198.51.100.0/24?"]);
         });
         it("refuses malformed and IPv6 subnets", () => {
             const cases: [string, string][] = [
@@ -427,7 +431,7 @@ describe("validate", () => {
                 ["lan", "networks[0].subnet lan is not an IPv4 CIDR like 198.51.100.0/24"],
                 ["2001:db8::/64", "networks[0].subnet 2001:db8::/64 is an IPv6 subnet; IPv6 is not supported yet"],
             ];
-            for (const [subnet, message] of cases) expectProblems(cfg([node1()], [pubNet({ subnet, gateway: undefined })]), [message]);
+            for (const [subnet, message] of cases) expectProblems(cfg([node1()], [pubNet({ subnet })]), [message]);
         });
         it("checks the gateway against the subnet", () => {
             const cases: [string, string][] = [
@@ -484,7 +488,7 @@ describe("validate", () => {
             ]);
         });
         it("refuses two containers of one name on one host across networks", () => {
-            const raw = cfg([node1({ vlans: [50] })], [pubNet({ containers: [web()] }), { name: "low", vlan: 50, subnet: "203.0.113.0/24", containers: [web({ ip: "203.0.113.12" })] }]);
+            const raw = cfg([node1({ vlans: [50] })], [pubNet({ containers: [web()] }), { name: "low", vlan: 50, subnet: "203.0.113.0/24", gateway: "203.0.113.1", containers: [web({ ip: "203.0.113.12" })] }]);
             expectProblems(raw, ["networks[1].containers[0].name web is already used on host node1 by networks[0].containers[0]"]);
         });
         it("requires the host to be one of the network's hosts", () => {
@@ -523,7 +527,7 @@ describe("validate", () => {
                 [node1({ vlans: [50] }), node2({ vlans: [50] })],
                 [
                     { name: "a", vlan: 50, subnet: "203.0.113.0/24", gateway: "203.0.113.1", auxAddresses: { nas: "203.0.113.7" }, hosts: ["node1"] },
-                    { name: "b", vlan: 50, subnet: "203.0.113.0/24", hosts: ["node2"], containers: [web({ host: "node2", ip: "203.0.113.1" }), web({ name: "b", host: "node2", ip: "203.0.113.7" })] },
+                    { name: "b", vlan: 50, subnet: "203.0.113.0/24", gateway: "203.0.113.254", hosts: ["node2"], containers: [web({ host: "node2", ip: "203.0.113.1" }), web({ name: "b", host: "node2", ip: "203.0.113.7" })] },
                 ],
             );
             expectProblems(raw, [
@@ -537,10 +541,10 @@ describe("validate", () => {
         it("refuses duplicate ips on one segment across hosts and networks", () => {
             const raw = cfg(
                 [node1(), node2({ dockerVersion: "27.0" })],
-                [pubNet({ hosts: ["node1"], containers: [web()] }), { name: "other", subnet: "198.51.100.0/24", hosts: ["node2"], containers: [web({ name: "b", host: "node2" })] }],
+                [pubNet({ hosts: ["node1"], containers: [web()] }), { name: "other", subnet: "198.51.100.0/24", gateway: "198.51.100.1", hosts: ["node2"], containers: [web({ name: "b", host: "node2" })] }],
             );
             expectProblems(raw, ["networks[1].containers[0].ip 198.51.100.12 is already used by networks[0].containers[0].ip on the untagged LAN segment"]);
-            const vlan = cfg([node1({ vlans: [50] })], [{ name: "low", vlan: 50, subnet: "203.0.113.0/24", containers: [web({ ip: "203.0.113.9" }), web({ name: "b", ip: "203.0.113.9" })] }]);
+            const vlan = cfg([node1({ vlans: [50] })], [{ name: "low", vlan: 50, subnet: "203.0.113.0/24", gateway: "203.0.113.1", containers: [web({ ip: "203.0.113.9" }), web({ name: "b", ip: "203.0.113.9" })] }]);
             expectProblems(vlan, ["networks[0].containers[1].ip 203.0.113.9 is already used by networks[0].containers[0].ip on LAN segment vlan 50"]);
         });
         it("checks the MAC", () => {
@@ -584,27 +588,27 @@ describe("validate", () => {
 
     describe("networks sharing a parent", () => {
         it("allows one macvlan network per parent before Docker 27, and says how to fix it", () => {
-            expectProblems(cfg([node1(), node2()], [pubNet(), { name: "mgmt", subnet: "203.0.113.0/24" }]), [
+            expectProblems(cfg([node1(), node2()], [pubNet(), { name: "mgmt", subnet: "203.0.113.0/24", gateway: "203.0.113.1" }]), [
                 'networks[1].name mgmt shares its parent with networks[0] (pub_net) on hosts node1 (parent ens33), node2 (parent ens33); Docker before 27 allows one macvlan network per parent: give one of them a vlan, or set hosts[0].dockerVersion, hosts[1].dockerVersion ("27.0" or later) if those hosts run Docker 27 or later',
             ]);
-            expectProblems(cfg([node1({ vlans: [50] }), node2({ dockerVersion: "27.1", vlans: [50] })], [{ name: "a", vlan: 50, subnet: "203.0.113.0/25" }, { name: "b", vlan: 50, subnet: "203.0.113.128/25" }]), [
+            expectProblems(cfg([node1({ vlans: [50] }), node2({ dockerVersion: "27.1", vlans: [50] })], [{ name: "a", vlan: 50, subnet: "203.0.113.0/25", gateway: "203.0.113.1" }, { name: "b", vlan: 50, subnet: "203.0.113.128/25", gateway: "203.0.113.129" }]), [
                 'networks[1].name b shares its parent with networks[0] (a) on host node1 (parent ens33.50); Docker before 27 allows one macvlan network per parent: give one of them a vlan, or set hosts[0].dockerVersion ("27.0" or later) if that host runs Docker 27 or later',
             ]);
         });
         it("allows several networks per parent on Docker 27 and later", () => {
-            const model = parseStackConfig(cfg([node1({ dockerVersion: "27.0" })], [pubNet(), { name: "mgmt", subnet: "203.0.113.0/24" }]));
+            const model = parseStackConfig(cfg([node1({ dockerVersion: "27.0" })], [pubNet(), { name: "mgmt", subnet: "203.0.113.0/24", gateway: "203.0.113.1" }]));
             assert.deepEqual(
                 model.networks.map((n) => n.name),
                 ["pub_net", "mgmt"],
             );
         });
         it("refuses overlapping subnets on one parent of a host", () => {
-            expectProblems(cfg([node1({ dockerVersion: "27.0" })], [pubNet(), { name: "mgmt", subnet: "198.51.100.128/25" }]), [
+            expectProblems(cfg([node1({ dockerVersion: "27.0" })], [pubNet(), { name: "mgmt", subnet: "198.51.100.128/25", gateway: "198.51.100.129" }]), [
                 "networks[1].subnet 198.51.100.128/25 overlaps networks[0].subnet 198.51.100.0/24 on host node1 (parent ens33)",
             ]);
         });
         it("lets a passthru network share its parent with no other, whatever the Docker version", () => {
-            expectProblems(cfg([node1({ dockerVersion: "28.0" })], [pubNet({ mode: "passthru" }), { name: "mgmt", subnet: "203.0.113.0/24" }]), [
+            expectProblems(cfg([node1({ dockerVersion: "28.0" })], [pubNet({ mode: "passthru" }), { name: "mgmt", subnet: "203.0.113.0/24", gateway: "203.0.113.1" }]), [
                 "networks[0].mode passthru cannot share its parent with networks[1] (mgmt) on host node1 (parent ens33): a passthru network takes the whole parent; give one of them another vlan",
             ]);
         });
@@ -665,8 +669,8 @@ describe("validate", () => {
             const raw = cfg(
                 [node1({ port: 0, vlans: [50] }), node2({ parent: "eth0/1" })],
                 [
-                    pubNet({ subnet: "198.51.100.1/24", containers: [web({ ip: "10.9.9.9" }), web({ name: "b", mac: "ff:ff:ff:ff:ff:ff", ip: "198.51.100.13" })] }),
-                    { name: "low", vlan: 60, subnet: "203.0.113.0/24", mode: "passthru", containers: [web({ ip: "203.0.113.5" }), web({ name: "c", ip: "203.0.113.6" })] },
+                    pubNet({ subnet: "198.51.100.1/24", gateway: "198.51.100.2", containers: [web({ ip: "10.9.9.9" }), web({ name: "b", mac: "ff:ff:ff:ff:ff:ff", ip: "198.51.100.13" })] }),
+                    { name: "low", vlan: 60, subnet: "203.0.113.0/24", gateway: "203.0.113.1", mode: "passthru", containers: [web({ ip: "203.0.113.5" }), web({ name: "c", ip: "203.0.113.6" })] },
                 ],
             );
             const problems = problemsOf(raw);
@@ -719,10 +723,10 @@ describe("validate", () => {
 
         it("pins random distinct addresses of a subnet with distinct, unicast, derived MACs", () => {
             fc.assert(
-                fc.property(fc.uniqueArray(fc.integer({ min: 2, max: 254 }), { minLength: 1, maxLength: 20 }), (octets) => {
+                fc.property(fc.uniqueArray(fc.integer({ min: 2, max: 253 }), { minLength: 1, maxLength: 20 }), (octets) => {
                     const containers = octets.map((o, i) => web({ name: `c${i}`, ip: `198.51.100.${o}` }));
                     const hosts = [node1({ address: "node1.example.com" }), node2({ address: "node2.example.com" })];
-                    const model = parseStackConfig(withContainers(containers, { gateway: undefined }, hosts));
+                    const model = parseStackConfig(withContainers(containers, { gateway: "198.51.100.254" }, hosts));
                     const macs = model.networks[0].containers.map((c) => c.attachments[0].mac);
                     assert.equal(new Set(macs).size, octets.length);
                     macs.forEach((m, i) => assert.equal(m, `02:42:c6:33:64:${octets[i].toString(16).padStart(2, "0")}`));
