@@ -1,0 +1,43 @@
+/**
+ * The package's public API (`package.json` exports): the two components, the stack builder, the
+ * config validation entry point, the drift probe and the model types.
+ */
+export {
+    MacvlanHost,
+    DEFAULT_IP_FORWARD,
+    DEFAULT_PROMISC,
+    DEFAULT_SHIM_LINK,
+    UNPROBED_TOKEN,
+    dockerSshHost,
+    dockerSshOpts,
+    planHostFeatures,
+    type MacvlanHostArgs,
+    type MacvlanHostConnection,
+    type MacvlanHostShim,
+    type MacvlanHostShimInfo,
+    type PlannedFeature,
+} from "./macvlanHost";
+export {
+    MacvlanNetwork,
+    CONTAINER_NETWORK_MODE,
+    type MacvlanNetworkArgs,
+    type MacvlanNetworkContainer,
+    type MacvlanNetworkHost,
+    type MacvlanNetworkHostOutputs,
+    type MacvlanContainerOutputs,
+} from "./macvlanNetwork";
+export {
+    buildStack,
+    hostArgsFromModel,
+    type BuildStackOptions,
+    type BuiltStack,
+    type StackOutputs,
+    type HostStackOutputs,
+    type NetworkStackOutputs,
+    type NetworkHostStackOutputs,
+    type ContainerStackOutputs,
+} from "./program";
+export { probeHosts, sshProber, type HostProber, type ProbeTarget, type SshProberOptions } from "./probe";
+export { parseStackConfig, MacvlanConfigError, type RawStackConfig } from "./validate";
+export * from "./model";
+export { hostChildNames, networkChildNames, addressSlug } from "./names";

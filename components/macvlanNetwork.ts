@@ -1,0 +1,245 @@
+/**
+ * MacvlanNetwork: one Docker macvlan network, created with the same name on every host it spans,
+ * and the containers pinned on it (fixed IPv4 address and MAC), each through the host's own
+ * Docker provider.
+ */
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import { parseAddress, parseCidr } from "./addr";
+import { DEFAULT_MODE, DEFAULT_RESTART, type IpamPoolModel, type MacvlanMode, type RestartPolicy } from "./model";
+import { networkChildNames } from "./names";
+
+/** Pulumi type token of the component. */
+export const MACVLAN_NETWORK_TYPE = "macvlan:index:MacvlanNetwork";
+
+/**
+ * The container's network mode as sent to Docker. Always `bridge`, explicitly: the provider
+ * creates the container on it, disconnects it and connects the `networksAdvanced` networks
+ * before the first start, then reads `HostConfig.NetworkMode` back into state — and that stays
+ * what was sent. Left unset, the provider's default and what newer engines (26.1+) report stop
+ * agreeing, and every run shows `- networkMode: "bridge"`, a replacement (pulumi/pulumi-docker#1272,
+ * kreuzwerker/terraform-provider-docker#603 and #723, hashicorp/consul#21043). Setting it to the
+ * macvlan network's name instead would make Docker attach the container at create time without
+ * the pinned address, and the provider's later connect to the same network is then a silent
+ * no-op in the engine: the pin would be lost. See `containerArgs` for the other choices.
+ */
+export const CONTAINER_NETWORK_MODE = "bridge";
+
+/** One host the network spans. */
+export interface MacvlanNetworkHost {
+    /** Host name, used in child names (`<network>-<host>`). */
+    readonly name: string;
+    /** The effective parent link on this host: the NIC, or `<nic>.<vlan>` for a VLAN network. */
+    readonly parent: string;
+    /** The host's Docker provider (MacvlanHost.dockerProvider). */
+    readonly provider: docker.Provider;
+    /** What the network waits for on this host, normally the MacvlanHost component. Default none. */
+    readonly dependsOn?: pulumi.Input<pulumi.Resource>[];
+}
+
+/** One container pinned on the network. */
+export interface MacvlanNetworkContainer {
+    /** Docker container name, unique per host. */
+    readonly name: string;
+    /** Name of the host (one of `hosts`) it runs on. */
+    readonly host: string;
+    /** Image reference, e.g. `nginx:1.27`; pulled by a `docker.RemoteImage` kept on the host on destroy. */
+    readonly image: pulumi.Input<string>;
+    /** Pinned IPv4 address inside one of the pools (no prefix). */
+    readonly ipv4Address: string;
+    /** Pinned unicast MAC, lower case. */
+    readonly mac: string;
+    /** Command (argv). Default: the image's. */
+    readonly command?: readonly string[];
+    /** Environment variables; sent sorted by name. Default none. */
+    readonly env?: pulumi.Input<Readonly<Record<string, pulumi.Input<string>>>>;
+    /** Docker restart policy. Default `unless-stopped` (`DEFAULT_RESTART`). */
+    readonly restart?: RestartPolicy;
+}
+
+/** Arguments of MacvlanNetwork. The shape of the graph (hosts, pools, containers) is plain. */
+export interface MacvlanNetworkArgs {
+    /** Docker network name on every host. Default: the component name. */
+    readonly networkName?: string;
+    /** macvlan mode (Docker's `macvlan_mode`, always sent explicitly). Default `bridge` (`DEFAULT_MODE`). */
+    readonly mode?: MacvlanMode;
+    /** IPAM pools (subnet, gateway, ipRange), in order. At least one. */
+    readonly ipam: readonly IpamPoolModel[];
+    /** Reserved addresses by name; each goes to the pool whose subnet contains it. Default none. */
+    readonly auxAddresses?: Readonly<Record<string, string>>;
+    /** VLAN id the network rides on (informational: `hosts[].parent` already names the sub-interface). */
+    readonly vlan?: number;
+    /** Hosts the network is created on, in order. */
+    readonly hosts: readonly MacvlanNetworkHost[];
+    /** Containers pinned on the network. Default none. */
+    readonly containers?: readonly MacvlanNetworkContainer[];
+}
+
+/** Outputs per container. */
+export interface MacvlanContainerOutputs {
+    readonly host: string;
+    readonly ip: string;
+    readonly mac: string;
+    readonly id: pulumi.Output<string>;
+}
+
+/** Outputs per host. */
+export interface MacvlanNetworkHostOutputs {
+    /** Docker network id on this host. */
+    readonly id: pulumi.Output<string>;
+    /** The parent link on this host. */
+    readonly parent: string;
+    /** Containers on this host, by name. */
+    readonly containers: Readonly<Record<string, MacvlanContainerOutputs>>;
+}
+
+/**
+ * The IPAM config Docker gets, one entry per pool; aux addresses go to the pool containing them.
+ * Empty fields are left out rather than sent empty: the provider reads the pools back from
+ * `docker network inspect` into a set, and an empty map or string would not match what Docker
+ * reports (kreuzwerker/terraform-provider-docker#54). Note that a pool without a gateway gets one
+ * assigned by engines before 29, which then reads back as a change: configure the LAN router.
+ */
+export function ipamConfigs(name: string, pools: readonly IpamPoolModel[], aux: Readonly<Record<string, string>>): docker.types.input.NetworkIpamConfig[] {
+    const subnets = pools.map((p) => {
+        const c = parseCidr(p.subnet);
+        if (!c.ok) throw new Error(`MacvlanNetwork ${name}: subnet ${p.subnet} ${c.problem}`);
+        return c.value;
+    });
+    const auxByPool: Record<string, string>[] = pools.map(() => ({}));
+    for (const key of Object.keys(aux).sort()) {
+        const a = parseAddress(aux[key]);
+        const at = a.ok ? subnets.findIndex((s) => s.contains(a.value)) : -1;
+        if (at < 0) throw new Error(`MacvlanNetwork ${name}: aux address ${key} ${aux[key]} is not inside any subnet`);
+        auxByPool[at][key] = aux[key];
+    }
+    return pools.map((p, i) => ({
+        subnet: p.subnet,
+        ...(p.gateway === undefined ? {} : { gateway: p.gateway }),
+        ...(p.ipRange === undefined ? {} : { ipRange: p.ipRange }),
+        ...(Object.keys(auxByPool[i]).length === 0 ? {} : { auxAddress: auxByPool[i] }),
+    }));
+}
+
+/** `KEY=value` lines sorted by key, so a reordered map gives the same input. */
+export function sortedEnvs(env: Readonly<Record<string, string>>): string[] {
+    return Object.keys(env)
+        .sort()
+        .map((k) => `${k}=${env[k]}`);
+}
+
+/**
+ * The container's inputs. Chosen so that a re-run with the same config shows no change
+ * (pulumi-docker wraps kreuzwerker/terraform-provider-docker, whose read-back decides it):
+ * - `image`: the RemoteImage's `imageId` (`sha256:…`), not the reference: the provider reads
+ *   `Config.Image` back as the id, so a name would show as a replacement on every run
+ *   (hashicorp/terraform-provider-docker#242; the provider documents `image_id`). A moved tag
+ *   therefore changes nothing until the image is pulled again.
+ * - `networkMode`: `bridge`, see `CONTAINER_NETWORK_MODE`.
+ * - `networksAdvanced`: one entry, `name` is the network resource's name output (so the
+ *   container follows the network), `ipv4Address` and `macAddress` pinned. The provider does not
+ *   read it back, so it never drifts. On engines older than 25 (API < 1.44) the daemon ignores a
+ *   per-network MAC and derives `02:42:<IPv4 bytes>` itself, which is exactly the default MAC of
+ *   the model: default MACs are stable on every engine, custom ones need Engine 25+.
+ * - `restart`: always sent (default `unless-stopped`); it is read back as set.
+ * - `envs`: sorted by key (the provider neither reads env back nor cares about order, but a
+ *   stable order keeps preview quiet); left out when empty.
+ * - `command`: left out when not configured (the provider computes it from the image).
+ * - Not set on purpose: `logDriver` (computed from the daemon's default, which differs between
+ *   distributions; setting `json-file` would replace containers on journald hosts), `mustRun`
+ *   (default true, not read back: a stopped container is started again), `wait` (needs a
+ *   healthcheck, else create fails), `hostname`, `init`, `user`, `workingDir` (all computed).
+ */
+export function containerArgs(
+    c: MacvlanNetworkContainer,
+    image: pulumi.Input<string>,
+    networkName: pulumi.Input<string>,
+): docker.ContainerArgs {
+    return {
+        name: c.name,
+        image,
+        networkMode: CONTAINER_NETWORK_MODE,
+        networksAdvanced: [{ name: networkName, ipv4Address: c.ipv4Address, macAddress: c.mac }],
+        restart: c.restart ?? DEFAULT_RESTART,
+        ...(c.command === undefined ? {} : { command: [...c.command] }),
+        ...(c.env === undefined
+            ? {}
+            : { envs: pulumi.output(c.env).apply((e) => sortedEnvs(e as Readonly<Record<string, string>>)) }),
+    };
+}
+
+/**
+ * A macvlan network on every host it spans, with its pinned containers. Children per host:
+ * `<name>-<host>` (docker.Network through the host's provider, after `dependsOn`); per container:
+ * `<name>-<host>-<container>-image` (docker.RemoteImage, kept locally on destroy) and
+ * `<name>-<host>-<container>` (docker.Container).
+ */
+export class MacvlanNetwork extends pulumi.ComponentResource {
+    /** Docker network name. */
+    readonly networkName: string;
+    readonly mode: MacvlanMode;
+    readonly vlan?: number;
+    /** docker.Network per host name. */
+    readonly networks: ReadonlyMap<string, docker.Network>;
+    /** docker.Container per `<host>/<container>`. */
+    readonly containers: ReadonlyMap<string, docker.Container>;
+    /** Outputs per host: network id, parent and containers. */
+    readonly hostOutputs: Readonly<Record<string, MacvlanNetworkHostOutputs>>;
+
+    constructor(name: string, args: MacvlanNetworkArgs, opts?: pulumi.ComponentResourceOptions) {
+        // Checked before anything is registered.
+        if (args.ipam.length === 0) throw new Error(`MacvlanNetwork ${name}: needs at least one IPAM pool`);
+        const hostNames = new Set(args.hosts.map((h) => h.name));
+        for (const c of args.containers ?? []) {
+            if (!hostNames.has(c.host)) throw new Error(`MacvlanNetwork ${name}: container ${c.name} is on host ${c.host}, which the network does not span`);
+        }
+        const ipam = ipamConfigs(name, args.ipam, args.auxAddresses ?? {});
+        super(MACVLAN_NETWORK_TYPE, name, {}, opts);
+        this.networkName = args.networkName ?? name;
+        this.mode = args.mode ?? DEFAULT_MODE;
+        this.vlan = args.vlan;
+
+        const networks = new Map<string, docker.Network>();
+        const containers = new Map<string, docker.Container>();
+        const hostOutputs: Record<string, MacvlanNetworkHostOutputs> = {};
+        for (const host of args.hosts) {
+            const network = new docker.Network(
+                networkChildNames.network(name, host.name),
+                {
+                    name: this.networkName,
+                    driver: "macvlan",
+                    options: { parent: host.parent, macvlan_mode: this.mode },
+                    ipamConfigs: ipam,
+                },
+                { parent: this, provider: host.provider, dependsOn: host.dependsOn ?? [] },
+            );
+            networks.set(host.name, network);
+            const hostContainers: Record<string, MacvlanContainerOutputs> = {};
+            for (const c of (args.containers ?? []).filter((x) => x.host === host.name)) {
+                const image = new docker.RemoteImage(
+                    networkChildNames.image(name, host.name, c.name),
+                    { name: c.image, keepLocally: true },
+                    { parent: this, provider: host.provider },
+                );
+                const container = new docker.Container(
+                    networkChildNames.container(name, host.name, c.name),
+                    containerArgs(c, image.imageId, network.name),
+                    { parent: this, provider: host.provider },
+                );
+                containers.set(`${host.name}/${c.name}`, container);
+                hostContainers[c.name] = { host: host.name, ip: c.ipv4Address, mac: c.mac, id: container.id };
+            }
+            hostOutputs[host.name] = { id: network.id, parent: host.parent, containers: hostContainers };
+        }
+        this.networks = networks;
+        this.containers = containers;
+        this.hostOutputs = hostOutputs;
+
+        this.registerOutputs({
+            networkName: this.networkName,
+            mode: this.mode,
+            vlan: this.vlan,
+            hosts: hostOutputs,
+        });
+    }
+}

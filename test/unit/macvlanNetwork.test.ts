@@ -1,0 +1,137 @@
+/**
+ * MacvlanNetwork on its own: IPAM pools and aux addresses, container inputs (the spurious-diff
+ * choices), argument checks, and the graph it registers under mocks through given providers.
+ */
+import * as assert from "node:assert/strict";
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import {
+    CONTAINER_NETWORK_MODE,
+    MacvlanNetwork,
+    containerArgs,
+    ipamConfigs,
+    sortedEnvs,
+    type MacvlanNetworkArgs,
+} from "../../components/macvlanNetwork";
+import { byName, isSecretValue, recorded, reset, runUnderMocks, summary } from "../setup";
+
+describe("MacvlanNetwork", () => {
+    describe("ipamConfigs", () => {
+        it("sends one pool per subnet, leaving out what is not set", () => {
+            assert.deepEqual(ipamConfigs("n", [{ subnet: "198.51.100.0/24" }], {}), [{ subnet: "198.51.100.0/24" }]);
+            assert.deepEqual(ipamConfigs("n", [{ subnet: "198.51.100.0/24", gateway: "198.51.100.1", ipRange: "198.51.100.128/25" }], {}), [
+                { subnet: "198.51.100.0/24", gateway: "198.51.100.1", ipRange: "198.51.100.128/25" },
+            ]);
+        });
+
+        it("puts each aux address in the pool whose subnet contains it, sorted by name", () => {
+            assert.deepEqual(
+                ipamConfigs("n", [{ subnet: "198.51.100.0/24" }, { subnet: "192.0.2.0/24", gateway: "192.0.2.1" }], {
+                    shim: "192.0.2.250",
+                    printer: "198.51.100.5",
+                    backup: "192.0.2.9",
+                }),
+                [
+                    { subnet: "198.51.100.0/24", auxAddress: { printer: "198.51.100.5" } },
+                    { subnet: "192.0.2.0/24", gateway: "192.0.2.1", auxAddress: { backup: "192.0.2.9", shim: "192.0.2.250" } },
+                ],
+            );
+        });
+
+        it("refuses an aux address outside every pool", () => {
+            assert.throws(() => ipamConfigs("n", [{ subnet: "198.51.100.0/24" }], { x: "10.0.0.1" }), /MacvlanNetwork n: aux address x 10.0.0.1 is not inside any subnet/);
+        });
+    });
+
+    describe("container inputs", () => {
+        it("sorts the environment by name", () => {
+            assert.deepEqual(sortedEnvs({ TZ: "Asia/Shanghai", A: "1", M: "x=y" }), ["A=1", "M=x=y", "TZ=Asia/Shanghai"]);
+        });
+
+        it("are the pinned attachment, bridge network mode, the restart policy, and nothing the provider computes", () => {
+            const args = containerArgs({ name: "web", host: "h", image: "nginx:1.27", ipv4Address: "198.51.100.12", mac: "02:42:c6:33:64:0c" }, "sha256:abc", "pub_net");
+            assert.deepEqual(args, {
+                name: "web",
+                image: "sha256:abc",
+                networkMode: CONTAINER_NETWORK_MODE,
+                networksAdvanced: [{ name: "pub_net", ipv4Address: "198.51.100.12", macAddress: "02:42:c6:33:64:0c" }],
+                restart: "unless-stopped",
+            });
+            assert.equal(CONTAINER_NETWORK_MODE, "bridge");
+            for (const k of ["logDriver", "mustRun", "wait", "hostname", "init", "command", "envs"]) assert.ok(!(k in args), k);
+        });
+    });
+
+    describe("under mocks", () => {
+        function args(provider: docker.Provider, extra: Partial<MacvlanNetworkArgs> = {}): MacvlanNetworkArgs {
+            return {
+                mode: "vepa",
+                ipam: [{ subnet: "198.51.100.0/24", gateway: "198.51.100.1" }],
+                auxAddresses: { printer: "198.51.100.5" },
+                hosts: [{ name: "h1", parent: "eth0.50", provider }],
+                containers: [
+                    {
+                        name: "db",
+                        host: "h1",
+                        image: "mysql:5.7",
+                        ipv4Address: "198.51.100.8",
+                        mac: "02:42:c6:33:64:08",
+                        env: { PASSWORD: pulumi.secret("hunter2"), TZ: "UTC" },
+                        command: ["mysqld"],
+                        restart: "always",
+                    },
+                ],
+                ...extra,
+            };
+        }
+
+        it("registers a network per host and an image and a container per container, through the host's provider", async () => {
+            reset();
+            await runUnderMocks(() => {
+                const provider = new docker.Provider("p1", {});
+                return new MacvlanNetwork("lan", args(provider, { networkName: "lan_net" }));
+            });
+            assert.deepEqual(summary(recorded), [
+                "docker:index/container:Container lan-h1-db parent=lan provider=p1",
+                "docker:index/network:Network lan-h1 parent=lan provider=p1",
+                "docker:index/remoteImage:RemoteImage lan-h1-db-image parent=lan provider=p1",
+                "macvlan:index:MacvlanNetwork lan",
+                "pulumi:providers:docker p1",
+            ]);
+            assert.deepEqual(byName(recorded, "lan-h1").inputs, {
+                name: "lan_net",
+                driver: "macvlan",
+                options: { parent: "eth0.50", macvlan_mode: "vepa" },
+                ipamConfigs: [{ subnet: "198.51.100.0/24", gateway: "198.51.100.1", auxAddress: { printer: "198.51.100.5" } }],
+            });
+            const c = byName(recorded, "lan-h1-db");
+            assert.ok(isSecretValue(c.inputs["envs"]), "a secret env value keeps the env secret");
+            assert.deepEqual((c.inputs["envs"] as { value: unknown }).value, ["PASSWORD=hunter2", "TZ=UTC"]);
+            assert.equal(c.inputs["restart"], "always");
+            assert.deepEqual(c.inputs["command"], ["mysqld"]);
+        });
+
+        it("waits for the given dependencies on each host", async () => {
+            reset();
+            await runUnderMocks(() => {
+                const provider = new docker.Provider("p1", {});
+                const gate = new docker.Provider("gate", {});
+                return new MacvlanNetwork("lan", args(provider, { hosts: [{ name: "h1", parent: "eth0", provider, dependsOn: [gate] }] }));
+            });
+            assert.deepEqual(byName(recorded, "lan-h1").dependencies, [byName(recorded, "gate").urn]);
+        });
+
+        it("refuses a container on a host the network does not span, registering nothing", async () => {
+            reset();
+            await assert.rejects(
+                runUnderMocks(() => {
+                    const provider = new docker.Provider("p1", {});
+                    const a = args(provider);
+                    return new MacvlanNetwork("lan", { ...a, containers: [{ ...a.containers![0], host: "h9" }] });
+                }),
+                /MacvlanNetwork lan: container db is on host h9, which the network does not span/,
+            );
+            assert.deepEqual(summary(recorded), ["pulumi:providers:docker p1"]);
+        });
+    });
+});

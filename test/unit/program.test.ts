@@ -1,0 +1,507 @@
+/**
+ * The whole program (index.ts) under Pulumi mocks, with the example stacks of stacks/ and edits of
+ * them: the exact resource graph, validation before registration, determinism and identity of
+ * existing resources, drift tokens, and secrets.
+ */
+import * as assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import type { ProbeTarget } from "../../components/probe";
+import {
+    KEY_MARKER,
+    STACKS,
+    TEST_PRIVATE_KEY,
+    byName,
+    clone,
+    dependencyNames,
+    fakeProber,
+    isSecretValue,
+    nameByUrn,
+    providerName,
+    recorded,
+    runProgram,
+    stackConfig,
+    stringsIn,
+    summary,
+    unwrapSecrets,
+    withKey,
+    type RecordedResource,
+    type StackName,
+} from "../setup";
+
+const HOST = "macvlan:index:MacvlanHost";
+const NETWORK = "macvlan:index:MacvlanNetwork";
+const COMMAND = "command:remote:Command";
+const PROVIDER = "pulumi:providers:docker";
+const DOCKER_NETWORK = "docker:index/network:Network";
+const IMAGE = "docker:index/remoteImage:RemoteImage";
+const CONTAINER = "docker:index/container:Container";
+
+/** The resources of one host component (parent = host), in summary form. */
+function hostResources(host: string, features: readonly string[]): string[] {
+    return [
+        `${HOST} ${host}`,
+        `${COMMAND} ${host}-preflight parent=${host}`,
+        ...features.map((f) => `${COMMAND} ${host}-${f} parent=${host}`),
+        `${PROVIDER} ${host}-docker parent=${host}`,
+    ];
+}
+
+/** The resources of one network on one host with its containers, in summary form. */
+function networkOnHost(network: string, host: string, containers: readonly string[]): string[] {
+    return [
+        `${DOCKER_NETWORK} ${network}-${host} parent=${network} provider=${host}-docker`,
+        ...containers.flatMap((c) => [
+            `${IMAGE} ${network}-${host}-${c}-image parent=${network} provider=${host}-docker`,
+            `${CONTAINER} ${network}-${host}-${c} parent=${network} provider=${host}-docker`,
+        ]),
+    ];
+}
+
+/** The complete expected graph of each example stack. */
+const EXPECTED: Record<StackName, string[]> = {
+    twohosts: [
+        ...hostResources("centos1", ["promisc", "ipforward", "shim", "shim-route-198-51-100-10-32"]),
+        ...hostResources("centos2", ["promisc", "ipforward", "shim", "shim-route-198-51-100-11-32"]),
+        `${NETWORK} mynet`,
+        ...networkOnHost("mynet", "centos1", ["test1"]),
+        ...networkOnHost("mynet", "centos2", ["test2"]),
+    ],
+    compose: [
+        ...hostResources("docker1", ["promisc", "ipforward", "vlan50", "vlan60"]),
+        `${NETWORK} pub_net`,
+        ...networkOnHost("pub_net", "docker1", ["nginx", "mysql"]),
+        `${NETWORK} pub_net_low`,
+        ...networkOnHost("pub_net_low", "docker1", ["kodexplorer", "kodexplorer_bak"]),
+        `${NETWORK} pub_net_mid`,
+        ...networkOnHost("pub_net_mid", "docker1", ["mongodb", "mongodb_bak"]),
+    ],
+    modes: [
+        ...hostResources("node1", ["promisc", "ipforward", "vlan70"]),
+        ...hostResources("node2", ["promisc", "ipforward"]),
+        `${NETWORK} priv_net`,
+        ...networkOnHost("priv_net", "node1", ["a1", "a2"]),
+        ...networkOnHost("priv_net", "node2", ["b1"]),
+        `${NETWORK} pass_net`,
+        ...networkOnHost("pass_net", "node1", ["solo"]),
+    ],
+};
+
+/** Expected docker network inputs per `<network>-<host>`. */
+const NETWORK_INPUTS: Record<StackName, Record<string, unknown>> = {
+    twohosts: Object.fromEntries(
+        ["centos1", "centos2"].map((h) => [
+            `mynet-${h}`,
+            {
+                name: "mynet",
+                driver: "macvlan",
+                options: { parent: "ens33", macvlan_mode: "bridge" },
+                ipamConfigs: [
+                    {
+                        subnet: "198.51.100.0/24",
+                        gateway: "198.51.100.1",
+                        auxAddress: { "centos1-shim": "198.51.100.250", "centos2-shim": "198.51.100.251" },
+                    },
+                ],
+            },
+        ]),
+    ),
+    compose: {
+        "pub_net-docker1": {
+            name: "pub_net",
+            driver: "macvlan",
+            options: { parent: "eth0", macvlan_mode: "bridge" },
+            ipamConfigs: [{ subnet: "198.51.100.0/24", gateway: "198.51.100.1" }],
+        },
+        "pub_net_low-docker1": {
+            name: "pub_net_low",
+            driver: "macvlan",
+            options: { parent: "eth0.50", macvlan_mode: "bridge" },
+            ipamConfigs: [{ subnet: "192.0.2.0/24", gateway: "192.0.2.1" }],
+        },
+        "pub_net_mid-docker1": {
+            name: "pub_net_mid",
+            driver: "macvlan",
+            options: { parent: "eth0.60", macvlan_mode: "bridge" },
+            ipamConfigs: [{ subnet: "203.0.113.0/24", gateway: "203.0.113.1" }],
+        },
+    },
+    modes: {
+        ...Object.fromEntries(
+            ["node1", "node2"].map((h) => [
+                `priv_net-${h}`,
+                {
+                    name: "priv_net",
+                    driver: "macvlan",
+                    options: { parent: "eth0", macvlan_mode: "private" },
+                    ipamConfigs: [{ subnet: "198.51.100.0/24", gateway: "198.51.100.1", ipRange: "198.51.100.128/25" }],
+                },
+            ]),
+        ),
+        "pass_net-node1": {
+            name: "pass_net",
+            driver: "macvlan",
+            options: { parent: "eth0.70", macvlan_mode: "passthru" },
+            ipamConfigs: [{ subnet: "192.0.2.0/24", gateway: "192.0.2.1" }],
+        },
+    },
+};
+
+/** Expected container facts per `<network>-<host>-<container>`: network, address, MAC (the default derived from the address), extras. */
+const CONTAINERS: Record<StackName, Record<string, { net: string; ip: string; mac: string; image: string; extra?: Record<string, unknown> }>> = {
+    twohosts: {
+        "mynet-centos1-test1": { net: "mynet", ip: "198.51.100.10", mac: "02:42:c6:33:64:0a", image: "centos:7", extra: { command: ["sleep", "infinity"] } },
+        "mynet-centos2-test2": { net: "mynet", ip: "198.51.100.11", mac: "02:42:c6:33:64:0b", image: "centos:7", extra: { command: ["sleep", "infinity"] } },
+    },
+    compose: {
+        "pub_net-docker1-nginx": { net: "pub_net", ip: "198.51.100.12", mac: "02:42:c6:33:64:0c", image: "nginx:latest" },
+        "pub_net-docker1-mysql": {
+            net: "pub_net",
+            ip: "198.51.100.8",
+            mac: "02:42:c6:33:64:08",
+            image: "mysql:5.7",
+            extra: {
+                command: ["mysqld", "--character-set-server=utf8"],
+                envs: ["MYSQL_RANDOM_ROOT_PASSWORD=yes", "TZ=Asia/Shanghai"],
+                restart: "always",
+            },
+        },
+        "pub_net_low-docker1-kodexplorer": { net: "pub_net_low", ip: "192.0.2.15", mac: "02:42:c0:00:02:0f", image: "registry.example.com:5000/hp_kodexplorer_a1223" },
+        "pub_net_low-docker1-kodexplorer_bak": { net: "pub_net_low", ip: "192.0.2.16", mac: "02:42:c0:00:02:10", image: "registry.example.com:5000/hp_kodexplorer_a1223" },
+        "pub_net_mid-docker1-mongodb": { net: "pub_net_mid", ip: "203.0.113.20", mac: "02:42:cb:00:71:14", image: "mongo:latest" },
+        "pub_net_mid-docker1-mongodb_bak": { net: "pub_net_mid", ip: "203.0.113.21", mac: "02:42:cb:00:71:15", image: "mongo:latest" },
+    },
+    modes: {
+        "priv_net-node1-a1": { net: "priv_net", ip: "198.51.100.131", mac: "02:42:c6:33:64:83", image: "busybox:1.36", extra: { command: ["sleep", "infinity"] } },
+        "priv_net-node1-a2": { net: "priv_net", ip: "198.51.100.132", mac: "02:42:c6:33:64:84", image: "busybox:1.36", extra: { command: ["sleep", "infinity"] } },
+        "priv_net-node2-b1": { net: "priv_net", ip: "198.51.100.141", mac: "02:42:c6:33:64:8d", image: "busybox:1.36", extra: { command: ["sleep", "infinity"] } },
+        "pass_net-node1-solo": { net: "pass_net", ip: "192.0.2.10", mac: "02:42:c0:00:02:0a", image: "busybox:1.36", extra: { command: ["sleep", "infinity"] } },
+    },
+};
+
+/** Children of a component, by name. */
+function childrenOf(resources: readonly RecordedResource[], parent: string): string[] {
+    const urn = byName(resources, parent).urn;
+    return resources.filter((r) => r.parent === urn).map((r) => r.name).sort();
+}
+
+/** Each resource as `name -> JSON of its inputs with secrets unwrapped`. */
+function inputsByName(resources: readonly RecordedResource[]): Map<string, string> {
+    return new Map(resources.map((r) => [`${r.type}::${r.name}`, JSON.stringify(unwrapSecrets(r.inputs))]));
+}
+
+/** Names whose inputs differ between two runs (resources only in `a` or only in `b` included). */
+function changed(a: readonly RecordedResource[], b: readonly RecordedResource[]): string[] {
+    const ia = inputsByName(a);
+    const ib = inputsByName(b);
+    const names = new Set([...ia.keys(), ...ib.keys()]);
+    return [...names].filter((n) => ia.get(n) !== ib.get(n)).sort();
+}
+
+describe("program (index.ts) under mocks", () => {
+    for (const stack of STACKS) {
+        describe(`stacks/Pulumi.${stack}.yaml`, () => {
+            let resources: RecordedResource[];
+            let outputs: unknown;
+            before(async () => {
+                ({ resources, outputs } = await runProgram(withKey(stackConfig(stack))));
+            });
+
+            it("registers exactly the expected resources, parents and providers", () => {
+                assert.deepEqual(summary(resources), [...EXPECTED[stack]].sort());
+            });
+
+            it("runs every host command after the preflight; shim routes after the shim", () => {
+                for (const r of resources.filter((x) => x.type === COMMAND && !x.name.endsWith("-preflight"))) {
+                    const host = nameByUrn(resources)(r.parent);
+                    const deps = dependencyNames(resources, r);
+                    assert.ok(deps.includes(`${host}-preflight`), `${r.name} depends on ${deps.join(", ")}`);
+                    if (r.name.includes("-shim-route-")) assert.ok(deps.includes(`${host}-shim`), `${r.name} after the shim`);
+                }
+                for (const r of resources.filter((x) => x.name.endsWith("-preflight"))) {
+                    assert.deepEqual(r.dependencies, [], `${r.name} depends on nothing`);
+                }
+            });
+
+            it("creates each docker network after every command of its host (the host component)", () => {
+                for (const r of resources.filter((x) => x.type === DOCKER_NETWORK)) {
+                    const host = providerName(resources, r.provider)!.replace(/-docker$/, "");
+                    assert.deepEqual(dependencyNames(resources, r), childrenOf(resources, host), r.name);
+                }
+            });
+
+            it("gives docker networks exactly the driver, options and IPAM of the config", () => {
+                const got = Object.fromEntries(resources.filter((r) => r.type === DOCKER_NETWORK).map((r) => [r.name, r.inputs]));
+                assert.deepEqual(got, NETWORK_INPUTS[stack]);
+            });
+
+            it("pins each container on its network by address and MAC, from its image", () => {
+                const containers = resources.filter((r) => r.type === CONTAINER);
+                assert.deepEqual(containers.map((c) => c.name).sort(), Object.keys(CONTAINERS[stack]).sort());
+                for (const c of containers) {
+                    const want = CONTAINERS[stack][c.name];
+                    const image = byName(resources, `${c.name}-image`);
+                    assert.deepEqual(image.inputs, { name: want.image, keepLocally: true });
+                    assert.deepEqual(c.inputs, {
+                        name: c.name.split("-").slice(2).join("-"),
+                        image: `sha256:${createHash("sha256").update(want.image).digest("hex")}`,
+                        networkMode: "bridge",
+                        networksAdvanced: [{ name: want.net, ipv4Address: want.ip, macAddress: want.mac }],
+                        restart: "unless-stopped",
+                        ...want.extra,
+                    });
+                    const net = byName(resources, c.name.split("-").slice(0, 2).join("-"));
+                    assert.deepEqual(c.propertyDependencies["networksAdvanced"], [net.urn], `${c.name} follows its network`);
+                    assert.deepEqual(c.propertyDependencies["image"], [image.urn], `${c.name} follows its image`);
+                }
+            });
+
+            it("points each host's Docker provider at ssh://root@address:22 in batch mode", () => {
+                const hosts = (stackConfig(stack)["macvlan:hosts"] as Array<{ name: string; address: string }>);
+                for (const h of hosts) {
+                    const p = byName(resources, `${h.name}-docker`);
+                    assert.equal(p.inputs["host"], `ssh://root@${h.address}:22`);
+                    assert.deepEqual(JSON.parse(String(p.inputs["sshOpts"])), ["-o", "BatchMode=yes"]);
+                }
+            });
+
+            it("exports plain outputs per host, network and container", () => {
+                const o = outputs as {
+                    hosts: Record<string, { address: string; parent: string; vlans: number[] }>;
+                    networks: Record<string, { hosts: Record<string, { id: string; parent: string; containers: Record<string, { host: string; ip: string; mac: string; id: string }> }> }>;
+                };
+                const hosts = stackConfig(stack)["macvlan:hosts"] as Array<{ name: string; address: string; parent: string }>;
+                assert.deepEqual(Object.keys(o.hosts).sort(), hosts.map((h) => h.name).sort());
+                for (const h of hosts) {
+                    assert.equal(o.hosts[h.name].address, h.address);
+                    assert.equal(o.hosts[h.name].parent, h.parent);
+                }
+                for (const [name, want] of Object.entries(CONTAINERS[stack])) {
+                    const [net, host, ...rest] = name.split("-");
+                    const c = o.networks[want.net].hosts[host].containers[rest.join("-")];
+                    assert.deepEqual(c, { host, ip: want.ip, mac: want.mac, id: `${name}-id` });
+                    assert.equal(o.networks[net].hosts[host].id, `${net}-${host}-id`);
+                }
+                assert.equal(stringsIn(o, { intoSecrets: true }).some(([, s]) => s.includes(KEY_MARKER)), false);
+            });
+        });
+    }
+
+    it("twohosts: routes each host's own container through its /32 shim", () => {
+        return runProgram(withKey(stackConfig("twohosts"))).then(({ outputs }) => {
+            const o = outputs as { hosts: Record<string, { shim: unknown }> };
+            assert.deepEqual(o.hosts["centos1"].shim, {
+                link: "macvlan-shim",
+                lower: "ens33",
+                address: "198.51.100.250/32",
+                routes: ["198.51.100.10/32"],
+            });
+        });
+    });
+
+    describe("bad config", () => {
+        it("registers nothing and lists every problem, the missing key included", async () => {
+            const config = clone(stackConfig("compose"));
+            const hosts = config["macvlan:hosts"] as Array<Record<string, unknown>>;
+            const networks = config["macvlan:networks"] as Array<Record<string, unknown>>;
+            hosts[0]["parent"] = "eth0; reboot";
+            networks[0]["vlan"] = 5000;
+            ((networks[1]["containers"] as Array<Record<string, unknown>>)[1])["ip"] = "10.9.9.9";
+            await assert.rejects(runProgram(config), (e: unknown) => {
+                const problems = (e as { problems?: readonly string[] }).problems ?? [];
+                assert.equal((e as Error).name, "MacvlanConfigError");
+                for (const path of ["hosts[0].parent", "networks[0].vlan", "networks[1].containers[1].ip", "sshPrivateKey"]) {
+                    assert.ok(problems.some((p) => p.startsWith(path)), `no problem for ${path} in:\n${problems.join("\n")}`);
+                    assert.ok((e as Error).message.includes(path), `message names ${path}`);
+                }
+                return true;
+            });
+            assert.deepEqual(recorded, []);
+        });
+
+        it("registers nothing when the config is structurally wrong", async () => {
+            await assert.rejects(runProgram(withKey({ "macvlan:hosts": "not a list", "macvlan:networks": [{}] })), /hosts/);
+            assert.deepEqual(recorded, []);
+        });
+
+        it("never calls the prober when the config is bad", async () => {
+            const calls: Array<{ target: ProbeTarget; script: string }> = [];
+            const config = clone(stackConfig("twohosts"));
+            (config["macvlan:hosts"] as Array<Record<string, unknown>>)[0]["port"] = 0;
+            await assert.rejects(runProgram(withKey(config), { prober: fakeProber(stackConfig("twohosts"), undefined, calls) }));
+            assert.equal(calls.length, 0);
+            assert.deepEqual(recorded, []);
+        });
+    });
+
+    describe("identity", () => {
+        for (const stack of STACKS) {
+            it(`${stack}: two evaluations register byte-identical inputs, parents, providers and dependencies`, async () => {
+                const snapshot = (rs: RecordedResource[]): string =>
+                    JSON.stringify(rs.map((r) => [r.type, r.name, r.inputs, r.parent, providerName(rs, r.provider), dependencyNames(rs, r)]));
+                const a = await runProgram(withKey(stackConfig(stack)));
+                const b = await runProgram(withKey(stackConfig(stack)));
+                assert.equal(snapshot(b.resources), snapshot(a.resources));
+            });
+        }
+
+        it("adding a container adds its image, container and shim route and changes nothing else", async () => {
+            const base = withKey(stackConfig("twohosts"));
+            const edited = clone(base);
+            const net = (edited["macvlan:networks"] as Array<{ containers: unknown[] }>)[0];
+            net.containers.push({ name: "test3", host: "centos1", image: "busybox:1.36", ip: "198.51.100.12" });
+            const a = await runProgram(base);
+            const b = await runProgram(edited, { prober: fakeProber(edited) });
+            assert.deepEqual(changed(a.resources, b.resources), [
+                `${COMMAND}::centos1-shim-route-198-51-100-12-32`,
+                `${CONTAINER}::mynet-centos1-test3`,
+                `${IMAGE}::mynet-centos1-test3-image`,
+            ]);
+            for (const r of a.resources) assert.ok(b.resources.some((x) => x.type === r.type && x.name === r.name && x.urn === r.urn), r.name);
+        });
+
+        it("adding a host adds its component and its docker network and changes nothing else", async () => {
+            const base = withKey(stackConfig("twohosts"));
+            const edited = clone(base);
+            (edited["macvlan:hosts"] as unknown[]).push({ name: "centos3", address: "198.51.100.147", parent: "ens33" });
+            const a = await runProgram(base);
+            const b = await runProgram(edited, { prober: fakeProber(edited) });
+            assert.deepEqual(changed(a.resources, b.resources), [
+                `${COMMAND}::centos3-ipforward`,
+                `${COMMAND}::centos3-preflight`,
+                `${COMMAND}::centos3-promisc`,
+                `${DOCKER_NETWORK}::mynet-centos3`,
+                `${HOST}::centos3`,
+                `${PROVIDER}::centos3-docker`,
+            ]);
+        });
+    });
+
+    describe("drift probe", () => {
+        it("probes each host once, as its configured user, with the key, before registering", async () => {
+            const calls: Array<{ target: ProbeTarget; script: string }> = [];
+            const config = withKey(stackConfig("modes"));
+            await runProgram(config, { prober: fakeProber(config, undefined, calls) });
+            assert.deepEqual(
+                calls.map((c) => [c.target.host, c.target.address, c.target.port, c.target.user]).sort(),
+                [
+                    ["node1", "198.51.100.21", 22, "root"],
+                    ["node2", "198.51.100.22", 22, "root"],
+                ],
+            );
+            for (const c of calls) assert.equal(c.target.privateKey, TEST_PRIVATE_KEY);
+        });
+
+        it("a clean probe changes nothing; a drifted feature changes exactly that feature's command text", async () => {
+            const config = withKey(stackConfig("compose"));
+            const clean = await runProgram(config, { prober: fakeProber(config, () => "ok") });
+            const again = await runProgram(config, { prober: fakeProber(config, () => "ok") });
+            assert.deepEqual(changed(clean.resources, again.resources), []);
+
+            const vlan50 = byName(clean.resources, "docker1-vlan50");
+            const drifted = await runProgram(config, {
+                prober: fakeProber(config, (_h, key) => (key.includes("50") && key.includes("vlan") ? "drift-1" : "ok")),
+            });
+            assert.deepEqual(changed(clean.resources, drifted.resources), [`${COMMAND}::docker1-vlan50`]);
+            const after = byName(drifted.resources, "docker1-vlan50");
+            assert.notEqual(after.inputs["create"], vlan50.inputs["create"], "the create script carries the token");
+            assert.deepEqual(after.inputs["connection"], vlan50.inputs["connection"], "only the script text changes");
+        });
+
+        it("macvlan:probe false: no probe, every feature unprobed", async () => {
+            const calls: Array<{ target: ProbeTarget; script: string }> = [];
+            const config = { ...withKey(stackConfig("twohosts")), "macvlan:probe": "false" };
+            const off = await runProgram(config, { prober: fakeProber(config, undefined, calls) });
+            assert.equal(calls.length, 0);
+            const unprobed = await runProgram(withKey(stackConfig("twohosts")), {
+                prober: fakeProber(stackConfig("twohosts"), () => "unprobed"),
+            });
+            assert.deepEqual(changed(off.resources, unprobed.resources), []);
+        });
+
+        it("a failing probe stops the program before anything is registered, naming the host", async () => {
+            const config = withKey(stackConfig("twohosts"));
+            const prober = (t: { host: string }): Promise<string> => Promise.reject(new Error(`probe of host ${t.host} failed: connection refused`));
+            await assert.rejects(runProgram(config, { prober }), /host centos1|host centos2/);
+            assert.deepEqual(recorded, []);
+        });
+    });
+
+    describe("secrets", () => {
+        for (const stack of STACKS) {
+            it(`${stack}: the private key is only inside secret connections, never in command text or elsewhere`, async () => {
+                const { resources } = await runProgram(withKey(stackConfig(stack)));
+                for (const r of resources) {
+                    for (const [at, s] of stringsIn(r.inputs)) assert.ok(!s.includes(KEY_MARKER), `${r.name}.${at} holds the key`);
+                    if (r.type === COMMAND) {
+                        assert.ok(isSecretValue(r.inputs["connection"]), `${r.name}.connection is secret`);
+                        const conn = unwrapSecrets(r.inputs["connection"]) as Record<string, unknown>;
+                        assert.equal(conn["privateKey"], TEST_PRIVATE_KEY);
+                        for (const k of ["create", "update", "delete"]) {
+                            if (k in r.inputs) assert.equal(typeof r.inputs[k], "string", `${r.name}.${k} is plain text (drift tokens are not secret)`);
+                        }
+                    }
+                }
+            });
+        }
+
+        it("reads the key from macvlan:sshPrivateKeyPath and keeps it secret", async () => {
+            const config = { ...stackConfig("twohosts"), "macvlan:sshPrivateKeyPath": "/keys/id_test" };
+            const read: string[] = [];
+            const { resources } = await runProgram(config, {
+                secretKeys: [],
+                readFile: (p) => {
+                    read.push(p);
+                    return TEST_PRIVATE_KEY;
+                },
+            });
+            assert.deepEqual(read, ["/keys/id_test"]);
+            const cmd = byName(resources, "centos1-promisc");
+            assert.ok(isSecretValue(cmd.inputs["connection"]));
+            assert.equal((unwrapSecrets(cmd.inputs["connection"]) as Record<string, unknown>)["privateKey"], TEST_PRIVATE_KEY);
+        });
+
+        it("pins the host key in the commands and in the Docker provider's ssh options", async () => {
+            const hostKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAMKERgfJi00O0JJUFdeZWxzeoGIj5adpKuyucDHztXc";
+            const config = withKey(clone(stackConfig("twohosts")));
+            const h = (config["macvlan:hosts"] as Array<Record<string, unknown>>)[1];
+            h["hostKey"] = hostKey;
+            h["port"] = 2222;
+            h["user"] = "admin";
+            const { resources } = await runProgram(config, { prober: fakeProber(config) });
+            const conn = unwrapSecrets(byName(resources, "centos2-shim").inputs["connection"]) as Record<string, unknown>;
+            assert.equal(conn["hostKey"], hostKey);
+            assert.equal(conn["port"], 2222);
+            assert.equal(conn["user"], "admin");
+            const p = byName(resources, "centos2-docker");
+            assert.equal(p.inputs["host"], "ssh://admin@198.51.100.146:2222");
+            assert.deepEqual(JSON.parse(String(p.inputs["sshOpts"])), [
+                "-o",
+                "BatchMode=yes",
+                "-o",
+                "StrictHostKeyChecking=yes",
+                "-o",
+                "UserKnownHostsFile=/dev/null",
+                "-o",
+                "GlobalKnownHostsFile=/dev/null",
+                "-o",
+                `KnownHostsCommand=/bin/echo [198.51.100.146]:2222 ${hostKey}`,
+            ]);
+            assert.equal(byName(resources, "centos1-docker").inputs["sshOpts"], JSON.stringify(["-o", "BatchMode=yes"]));
+        });
+
+        it("passes macvlan:sshIdentityFile to the Docker provider only", async () => {
+            const config = { ...withKey(stackConfig("twohosts")), "macvlan:sshIdentityFile": "~/.ssh/id_macvlan" };
+            const { resources } = await runProgram(config);
+            assert.deepEqual(JSON.parse(String(byName(resources, "centos1-docker").inputs["sshOpts"])), [
+                "-o",
+                "BatchMode=yes",
+                "-o",
+                "IdentityFile=~/.ssh/id_macvlan",
+                "-o",
+                "IdentitiesOnly=yes",
+            ]);
+            const conn = unwrapSecrets(byName(resources, "centos1-promisc").inputs["connection"]) as Record<string, unknown>;
+            assert.equal(conn["privateKey"], TEST_PRIVATE_KEY);
+        });
+    });
+});
