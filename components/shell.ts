@@ -1,0 +1,126 @@
+/**
+ * Shell quoting and the strict checks every value passes before it reaches a shell. Pure: no
+ * resource imports. The rule for every generated script: a value is first checked against a strict
+ * pattern (so it holds no quote, `$`, backtick, backslash, newline, NUL or space) and then placed
+ * in single quotes with `shq`. Either step alone would do; both together mean a mistake in one is
+ * not yet an injection.
+ */
+import { parseCidr } from "./addr";
+import { HOST_NAME_RE, IFNAME_RE, isIfName, isIpv4Literal, isVlanId } from "./patterns";
+
+/** A value refused before it could reach a shell. `field` says which input, `value` what it was. */
+export class ShellValueError extends Error {
+    constructor(
+        readonly field: string,
+        readonly value: unknown,
+        rule: string,
+    ) {
+        super(`${field} ${printable(value)} ${rule}`);
+        this.name = "ShellValueError";
+    }
+}
+
+/** JSON-ish rendering of a refused value for messages: control characters escaped, long values cut. */
+function printable(value: unknown): string {
+    const text = typeof value === "string" ? JSON.stringify(value) : String(value);
+    return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}
+
+/**
+ * POSIX single-quote quoting: `abc` -> `'abc'`, `it's` -> `'it'\''s'`. Safe for any string that
+ * contains no NUL (a shell argument cannot hold one; refused). In every Bourne-family shell (sh,
+ * dash, bash, ksh, zsh, busybox ash) the result is one word whose value is exactly `s`.
+ */
+export function shq(s: string): string {
+    if (typeof s !== "string") throw new ShellValueError("shell word", s, "is not a string");
+    if (s.includes("\0")) throw new ShellValueError("shell word", s, "contains a NUL byte");
+    return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * The command text that runs `script` with `/bin/sh` whatever the login shell of the remote user
+ * is: `/bin/sh -c '<script>'`. The script must hold no backslash and no NUL (refused), which makes
+ * the single-quoted word read the same in Bourne-family shells and in fish (whose single quotes
+ * give a meaning to `\\` and `\'` only). csh/tcsh refuse newlines inside quotes: not supported as
+ * login shells.
+ */
+export function wrapSh(script: string): string {
+    if (script.includes("\\")) throw new ShellValueError("script", firstLineWith(script, "\\"), "contains a backslash (not portable across login shells)");
+    if (script.includes("\0")) throw new ShellValueError("script", firstLineWith(script, "\0"), "contains a NUL byte");
+    return `/bin/sh -c ${shq(script)}`;
+}
+
+/** The script inside a `wrapSh` command (its inverse); throws when `cmd` is not one. */
+export function unwrapSh(cmd: string): string {
+    const prefix = "/bin/sh -c '";
+    if (!cmd.startsWith(prefix) || !cmd.endsWith("'") || cmd.length < prefix.length + 1) {
+        throw new Error(`not a /bin/sh -c '...' command: ${cmd.slice(0, 40)}`);
+    }
+    const parts = cmd.slice(prefix.length, -1).split(`'\\''`);
+    if (parts.some((p) => p.includes("'"))) throw new Error("not a wrapSh command: a quote outside the '\\'' escape");
+    return parts.join("'");
+}
+
+function firstLineWith(script: string, needle: string): string {
+    return script.split("\n").find((l) => l.includes(needle)) ?? script;
+}
+
+/** Host name as used in messages and resource names (HOST_NAME_RE from patterns.ts). */
+export function assertHostName(field: string, s: unknown): string {
+    if (typeof s !== "string" || !HOST_NAME_RE.test(s)) {
+        throw new ShellValueError(field, s, `must match ${HOST_NAME_RE.source}`);
+    }
+    return s;
+}
+
+/**
+ * Linux interface name: `isIfName` from patterns.ts (IFNAME_RE: 1-15 of `[A-Za-z0-9_.-]`), and
+ * also not `all` or `default`: those name the global entries of /proc/sys/net/ipv4/conf, which the
+ * scripts address per interface.
+ */
+export function assertIfName(field: string, s: unknown): string {
+    if (typeof s !== "string" || !isIfName(s)) {
+        throw new ShellValueError(field, s, `must be a Linux interface name matching ${IFNAME_RE.source}, not . or ..`);
+    }
+    if (s === "all" || s === "default") {
+        throw new ShellValueError(field, s, "names a global entry of /proc/sys/net/ipv4/conf; choose another interface name");
+    }
+    return s;
+}
+
+/** 802.1Q VLAN id, an integer 1-4094. */
+export function assertVlanId(field: string, n: unknown): number {
+    if (!isVlanId(n)) throw new ShellValueError(field, n, "must be an integer VLAN id 1-4094");
+    return n;
+}
+
+/** IPv4 host address with a /32 prefix, canonical dotted quad: `198.51.100.250/32`. */
+export function assertIpv4Host32(field: string, s: unknown): string {
+    if (typeof s !== "string") throw new ShellValueError(field, s, "must be an IPv4 address with /32, like 198.51.100.250/32");
+    const slash = s.indexOf("/");
+    if (slash < 0 || !isIpv4Literal(s.slice(0, slash)) || s.slice(slash + 1) !== "32") {
+        throw new ShellValueError(field, s, "must be an IPv4 address with /32, like 198.51.100.250/32");
+    }
+    return s;
+}
+
+/** IPv4 CIDR in canonical form with no host bits: `198.51.100.12/32`, `198.51.100.0/24` (parsed by addr.ts). */
+export function assertIpv4Cidr(field: string, s: unknown): string {
+    if (typeof s !== "string") throw new ShellValueError(field, s, "must be an IPv4 CIDR like 198.51.100.0/24");
+    const parsed = parseCidr(s, ["ipv4"]);
+    if (!parsed.ok) throw new ShellValueError(field, s, parsed.problem);
+    if (parsed.value.toString() !== s) throw new ShellValueError(field, s, `must be written canonically: ${parsed.value.toString()}`);
+    return s;
+}
+
+/**
+ * Drift token: what the probe prints for a feature and what its script stores on the host.
+ * Starts with a letter or digit (so it is never read as an option), then letters, digits and
+ * `:@._,=+-`, at most 200 characters.
+ */
+export const TOKEN_RE = /^[A-Za-z0-9][A-Za-z0-9:@._,=+-]{0,199}$/;
+
+export function assertToken(field: string, s: unknown): string {
+    if (typeof s !== "string" || !TOKEN_RE.test(s)) throw new ShellValueError(field, s, `must match ${TOKEN_RE.source}`);
+    return s;
+}
