@@ -9,6 +9,11 @@
  * through components to their custom resources, plus every input's dependencies) and per-property
  * dependencies are recorded beside what `newResource` sees. The mock monitor calls `newResource`
  * synchronously from `registerResource`, so the two are paired without guessing.
+ *
+ * Backend: `setBackend(b)` makes `newResource` hand every registration (with its URN, parent,
+ * dependencies and provider) to `b` and answer with what `b` resolves: the system tests' stand-in
+ * for the engine and providers (test/harness) performs the resource for real. Without a backend the
+ * mocks answer at once, as unit tests expect.
  */
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
@@ -61,6 +66,38 @@ export function unwrapSecrets(v: unknown): unknown {
     return v;
 }
 
+/** One registration as a backend sees it: what `newResource` got plus the engine's request fields. */
+export interface BackendRequest {
+    readonly type: string;
+    readonly name: string;
+    readonly urn: string;
+    readonly custom: boolean;
+    readonly inputs: Record<string, unknown>;
+    /** `<provider URN>::<provider id>` for resources with an explicit provider. */
+    readonly provider?: string;
+    readonly parent?: string;
+    readonly dependencies: readonly string[];
+    readonly propertyDependencies: Readonly<Record<string, readonly string[]>>;
+}
+
+/** What a backend answers for a registration: the resource's id (custom resources) and its output state. */
+export interface BackendResult {
+    readonly id: string | undefined;
+    readonly state: Record<string, unknown>;
+}
+
+/** Performs registrations instead of the mocks' immediate answer (see `setBackend`). */
+export interface Backend {
+    newResource(req: BackendRequest): Promise<BackendResult>;
+}
+
+let backend: Backend | undefined;
+
+/** Installs (or, with undefined, removes) the backend every later registration is handed to. */
+export function setBackend(b: Backend | undefined): void {
+    backend = b;
+}
+
 /** Extra state the mocks add to a resource's outputs, by type: what the real provider computes. */
 function computedState(type: string, name: string, inputs: Record<string, unknown>): Record<string, unknown> {
     if (type === "docker:index/remoteImage:RemoteImage") {
@@ -74,6 +111,7 @@ function computedState(type: string, name: string, inputs: Record<string, unknow
 
 interface PendingRequest {
     record?: RecordedResource;
+    readonly urn: string;
     readonly parent: string;
     readonly dependencies: string[];
     readonly propertyDependencies: Record<string, string[]>;
@@ -96,6 +134,7 @@ interface RegisterResourceResponseView {
 }
 
 interface MockMonitorView {
+    newUrn(parent: string, type: string, name: string): string;
     registerResource(
         req: RegisterResourceRequestView,
         callback: (err: unknown, resp: RegisterResourceResponseView | undefined) => void,
@@ -104,7 +143,7 @@ interface MockMonitorView {
 
 void pulumi.runtime.setMocks(
     {
-        newResource(args: pulumi.runtime.MockResourceArgs): { id: string | undefined; state: Record<string, unknown> } {
+        newResource(args: pulumi.runtime.MockResourceArgs): BackendResult | Promise<BackendResult> {
             const req = pending;
             pending = undefined;
             if (req === undefined || req.type !== args.type || req.name !== args.name) {
@@ -126,6 +165,19 @@ void pulumi.runtime.setMocks(
             };
             recorded.push(record);
             req.record = record;
+            if (backend !== undefined) {
+                return backend.newResource({
+                    type: record.type,
+                    name: record.name,
+                    urn: req.urn,
+                    custom: record.custom,
+                    inputs,
+                    ...(record.provider === undefined ? {} : { provider: record.provider }),
+                    ...(record.parent === undefined ? {} : { parent: record.parent }),
+                    dependencies: record.dependencies,
+                    propertyDependencies: record.propertyDependencies,
+                });
+            }
             return {
                 id: args.custom ? `${args.name}-id` : undefined,
                 state: { ...inputs, ...computedState(args.type, args.name, inputs) },
@@ -150,6 +202,7 @@ void pulumi.runtime.setMocks(
             propertyDependencies[key] = deps.getUrnsList();
         });
         const request: PendingRequest = {
+            urn: monitor.newUrn(req.getParent(), req.getType(), req.getName()),
             type: req.getType(),
             name: req.getName(),
             parent: req.getParent(),
