@@ -9,6 +9,7 @@ import { readFileSync } from "node:fs";
 import * as pulumi from "@pulumi/pulumi";
 import { probeHosts, sshProber, type HostProber } from "./components/probe";
 import { buildStack, type StackOutputs } from "./components/program";
+import { IDENTITY_FILE_RULE, isIdentityFile } from "./components/patterns";
 import { MacvlanConfigError, parseStackConfig } from "./components/validate";
 
 /** What the program takes from outside, replaceable in tests. */
@@ -74,6 +75,9 @@ async function main(deps: ProgramDeps = {}): Promise<StackOutputs> {
         problems.push(`probe ${message(e)}`);
     }
     const identityFile = readString(config, "sshIdentityFile");
+    if (identityFile !== undefined && !isIdentityFile(identityFile)) {
+        problems.push(`sshIdentityFile ${JSON.stringify(identityFile)} ${IDENTITY_FILE_RULE}`);
+    }
 
     if (problems.length > 0 || model === undefined || privateKey === undefined) {
         throw new MacvlanConfigError(problems);
@@ -84,7 +88,8 @@ async function main(deps: ProgramDeps = {}): Promise<StackOutputs> {
         try {
             probes = await probeHosts(model, privateKey, deps.prober ?? sshProber());
         } catch (e) {
-            throw new Error(`${message(e)}\n(the drift probe needs SSH to every host; \`pulumi config set macvlan:probe false\` skips it)`);
+            // A RunError: Pulumi prints the message alone, without a stack trace.
+            throw new pulumi.RunError(`${message(e)}\n(the drift probe needs SSH to every host; \`pulumi config set macvlan:probe false\` skips it)`);
         }
     }
     const stack = buildStack(model, {

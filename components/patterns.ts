@@ -22,9 +22,14 @@ export const IFNAME_MAX = 15;
  * `ip` or `sysctl` would read as an option even when the name is quoted).
  */
 export const IFNAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$/;
-/** True for a valid Linux interface name: IFNAME_RE (which already rules out `.` and `..`). */
+/**
+ * Names the kernel accepts for a link but this product refuses: `all` and `default` are the global
+ * entries of /proc/sys/net/ipv4/conf, which the host scripts address per interface.
+ */
+export const RESERVED_IFNAMES: readonly string[] = ["all", "default"];
+/** True for a valid Linux interface name: IFNAME_RE (which already rules out `.` and `..`), not a RESERVED_IFNAMES entry. */
 export function isIfName(s: string): boolean {
-    return IFNAME_RE.test(s) && s !== "." && s !== "..";
+    return IFNAME_RE.test(s) && !RESERVED_IFNAMES.includes(s);
 }
 
 /** SSH login user: POSIX-style, starts with a letter or `_`, then `[A-Za-z0-9_.-]`, 1–32 chars. */
@@ -63,6 +68,18 @@ export function isSshAddress(s: string): boolean {
     return isIpLiteral(s) || isDnsName(s);
 }
 
+/**
+ * A key file path for the Docker provider's `ssh -o IdentityFile=…`: `[A-Za-z0-9._/~+-]`, not
+ * starting with `-` (no spaces, quotes or `%` tokens, which ssh would expand).
+ */
+export const IDENTITY_FILE_RE = /^[A-Za-z0-9._/~+][A-Za-z0-9._/~+-]*$/;
+/** The rule of IDENTITY_FILE_RE, as problems state it. */
+export const IDENTITY_FILE_RULE = "is not a usable key file path: characters of A-Z, a-z, 0-9, ., _, /, ~, + and -, not starting with -";
+/** True for a usable identity file path (see IDENTITY_FILE_RE). */
+export function isIdentityFile(s: string): boolean {
+    return s.length <= 4096 && IDENTITY_FILE_RE.test(s);
+}
+
 /** Longest Docker network or container name accepted here. */
 export const DOCKER_NAME_MAX = 64;
 /** Docker network/container name: Docker's own `[a-zA-Z0-9][a-zA-Z0-9_.-]*`, bounded to 64 chars. */
@@ -70,6 +87,12 @@ export const DOCKER_NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$/;
 /** True for a valid Docker network or container name. */
 export function isDockerName(s: string): boolean {
     return DOCKER_NAME_RE.test(s);
+}
+/** Docker container name: Docker's `RestrictedNamePattern` `[a-zA-Z0-9][a-zA-Z0-9_.-]+` (two or more), bounded to 64 chars. */
+export const DOCKER_CONTAINER_NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{1,63}$/;
+/** True for a valid Docker container name (see DOCKER_CONTAINER_NAME_RE). */
+export function isDockerContainerName(s: string): boolean {
+    return DOCKER_CONTAINER_NAME_RE.test(s);
 }
 
 /** Longest image name (without tag and digest), as Docker's reference grammar limits it. */

@@ -6,7 +6,7 @@
  * not yet an injection.
  */
 import { parseCidr } from "./addr";
-import { HOST_NAME_RE, IFNAME_RE, isIfName, isIpv4Literal, isVlanId } from "./patterns";
+import { HOST_NAME_RE, IFNAME_RE, isIfName, isIpv4Literal, isVlanId, RESERVED_IFNAMES } from "./patterns";
 
 /** A value refused before it could reach a shell. `field` says which input, `value` what it was. */
 export class ShellValueError extends Error {
@@ -74,16 +74,15 @@ export function assertHostName(field: string, s: unknown): string {
 }
 
 /**
- * Linux interface name: `isIfName` from patterns.ts (IFNAME_RE: 1-15 of `[A-Za-z0-9_.-]`), and
- * also not `all` or `default`: those name the global entries of /proc/sys/net/ipv4/conf, which the
- * scripts address per interface.
+ * Linux interface name: `isIfName` from patterns.ts (IFNAME_RE: 1-15 of `[A-Za-z0-9_.-]`, and
+ * not `all` or `default`, RESERVED_IFNAMES: the global entries of /proc/sys/net/ipv4/conf).
  */
 export function assertIfName(field: string, s: unknown): string {
+    if (typeof s === "string" && RESERVED_IFNAMES.includes(s)) {
+        throw new ShellValueError(field, s, "names a global entry of /proc/sys/net/ipv4/conf; choose another interface name");
+    }
     if (typeof s !== "string" || !isIfName(s)) {
         throw new ShellValueError(field, s, `must be a Linux interface name matching ${IFNAME_RE.source}, not . or ..`);
-    }
-    if (s === "all" || s === "default") {
-        throw new ShellValueError(field, s, "names a global entry of /proc/sys/net/ipv4/conf; choose another interface name");
     }
     return s;
 }

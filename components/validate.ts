@@ -11,6 +11,7 @@
  */
 import { Address, Cidr, broadcastAddress, networkAddress, parseAddress, parseCidr } from "./addr";
 import { defaultMac, parseMac } from "./mac";
+import { networkChildNames } from "./names";
 import {
     DEFAULT_MODE,
     DEFAULT_RESTART,
@@ -28,10 +29,12 @@ import {
     DOCKER_VERSION_RE,
     isAuxName,
     isDnsName,
+    isDockerContainerName,
     isDockerName,
     isEnvName,
     isHostName,
     isIfName,
+    RESERVED_IFNAMES,
     isImageRef,
     isIpv4Literal,
     isIpv6Literal,
@@ -50,6 +53,12 @@ export interface RawStackConfig {
 /** Every problem found, each `<path> <value> <rule>`; thrown once, before anything is registered. */
 export class MacvlanConfigError extends Error {
     readonly problems: readonly string[];
+    /**
+     * Marks this as a Pulumi `RunError` (the SDK's `RunError.isInstance` looks for this field, so
+     * this pure module needs no SDK import): `pulumi up` then prints the message alone, as
+     * `error: …`, without a stack trace.
+     */
+    readonly __pulumiRunError = true;
     constructor(problems: readonly string[]) {
         super(formatProblems(problems));
         this.name = "MacvlanConfigError";
@@ -265,6 +274,7 @@ export function sshUserProblem(s: string): string | undefined {
 
 /** Rule for Linux interface names. */
 export function ifNameProblem(s: string): string | undefined {
+    if (RESERVED_IFNAMES.includes(s)) return "is reserved: all and default name the global entries of /proc/sys/net/ipv4/conf, not a link";
     return isIfName(s) ? undefined : "is not a valid Linux interface name: 1-15 characters of A-Z, a-z, 0-9, _, . and -, starting with a letter or digit";
 }
 
@@ -275,7 +285,10 @@ export function vlanProblem(n: number): string | undefined {
 
 /** Rule for Docker network and container names. */
 export function dockerNameProblem(s: string, what: "network" | "container"): string | undefined {
-    return isDockerName(s) ? undefined : `is not a valid Docker ${what} name: 1-64 characters of A-Z, a-z, 0-9, _, . and -, starting with a letter or digit`;
+    if (what === "container") {
+        return isDockerContainerName(s) ? undefined : "is not a valid Docker container name: 2-64 characters of A-Z, a-z, 0-9, _, . and -, starting with a letter or digit";
+    }
+    return isDockerName(s) ? undefined : "is not a valid Docker network name: 1-64 characters of A-Z, a-z, 0-9, _, . and -, starting with a letter or digit";
 }
 
 /** Rule for image references. */
@@ -752,6 +765,39 @@ export function checkUniqueNetworkAndContainerNames(p: Problems, networks: reado
     }
 }
 
+/**
+ * Rule: the Pulumi resource names derived from network, host and container names
+ * (`networkChildNames`: `<network>-<host>`, `<network>-<host>-<container>`) are unique. Both
+ * parts may contain `-`, so network `a-b` on host `c` and network `a` on host `b-c` would both
+ * be `a-b-c`: two resources of one URN, which the engine refuses after half the stack is planned.
+ */
+export function checkResourceNames(p: Problems, networks: readonly CheckedNetwork[]): void {
+    const netNames = new Map<string, { network: CheckedNetwork; host: string }>();
+    const ctrNames = new Map<string, { container: CheckedContainer; network: CheckedNetwork }>();
+    const seenNetworks = new Set<string>();
+    for (const n of networks) {
+        if (n.name === undefined || seenNetworks.has(n.name)) continue;
+        seenNetworks.add(n.name);
+        for (const host of n.hosts) {
+            const rn = networkChildNames.network(n.name, host);
+            const first = netNames.get(rn);
+            if (first === undefined) netNames.set(rn, { network: n, host });
+            else if (first.network !== n) {
+                p.add(`${n.path}.name`, n.name, `on host ${host} gives the resource name ${rn}, which ${first.network.path} (${first.network.name ?? ""}) on host ${first.host} gives too; rename one of them`);
+            }
+        }
+        for (const c of n.containers) {
+            if (c.name === undefined || c.host === undefined) continue;
+            const rn = networkChildNames.container(n.name, c.host, c.name);
+            const first = ctrNames.get(rn);
+            if (first === undefined) ctrNames.set(rn, { container: c, network: n });
+            else if (first.network !== n) {
+                p.add(`${c.path}.name`, c.name, `gives the resource name ${rn}, which ${first.container.path} gives too; rename one of them`);
+            }
+        }
+    }
+}
+
 /** Rule: a network's vlan is in the `vlans` of every host it spans. */
 export function checkNetworkVlansOnHosts(p: Problems, hosts: ReadonlyMap<string, CheckedHost>, networks: readonly CheckedNetwork[]): void {
     for (const n of networks) {
@@ -1033,6 +1079,7 @@ export function parseStackConfig(raw: RawStackConfig): StackModel {
         if (checked !== undefined) networks.push(checked);
     });
     checkUniqueNetworkAndContainerNames(p, networks);
+    checkResourceNames(p, networks);
     checkNetworkVlansOnHosts(p, byName, networks);
     checkSharedParents(p, byName, networks);
     checkPassthruContainers(p, networks);

@@ -3,6 +3,7 @@ import fc from "fast-check";
 import {
     isAuxName,
     isDnsName,
+    isDockerContainerName,
     isDockerName,
     isDockerVersion,
     isEnvName,
@@ -52,7 +53,10 @@ describe("patterns", () => {
 
     it("Linux interface names: 1-15 of [A-Za-z0-9_.-], starting with a letter or digit", () => {
         for (const ok of ["eth0", "ens33", "ens33.50", "enp0s31f6", "a", "br-lan_1", "x".repeat(15), "0eth"]) assert.ok(isIfName(ok), ok);
-        for (const bad of ["", ".", "..", "...", "-dash", "-all", "_x", "x".repeat(16), "eth0/1", "eth 0", "eth0;", "eth0:1", "eth$0", "é"]) assert.ok(!isIfName(bad), bad);
+        for (const bad of ["", ".", "..", "...", "-dash", "-all", "_x", "x".repeat(16), "eth0/1", "eth 0", "eth0;", "eth0:1", "eth$0", "é", "all", "default"]) {
+            assert.ok(!isIfName(bad), bad);
+        }
+        for (const ok of ["all0", "defaults", "All"]) assert.ok(isIfName(ok), ok);
     });
 
     it("SSH users", () => {
@@ -77,6 +81,8 @@ describe("patterns", () => {
     it("Docker network and container names", () => {
         for (const ok of ["pub_net", "web", "a", "A.b-c_d", "0", "x".repeat(64)]) assert.ok(isDockerName(ok), ok);
         for (const bad of ["", "_net", ".net", "-net", "pub net", "pub/net", "x".repeat(65), "ne$t"]) assert.ok(!isDockerName(bad), bad);
+        for (const ok of ["web", "w1", "A.b-c_d", "x".repeat(64)]) assert.ok(isDockerContainerName(ok), ok);
+        for (const bad of ["", "a", "0", "_web", "-web", "we b", "x".repeat(65), "we$b"]) assert.ok(!isDockerContainerName(bad), bad);
     });
 
     it("image references, including the field notes' registry with a port", () => {

@@ -1,5 +1,6 @@
 import * as assert from "node:assert/strict";
 import fc from "fast-check";
+import * as pulumi from "@pulumi/pulumi";
 import type { StackModel } from "../../components/model";
 import {
     MacvlanConfigError,
@@ -280,7 +281,7 @@ describe("validate", () => {
                 [node1(), node2()],
                 [
                     pubNet({ mode: "passthru", hosts: ["node1"], containers: [web()] }),
-                    { name: "other", subnet: "198.51.100.0/24", gateway: "198.51.100.1", hosts: ["node2"], containers: [web({ name: "b", host: "node2", ip: "198.51.100.13" })] },
+                    { name: "other", subnet: "198.51.100.0/24", gateway: "198.51.100.1", hosts: ["node2"], containers: [web({ name: "bb", host: "node2", ip: "198.51.100.13" })] },
                 ],
             );
             assert.equal(parseStackConfig(raw).networks[0].mode, "passthru");
@@ -366,6 +367,9 @@ describe("validate", () => {
             expectProblems(cfg([node1({ parent: "eth 0" })]), [`hosts[0].parent "eth 0" ${rule}`]);
             // `ip link set -all ...` would read a leading dash as an option, quoted or not.
             expectProblems(cfg([node1({ parent: "-all" })]), [`hosts[0].parent -all ${rule}`]);
+            // Valid link names to the kernel, but the global entries of /proc/sys/net/ipv4/conf.
+            const reserved = "is reserved: all and default name the global entries of /proc/sys/net/ipv4/conf, not a link";
+            expectProblems(cfg([node1({ parent: "all" }), node2({ parent: "default" })]), [`hosts[0].parent all ${reserved}`, `hosts[1].parent default ${reserved}`]);
         });
         it("checks promisc and ipForward are booleans", () => {
             expectProblems(cfg([node1({ promisc: "yes", ipForward: 1 })]), ['hosts[0].promisc "yes" must be true or false, not a string', "hosts[0].ipForward 1 must be true or false, not a number"]);
@@ -483,9 +487,11 @@ describe("validate", () => {
             ]);
         });
         it("checks the container name", () => {
-            expectProblems(withContainers([web({ name: "-web" })]), [
-                "networks[0].containers[0].name -web is not a valid Docker container name: 1-64 characters of A-Z, a-z, 0-9, _, . and -, starting with a letter or digit",
-            ]);
+            const rule = "is not a valid Docker container name: 2-64 characters of A-Z, a-z, 0-9, _, . and -, starting with a letter or digit";
+            expectProblems(withContainers([web({ name: "-web" })]), [`networks[0].containers[0].name -web ${rule}`]);
+            // Docker's own pattern needs two characters at least: `docker run --name w` fails at apply time.
+            expectProblems(withContainers([web({ name: "w" })]), [`networks[0].containers[0].name w ${rule}`]);
+            assert.doesNotThrow(() => parseStackConfig(withContainers([web({ name: "w1" })])));
         });
         it("refuses two containers of one name on one host across networks", () => {
             const raw = cfg([node1({ vlans: [50] })], [pubNet({ containers: [web()] }), { name: "low", vlan: 50, subnet: "203.0.113.0/24", gateway: "203.0.113.1", containers: [web({ ip: "203.0.113.12" })] }]);
@@ -504,19 +510,19 @@ describe("validate", () => {
             expectProblems(withContainers([web(), web({ name: "db", ip: "10.9.9.9" })]), ["networks[0].containers[1].ip 10.9.9.9 does not belong to subnet 198.51.100.0/24"]);
         });
         it("refuses an ip that is the network or broadcast address", () => {
-            expectProblems(withContainers([web({ ip: "198.51.100.0" }), web({ name: "b", ip: "198.51.100.255" })]), [
+            expectProblems(withContainers([web({ ip: "198.51.100.0" }), web({ name: "bb", ip: "198.51.100.255" })]), [
                 "networks[0].containers[0].ip 198.51.100.0 is the network address of subnet 198.51.100.0/24",
                 "networks[0].containers[1].ip 198.51.100.255 is the broadcast address of subnet 198.51.100.0/24",
             ]);
         });
         it("refuses an ip that is the gateway or an aux address", () => {
-            expectProblems(withContainers([web({ ip: "198.51.100.1" }), web({ name: "b", ip: "198.51.100.5" })], { auxAddresses: { printer: "198.51.100.5" } }), [
+            expectProblems(withContainers([web({ ip: "198.51.100.1" }), web({ name: "bb", ip: "198.51.100.5" })], { auxAddresses: { printer: "198.51.100.5" } }), [
                 "networks[0].containers[0].ip 198.51.100.1 is the gateway networks[0].gateway",
                 "networks[0].containers[1].ip 198.51.100.5 is reserved as networks[0].auxAddresses.printer",
             ]);
         });
         it("refuses an ip that is a host's shim address or SSH address", () => {
-            const raw = withContainers([web({ ip: "198.51.100.250" }), web({ name: "b", ip: "198.51.100.146" })], { ipRange: "198.51.100.0/25" }, [node1(), node2({ shim: { address: "198.51.100.250" } })]);
+            const raw = withContainers([web({ ip: "198.51.100.250" }), web({ name: "bb", ip: "198.51.100.146" })], { ipRange: "198.51.100.0/25" }, [node1(), node2({ shim: { address: "198.51.100.250" } })]);
             expectProblems(raw, [
                 "networks[0].containers[0].ip 198.51.100.250 is the shim address hosts[1].shim.address of host node2",
                 "networks[0].containers[1].ip 198.51.100.146 is the SSH address of host node2 (hosts[1].address)",
@@ -527,7 +533,7 @@ describe("validate", () => {
                 [node1({ vlans: [50] }), node2({ vlans: [50] })],
                 [
                     { name: "a", vlan: 50, subnet: "203.0.113.0/24", gateway: "203.0.113.1", auxAddresses: { nas: "203.0.113.7" }, hosts: ["node1"] },
-                    { name: "b", vlan: 50, subnet: "203.0.113.0/24", gateway: "203.0.113.254", hosts: ["node2"], containers: [web({ host: "node2", ip: "203.0.113.1" }), web({ name: "b", host: "node2", ip: "203.0.113.7" })] },
+                    { name: "b", vlan: 50, subnet: "203.0.113.0/24", gateway: "203.0.113.254", hosts: ["node2"], containers: [web({ host: "node2", ip: "203.0.113.1" }), web({ name: "bb", host: "node2", ip: "203.0.113.7" })] },
                 ],
             );
             expectProblems(raw, [
@@ -541,32 +547,32 @@ describe("validate", () => {
         it("refuses duplicate ips on one segment across hosts and networks", () => {
             const raw = cfg(
                 [node1(), node2({ dockerVersion: "27.0" })],
-                [pubNet({ hosts: ["node1"], containers: [web()] }), { name: "other", subnet: "198.51.100.0/24", gateway: "198.51.100.1", hosts: ["node2"], containers: [web({ name: "b", host: "node2" })] }],
+                [pubNet({ hosts: ["node1"], containers: [web()] }), { name: "other", subnet: "198.51.100.0/24", gateway: "198.51.100.1", hosts: ["node2"], containers: [web({ name: "bb", host: "node2" })] }],
             );
             expectProblems(raw, ["networks[1].containers[0].ip 198.51.100.12 is already used by networks[0].containers[0].ip on the untagged LAN segment"]);
-            const vlan = cfg([node1({ vlans: [50] })], [{ name: "low", vlan: 50, subnet: "203.0.113.0/24", gateway: "203.0.113.1", containers: [web({ ip: "203.0.113.9" }), web({ name: "b", ip: "203.0.113.9" })] }]);
+            const vlan = cfg([node1({ vlans: [50] })], [{ name: "low", vlan: 50, subnet: "203.0.113.0/24", gateway: "203.0.113.1", containers: [web({ ip: "203.0.113.9" }), web({ name: "bb", ip: "203.0.113.9" })] }]);
             expectProblems(vlan, ["networks[0].containers[1].ip 203.0.113.9 is already used by networks[0].containers[0].ip on LAN segment vlan 50"]);
         });
         it("checks the MAC", () => {
-            expectProblems(withContainers([web({ mac: "02-42-c6-33-64-0c" }), web({ name: "b", ip: "198.51.100.13", mac: "01:00:5e:00:00:01" }), web({ name: "c", ip: "198.51.100.14", mac: "00:00:00:00:00:00" })]), [
+            expectProblems(withContainers([web({ mac: "02-42-c6-33-64-0c" }), web({ name: "bb", ip: "198.51.100.13", mac: "01:00:5e:00:00:01" }), web({ name: "cc", ip: "198.51.100.14", mac: "00:00:00:00:00:00" })]), [
                 "networks[0].containers[0].mac 02-42-c6-33-64-0c is not a MAC address xx:xx:xx:xx:xx:xx (hex)",
                 "networks[0].containers[1].mac 01:00:5e:00:00:01 is a multicast MAC (lowest bit of the first byte set); use a unicast MAC such as 02:...",
                 "networks[0].containers[2].mac 00:00:00:00:00:00 is the all-zero MAC",
             ]);
         });
         it("refuses duplicate MACs on one segment, configured or derived", () => {
-            expectProblems(withContainers([web(), web({ name: "b", host: "node2", ip: "198.51.100.13", mac: "02:42:C6:33:64:0C" })]), [
+            expectProblems(withContainers([web(), web({ name: "bb", host: "node2", ip: "198.51.100.13", mac: "02:42:C6:33:64:0C" })]), [
                 "networks[0].containers[1].mac 02:42:c6:33:64:0c is already used by networks[0].containers[0].mac (derived from its ip) on the untagged LAN segment",
             ]);
-            expectProblems(withContainers([web({ mac: "02:00:00:00:00:01" }), web({ name: "b", ip: "198.51.100.13", mac: "02:00:00:00:00:01" })]), [
+            expectProblems(withContainers([web({ mac: "02:00:00:00:00:01" }), web({ name: "bb", ip: "198.51.100.13", mac: "02:00:00:00:00:01" })]), [
                 "networks[0].containers[1].mac 02:00:00:00:00:01 is already used by networks[0].containers[0].mac on the untagged LAN segment",
             ]);
-            expectProblems(withContainers([web({ mac: "02:42:c6:33:64:0d" }), web({ name: "b", ip: "198.51.100.13" })]), [
+            expectProblems(withContainers([web({ mac: "02:42:c6:33:64:0d" }), web({ name: "bb", ip: "198.51.100.13" })]), [
                 "networks[0].containers[1].mac 02:42:c6:33:64:0d (derived from its ip) is already used by networks[0].containers[0].mac on the untagged LAN segment",
             ]);
         });
         it("reports two derived MACs of one duplicated ip once, as the ip", () => {
-            expectProblems(withContainers([web(), web({ name: "b", host: "node2" })]), ["networks[0].containers[1].ip 198.51.100.12 is already used by networks[0].containers[0].ip on the untagged LAN segment"]);
+            expectProblems(withContainers([web(), web({ name: "bb", host: "node2" })]), ["networks[0].containers[1].ip 198.51.100.12 is already used by networks[0].containers[0].ip on the untagged LAN segment"]);
         });
         it("checks command, env and restart", () => {
             expectProblems(withContainers([web({ command: "nginx -g 'daemon off;'", env: ["TZ=UTC"], restart: "sometimes" })]), [
@@ -583,6 +589,26 @@ describe("validate", () => {
                 "networks[0].containers[0].command[1] 5 must be a string, not a number",
                 'networks[0].containers[0].command[2] "a\\u0000b" contains a NUL character',
             ]);
+        });
+    });
+
+    describe("derived resource names", () => {
+        it("refuses network and host names that run together into one resource name", () => {
+            // `<network>-<host>`: network a-b on host c and network a on host b-c are both a-b-c.
+            const hosts = [node1({ name: "c", vlans: [50] }), node2({ name: "b-c", vlans: [50] })];
+            const nets = [
+                pubNet({ name: "a-b", hosts: ["c"], containers: [web({ name: "web", host: "c" })] }),
+                { name: "a", vlan: 50, subnet: "203.0.113.0/24", gateway: "203.0.113.1", hosts: ["b-c"], containers: [web({ name: "web", host: "b-c", ip: "203.0.113.12" })] },
+            ];
+            expectProblems(cfg(hosts, nets), [
+                "networks[1].name a on host b-c gives the resource name a-b-c, which networks[0] (a-b) on host c gives too; rename one of them",
+                "networks[1].containers[0].name web gives the resource name a-b-c-web, which networks[0].containers[0] gives too; rename one of them",
+            ]);
+        });
+        it("accepts the same names when they do not run together", () => {
+            const hosts = [node1({ name: "c", vlans: [50] }), node2({ name: "b-c", vlans: [50] })];
+            const nets = [pubNet({ name: "a-b", hosts: ["c"] }), { name: "a_b", vlan: 50, subnet: "203.0.113.0/24", gateway: "203.0.113.1", hosts: ["b-c"] }];
+            assert.doesNotThrow(() => parseStackConfig(cfg(hosts, nets)));
         });
     });
 
@@ -613,7 +639,7 @@ describe("validate", () => {
             ]);
         });
         it("allows at most one container per host on a passthru network", () => {
-            expectProblems(withContainers([web(), web({ name: "b", ip: "198.51.100.13" }), web({ name: "c", host: "node2", ip: "198.51.100.14" })], { mode: "passthru" }), [
+            expectProblems(withContainers([web(), web({ name: "bb", ip: "198.51.100.13" }), web({ name: "cc", host: "node2", ip: "198.51.100.14" })], { mode: "passthru" }), [
                 'networks[0].containers[1].host node1 already has networks[0].containers[0] on passthru network networks[0] (pub_net); passthru has a single port per parent (Docker: "failed to create the macvlan port: invalid argument")',
             ]);
         });
@@ -665,12 +691,21 @@ describe("validate", () => {
     });
 
     describe("collecting", () => {
+        it("throws an error Pulumi prints as its message alone (a RunError: no stack trace)", () => {
+            const e = new MacvlanConfigError(["hosts[0].port 0 is not a port: an integer 1-65535", "networks[0].name is required"]);
+            assert.ok(pulumi.RunError.isInstance(e));
+            assert.equal(
+                e.message,
+                "macvlan stack config (macvlan:hosts, macvlan:networks) has 2 problems:\n  hosts[0].port 0 is not a port: an integer 1-65535\n  networks[0].name is required",
+            );
+            assert.ok(!pulumi.RunError.isInstance(new Error("x")), "and the check is not vacuous");
+        });
         it("reports every problem of a config in one throw, in config order", () => {
             const raw = cfg(
                 [node1({ port: 0, vlans: [50] }), node2({ parent: "eth0/1" })],
                 [
-                    pubNet({ subnet: "198.51.100.1/24", gateway: "198.51.100.2", containers: [web({ ip: "10.9.9.9" }), web({ name: "b", mac: "ff:ff:ff:ff:ff:ff", ip: "198.51.100.13" })] }),
-                    { name: "low", vlan: 60, subnet: "203.0.113.0/24", gateway: "203.0.113.1", mode: "passthru", containers: [web({ ip: "203.0.113.5" }), web({ name: "c", ip: "203.0.113.6" })] },
+                    pubNet({ subnet: "198.51.100.1/24", gateway: "198.51.100.2", containers: [web({ ip: "10.9.9.9" }), web({ name: "bb", mac: "ff:ff:ff:ff:ff:ff", ip: "198.51.100.13" })] }),
+                    { name: "low", vlan: 60, subnet: "203.0.113.0/24", gateway: "203.0.113.1", mode: "passthru", containers: [web({ ip: "203.0.113.5" }), web({ name: "cc", ip: "203.0.113.6" })] },
                 ],
             );
             const problems = problemsOf(raw);
