@@ -10,6 +10,8 @@ export {
     UNPROBED_TOKEN,
     dockerSshHost,
     dockerSshOpts,
+    featureTriggers,
+    macvlanHostProblems,
     planHostFeatures,
     type MacvlanHostArgs,
     type MacvlanHostConnection,

@@ -8,9 +8,9 @@ import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { DEFAULT_SSH_PORT, DEFAULT_SSH_USER } from "./model";
-import { featureKey, renderFeature, renderPreflight, type HostFeature } from "./hostScripts";
+import { featureIdentity, featureKey, renderFeature, renderPreflight, type HostFeature } from "./hostScripts";
 import { hostChildNames } from "./names";
-import { isIfName, isIpv6Literal, isPort, isSshAddress, isSshUser, isVlanId, sshHostKeyProblem } from "./patterns";
+import { IDENTITY_FILE_RULE, isIdentityFile, isIfName, isIpv6Literal, isPort, isSshAddress, isSshUser, isVlanId, sshHostKeyProblem } from "./patterns";
 
 /** Drift token of a feature the probe said nothing about (probe off, new feature, key missing). */
 export const UNPROBED_TOKEN = "unprobed";
@@ -50,7 +50,8 @@ export interface MacvlanHostConnection {
      * Private key file for the Docker provider's `ssh` (`-o IdentityFile=… -o IdentitiesOnly=yes`).
      * It is a provider input, so keep it identical on every machine that runs `pulumi up` (e.g.
      * `~/.ssh/id_macvlan`; `ssh` expands `~`): a changed provider input shows as a change of every
-     * container on the host. Characters: `[A-Za-z0-9._/~+-]`. Default: none (ssh agent/config).
+     * container on the host. Characters: `[A-Za-z0-9._/~+-]`, not starting with `-`
+     * (`IDENTITY_FILE_RE`). Default: none (ssh agent/config).
      */
     readonly identityFile?: string;
 }
@@ -111,8 +112,8 @@ export function macvlanHostArgsProblems(name: string, args: MacvlanHostArgs): st
         const p = sshHostKeyProblem(c.hostKey);
         if (p !== undefined) problems.push(`connection.hostKey ${p}`);
     }
-    if (c.identityFile !== undefined && !/^[A-Za-z0-9._/~+-]+$/.test(c.identityFile)) {
-        problems.push(`connection.identityFile ${JSON.stringify(c.identityFile)} may only contain [A-Za-z0-9._/~+-]`);
+    if (c.identityFile !== undefined && !isIdentityFile(c.identityFile)) {
+        problems.push(`connection.identityFile ${JSON.stringify(c.identityFile)} ${IDENTITY_FILE_RULE}`);
     }
     if (!isIfName(args.parent)) problems.push(`parent ${JSON.stringify(args.parent)} is not a valid Linux interface name`);
     for (const id of args.vlans ?? []) {
@@ -126,6 +127,25 @@ export function macvlanHostArgsProblems(name: string, args: MacvlanHostArgs): st
         }
     }
     return problems.map((p) => `MacvlanHost ${name}: ${p}`);
+}
+
+/**
+ * Every problem that would stop a MacvlanHost of these arguments (pure): the argument checks
+ * above, then each planned script rendered once, so that a renderer's refusal (say, a component
+ * name that is not a host name) is reported now, not as a failed Output later. Empty when usable.
+ * Callers that build several hosts check them all first, so that nothing is registered at all.
+ */
+export function macvlanHostProblems(name: string, args: MacvlanHostArgs): string[] {
+    const problems = macvlanHostArgsProblems(name, args);
+    if (problems.length > 0) return problems;
+    for (const planned of planHostFeatures(name, args)) {
+        try {
+            renderFeature(name, planned.feature, UNPROBED_TOKEN);
+        } catch (e) {
+            problems.push(`MacvlanHost ${name}: ${planned.name}: ${e instanceof Error ? e.message : String(e)}`);
+        }
+    }
+    return problems;
 }
 
 /** The VLAN ids of the arguments, sorted and unique. */
@@ -167,6 +187,33 @@ export function planHostFeatures(name: string, args: MacvlanHostArgs): PlannedFe
             out.push({ name: hostChildNames.shimRoute(name, cidr), feature: { kind: "route", link, cidr }, after: [shimName] });
         }
     }
+    return out;
+}
+
+/**
+ * The `triggers` of each planned command (pure): its own `featureIdentity`, then those of the
+ * features it follows, transitively. `update` only repairs drift of the same setting; a changed
+ * identity (another parent, a VLAN on another NIC, a shim with a new address or lower link) must
+ * undo the old setting with its own delete text and make the new one, which a trigger change does
+ * (pulumi-command replaces the command). A route follows its shim: when the shim is replaced its
+ * link goes, and the kernel drops the routes through it, so the route commands are replaced too.
+ */
+export function featureTriggers(plan: readonly PlannedFeature[]): ReadonlyMap<string, readonly string[]> {
+    const byName = new Map(plan.map((p) => [p.name, p]));
+    const out = new Map<string, string[]>();
+    const of = (p: PlannedFeature): string[] => {
+        const known = out.get(p.name);
+        if (known !== undefined) return known;
+        const ids = [featureIdentity(p.feature)];
+        for (const n of p.after) {
+            const dep = byName.get(n);
+            if (dep === undefined) throw new Error(`${p.name} must follow ${n}, which is not planned`);
+            for (const id of of(dep)) if (!ids.includes(id)) ids.push(id);
+        }
+        out.set(p.name, ids);
+        return ids;
+    };
+    for (const p of plan) of(p);
     return out;
 }
 
@@ -243,19 +290,8 @@ export class MacvlanHost extends pulumi.ComponentResource {
     readonly commands: ReadonlyMap<string, command.remote.Command>;
 
     constructor(name: string, args: MacvlanHostArgs, opts?: pulumi.ComponentResourceOptions) {
-        // Checked before anything is registered: these values reach ssh options and scripts. The
-        // renderers check every value again; running them once here makes their refusal (say, a
-        // component name that is not a host name) an error now rather than a failed Output later.
-        const problems = macvlanHostArgsProblems(name, args);
-        if (problems.length === 0) {
-            for (const planned of planHostFeatures(name, args)) {
-                try {
-                    renderFeature(name, planned.feature, UNPROBED_TOKEN);
-                } catch (e) {
-                    problems.push(`MacvlanHost ${name}: ${planned.name}: ${e instanceof Error ? e.message : String(e)}`);
-                }
-            }
-        }
+        // Checked before anything is registered: these values reach ssh options and scripts.
+        const problems = macvlanHostProblems(name, args);
         if (problems.length > 0) throw new Error(problems.join("\n"));
         super(MACVLAN_HOST_TYPE, name, {}, opts);
 
@@ -284,8 +320,10 @@ export class MacvlanHost extends pulumi.ComponentResource {
         );
 
         const probe = pulumi.output(args.probe ?? {});
+        const plan = planHostFeatures(name, args);
+        const triggers = featureTriggers(plan);
         const commands = new Map<string, command.remote.Command>();
-        for (const planned of planHostFeatures(name, args)) {
+        for (const planned of plan) {
             const key = featureKey(planned.feature);
             const rendered = probe.apply((tokens) => renderFeature(name, planned.feature, tokens[key] ?? UNPROBED_TOKEN));
             const after = planned.after.map((n) => {
@@ -302,14 +340,17 @@ export class MacvlanHost extends pulumi.ComponentResource {
                         create: rendered.apply((r) => r.create),
                         update: rendered.apply((r) => r.update),
                         delete: rendered.apply((r) => r.delete),
+                        triggers: [...(triggers.get(planned.name) ?? [])],
                     },
-                    { parent: this, dependsOn: [this.preflight, ...after] },
+                    // The old setting is undone (its own delete text) before the new one is made:
+                    // a shim with a new address keeps its link name, so both cannot exist at once.
+                    { parent: this, dependsOn: [this.preflight, ...after], deleteBeforeReplace: true },
                 ),
             );
         }
         this.commands = commands;
 
-        const shimPlan = planHostFeatures(name, args).find((p) => p.feature.kind === "shim");
+        const shimPlan = plan.find((p) => p.feature.kind === "shim");
         if (args.shim !== undefined && shimPlan !== undefined && shimPlan.feature.kind === "shim") {
             this.shim = {
                 link: shimPlan.feature.link,

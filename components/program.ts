@@ -4,9 +4,10 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { parseAddress } from "./addr";
-import { MacvlanHost, type MacvlanHostArgs } from "./macvlanHost";
+import { MacvlanHost, macvlanHostProblems, type MacvlanHostArgs } from "./macvlanHost";
 import { MacvlanNetwork, type MacvlanNetworkContainer } from "./macvlanNetwork";
 import type { HostModel, NetworkModel, StackModel } from "./model";
+import { MacvlanConfigError } from "./validate";
 
 /** Options of buildStack. */
 export interface BuildStackOptions {
@@ -152,14 +153,20 @@ function networkContainers(network: NetworkModel): MacvlanNetworkContainer[] {
  * Call it only with a validated model (`parseStackConfig`).
  */
 export function buildStack(model: StackModel, opts: BuildStackOptions): BuiltStack {
-    const hosts = new Map<string, MacvlanHost>();
-    const hostOutputs: Record<string, HostStackOutputs> = {};
-    for (const h of model.hosts) {
-        const args = hostArgsFromModel(model, h, opts.privateKey, {
+    const hostArgs = model.hosts.map((h) =>
+        hostArgsFromModel(model, h, opts.privateKey, {
             ...(opts.identityFile === undefined ? {} : { identityFile: opts.identityFile }),
             ...(opts.probes?.get(h.name) === undefined ? {} : { probe: opts.probes.get(h.name) }),
-        });
-        const host = new MacvlanHost(h.name, args);
+        }),
+    );
+    // Every host checked before the first is registered: a refusal leaves nothing half-registered.
+    const problems = model.hosts.flatMap((h, i) => macvlanHostProblems(h.name, hostArgs[i]).map((p) => `hosts[${i}]: ${p}`));
+    if (problems.length > 0) throw new MacvlanConfigError(problems);
+
+    const hosts = new Map<string, MacvlanHost>();
+    const hostOutputs: Record<string, HostStackOutputs> = {};
+    for (const [i, h] of model.hosts.entries()) {
+        const host = new MacvlanHost(h.name, hostArgs[i]);
         hosts.set(h.name, host);
         hostOutputs[h.name] = {
             address: h.address,

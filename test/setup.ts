@@ -37,6 +37,8 @@ export interface RecordedResource {
     readonly dependencies: readonly string[];
     /** Per input property: URNs of the resources its value came from (sorted). */
     readonly propertyDependencies: Readonly<Record<string, readonly string[]>>;
+    /** The `deleteBeforeReplace` resource option. */
+    readonly deleteBeforeReplace: boolean;
 }
 
 /** Every resource registered since the last `reset()`, in registration order. */
@@ -78,6 +80,7 @@ export interface BackendRequest {
     readonly parent?: string;
     readonly dependencies: readonly string[];
     readonly propertyDependencies: Readonly<Record<string, readonly string[]>>;
+    readonly deleteBeforeReplace: boolean;
 }
 
 /** What a backend answers for a registration: the resource's id (custom resources) and its output state. */
@@ -115,6 +118,7 @@ interface PendingRequest {
     readonly parent: string;
     readonly dependencies: string[];
     readonly propertyDependencies: Record<string, string[]>;
+    readonly deleteBeforeReplace: boolean;
     readonly type: string;
     readonly name: string;
 }
@@ -127,6 +131,7 @@ interface RegisterResourceRequestView {
     getParent(): string;
     getDependenciesList(): string[];
     getPropertydependenciesMap(): { forEach(cb: (deps: { getUrnsList(): string[] }, key: string) => void): void };
+    getDeletebeforereplace(): boolean;
 }
 
 interface RegisterResourceResponseView {
@@ -162,6 +167,7 @@ void pulumi.runtime.setMocks(
                 propertyDependencies: Object.fromEntries(
                     Object.entries(req.propertyDependencies).map(([k, v]) => [k, [...v].sort()]),
                 ),
+                deleteBeforeReplace: req.deleteBeforeReplace,
             };
             recorded.push(record);
             req.record = record;
@@ -176,6 +182,7 @@ void pulumi.runtime.setMocks(
                     ...(record.parent === undefined ? {} : { parent: record.parent }),
                     dependencies: record.dependencies,
                     propertyDependencies: record.propertyDependencies,
+                    deleteBeforeReplace: record.deleteBeforeReplace,
                 });
             }
             return {
@@ -208,6 +215,7 @@ void pulumi.runtime.setMocks(
             parent: req.getParent(),
             dependencies: req.getDependenciesList(),
             propertyDependencies,
+            deleteBeforeReplace: req.getDeletebeforereplace(),
         };
         pending = request;
         return register(req, (err, resp) => {

@@ -4,8 +4,8 @@
  * x/crypto/ssh the same way: one session, the script as the exec command, which the login shell
  * runs). A pinned `hostKey` must match the server's key byte for byte; without one the server key
  * is not checked (as the provider does). A non-zero exit fails with the exit status, stdout and
- * stderr (the provider's "Process exited with status N"). Not emulated: `environment`, `stdin`,
- * `triggers`, `logging`, proxies/agents/passwords, the PULUMI_COMMAND_STDOUT/STDERR variables.
+ * stderr (the provider's "Process exited with status N"). Not emulated here: `environment`, `stdin`,
+ * `logging`, proxies/agents/passwords, the PULUMI_COMMAND_STDOUT/STDERR variables.
  */
 import { Client, type ConnectConfig } from "ssh2";
 import { unwrapSecrets } from "../setup";

@@ -8,6 +8,9 @@
  * been performed, which gives the engine's dependency order and its parallelism). Against the
  * state of earlier passes (URN → type, inputs, outputs, id, dependencies):
  * - inputs (and provider) equal to the state's → no-op, the old id and outputs are reused;
+ * - a remote.Command with other `triggers` → replacement (pulumi-command replaces on a trigger
+ *   change): with `deleteBeforeReplace`, the old `delete` script runs before the new `create`,
+ *   else after it;
  * - a remote.Command with other inputs → its registered `update` script runs (`create` when none);
  * - a docker Network, Container or RemoteImage with other inputs → replacement, delete before
  *   create (what pulumi-docker answers: Container is DeleteBeforeReplace, and Network/RemoteImage
@@ -217,6 +220,12 @@ export class Engine implements Backend {
 
         switch (req.type) {
             case TYPES.command: {
+                if (prior !== undefined && !isDeepStrictEqual(unwrapSecrets(prior.inputs["triggers"]), unwrapSecrets(req.inputs["triggers"]))) {
+                    if (req.deleteBeforeReplace) await this.deleteAll([prior], "delete-replaced");
+                    const out = await this.runScript(req.inputs, "create", `${req.name} create (replacement)`);
+                    if (!req.deleteBeforeReplace) await this.deleteOldCommand(prior);
+                    return keep("replace", `${req.name}-${randomUUID().slice(0, 8)}`, { ...req.inputs, ...out });
+                }
                 const script = prior === undefined ? req.inputs["create"] : (req.inputs["update"] ?? req.inputs["create"]);
                 const out = typeof script === "string" && script !== "" ? await this.remote(req.inputs, script, `${req.name} ${prior ? "update" : "create"}`) : { stdout: "", stderr: "" };
                 return keep(prior === undefined ? "create" : "update", prior?.id ?? `${req.name}-${randomUUID().slice(0, 8)}`, { ...req.inputs, ...out });
@@ -269,6 +278,19 @@ export class Engine implements Backend {
         return runRemote(conn, script, label);
     }
 
+    /** Runs a command's registered script of that name (nothing when it has none). */
+    private async runScript(inputs: Record<string, unknown>, which: "create" | "delete", label: string): Promise<{ stdout: string; stderr: string }> {
+        const script = inputs[which];
+        return typeof script === "string" && script !== "" ? this.remote(inputs, script, label) : { stdout: "", stderr: "" };
+    }
+
+    /** The delete half of a create-before-delete replacement: the old entry's script, its state entry already taken by the new one. */
+    private async deleteOldCommand(prior: StateEntry): Promise<void> {
+        await this.runScript(prior.inputs, "delete", `${prior.name} delete (replaced)`);
+        this.log(`delete-replaced ${prior.type} ${prior.name}`);
+        this.steps.push({ kind: "delete-replaced", type: prior.type, name: prior.name, urn: prior.urn });
+    }
+
     /** Entries whose inputs come (transitively) from `urn`'s outputs: they go before it on replacement. */
     private propertyDependents(urn: string): StateEntry[] {
         const out = new Map<string, StateEntry>();
@@ -310,8 +332,7 @@ export class Engine implements Backend {
     private async deleteOne(e: StateEntry, kind: "delete" | "delete-replaced"): Promise<void> {
         if (e.custom && !isDockerProvider(e.type)) {
             if (e.type === TYPES.command) {
-                const script = e.inputs["delete"];
-                if (typeof script === "string" && script !== "") await this.remote(e.inputs, script, `${e.name} delete`);
+                await this.runScript(e.inputs, "delete", `${e.name} delete`);
             } else if (e.type === TYPES.network || e.type === TYPES.container) {
                 const api = this.dockerApi(e.provider ?? "");
                 this.operations.push(`${api.provider.host}: delete ${e.type} ${String(e.inputs["name"])}`);

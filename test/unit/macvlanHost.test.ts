@@ -6,8 +6,10 @@
 import * as assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import type { AddressInfo } from "node:net";
+import * as fc from "fast-check";
 import { Server } from "ssh2";
 // Static imports are safe: .mocharc.json loads test/setup.ts (the mocks) before any spec.
+import { renderFeature } from "../../components/hostScripts";
 import * as H from "../../components/macvlanHost";
 import { byName, dependencyNames, ed25519, isSecretValue, recorded, reset, runUnderMocks, summary, unwrapSecrets } from "../setup";
 
@@ -64,6 +66,39 @@ describe("MacvlanHost", () => {
         });
     });
 
+    describe("featureTriggers", () => {
+        const args = base({ vlans: [50], shim: { address: "192.0.2.250/32", vlan: 50, routes: ["192.0.2.15/32"] } });
+        const triggers = (a: H.MacvlanHostArgs) => H.featureTriggers(H.planHostFeatures("h", a));
+
+        it("gives each command its own identity, then those of what it builds on", () => {
+            assert.deepEqual(Object.fromEntries(triggers(args)), {
+                "h-promisc": ["promisc parent=ens33"],
+                "h-ipforward": ["ipforward"],
+                "h-vlan50": ["vlan parent=ens33 id=50"],
+                "h-shim": ["shim lower=ens33.50 link=macvlan-shim address=192.0.2.250/32", "vlan parent=ens33 id=50"],
+                "h-shim-route-192-0-2-15-32": [
+                    "route link=macvlan-shim cidr=192.0.2.15/32",
+                    "shim lower=ens33.50 link=macvlan-shim address=192.0.2.250/32",
+                    "vlan parent=ens33 id=50",
+                ],
+            });
+        });
+
+        it("a new shim address replaces the shim and its routes, nothing else", () => {
+            const before = triggers(args);
+            const after = triggers({ ...args, shim: { address: "192.0.2.251/32", vlan: 50, routes: ["192.0.2.15/32"] } });
+            const changed = [...after.keys()].filter((k) => JSON.stringify(after.get(k)) !== JSON.stringify(before.get(k)));
+            assert.deepEqual(changed, ["h-shim", "h-shim-route-192-0-2-15-32"]);
+        });
+
+        it("another parent NIC replaces every command built on it; ip_forward stays", () => {
+            const before = triggers(args);
+            const after = triggers({ ...args, parent: "ens34" });
+            const changed = [...after.keys()].filter((k) => JSON.stringify(after.get(k)) !== JSON.stringify(before.get(k)));
+            assert.deepEqual(changed, ["h-promisc", "h-vlan50", "h-shim", "h-shim-route-192-0-2-15-32"]);
+        });
+    });
+
     describe("argument checks", () => {
         const cases: Array<[string, Partial<H.MacvlanHostArgs>, RegExp]> = [
             ["a shell in the parent", { parent: "eth0;reboot" }, /parent "eth0;reboot" is not a valid Linux interface name/],
@@ -116,13 +151,54 @@ describe("MacvlanHost", () => {
             ]);
         });
 
+        it("refuses hostile connection values, and what it accepts gives single ssh words with no spaces, quotes, % tokens or leading dash (fuzz)", () => {
+            const payloads = ["-oProxyCommand=sh", "a b", "x'y", 'x"y', "%h", "a;b", "$(id)", "`id`", "a\nb", "a\\b", "", "a,b", "a=b"];
+            const hostile = fc.oneof(
+                fc.constantFrom(...payloads),
+                fc.tuple(fc.string({ maxLength: 5 }), fc.constantFrom(...payloads), fc.string({ maxLength: 5 })).map((p) => p.join("")),
+                fc.string({ unit: "binary", maxLength: 16 }),
+            );
+            const WORD = /^[A-Za-z0-9_.:/~+=@[\]-]+$/;
+            type Field = "address" | "user" | "hostKey" | "identityFile";
+            fc.assert(
+                fc.property(fc.constantFrom<Field>("address", "user", "hostKey", "identityFile"), hostile, fc.integer({ min: -5, max: 70000 }), (field, v, port) => {
+                    const connection: H.MacvlanHostConnection = { address: "198.51.100.1", hostKey: KEY, identityFile: "~/.ssh/id_x", privateKey: "", port, [field]: v };
+                    if (H.macvlanHostArgsProblems("h", { connection, parent: "eth0" }).length > 0) return;
+                    const opts = H.dockerSshOpts(connection);
+                    for (let i = 0; i < opts.length; i += 2) {
+                        assert.equal(opts[i], "-o");
+                        const opt = opts[i + 1];
+                        if (opt.startsWith("KnownHostsCommand=")) {
+                            // argv of /bin/echo, split on spaces by ssh: exactly pattern, type, base64.
+                            const words = opt.slice("KnownHostsCommand=".length).split(" ");
+                            assert.equal(words.length, 4, opt);
+                            assert.equal(words[0], "/bin/echo");
+                            for (const w of words.slice(1)) assert.match(w, WORD, opt);
+                        } else {
+                            assert.match(opt, WORD, opt);
+                            assert.match(opt, /^[A-Za-z]+=[^-]/, `${opt}: an option name, then a value that is not an option`);
+                        }
+                    }
+                    assert.match(H.dockerSshHost(connection), /^ssh:\/\/[A-Za-z_][A-Za-z0-9_.-]*@(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):[0-9]{1,5}$/);
+                }),
+                { numRuns: 500 },
+            );
+            for (const p of payloads) {
+                for (const field of ["address", "user", "hostKey", "identityFile"] as Field[]) {
+                    const problems = H.macvlanHostArgsProblems("h", { connection: { address: "198.51.100.1", privateKey: "", [field]: p }, parent: "eth0" });
+                    assert.ok(problems.length > 0, `${field} took ${JSON.stringify(p)}`);
+                }
+            }
+        });
+
         describe("executed by OpenSSH (as Docker's connection helper runs it) against a local SSH server", function () {
             const hostKey = ed25519();
             const otherKey = ed25519();
             let server: Server;
             let port: number;
-            before(function (done) {
-                if (spawnSync("ssh", ["-V"]).error !== undefined) this.skip();
+            before((done) => {
+                // Not a skip: CI installs openssh-client, and these options are what reaches ssh.
+                if (spawnSync("ssh", ["-V"]).error !== undefined) throw new Error("the OpenSSH client (ssh) is not installed: apt-get install openssh-client");
                 server = new Server({ hostKeys: [hostKey.private] }, (client) => {
                     client.on("authentication", (ctx) => ctx.reject());
                     client.on("error", () => undefined);
@@ -192,6 +268,26 @@ describe("MacvlanHost", () => {
             ]);
             assert.deepEqual(dependencyNames(recorded, byName(recorded, "h-shim")), ["h-preflight", "h-vlan50"]);
             assert.deepEqual(dependencyNames(recorded, byName(recorded, "h-shim-route-192-0-2-15-32")), ["h-preflight", "h-shim"]);
+            // Each feature command: exactly the rendered scripts (tokens from the probe, `unprobed`
+            // for keys it did not report), replaced on a trigger change, old one deleted first.
+            const args: H.MacvlanHostArgs = {
+                connection: { address: "198.51.100.145", hostKey: KEY, privateKey: "PRIVATE" },
+                parent: "ens33",
+                vlans: [50],
+                needsDocker: true,
+                shim: { address: "192.0.2.250/32", vlan: 50, routes: ["192.0.2.15/32"] },
+            };
+            const plan = H.planHostFeatures("h", args);
+            const triggers = H.featureTriggers(plan);
+            for (const planned of plan) {
+                const r = byName(recorded, planned.name);
+                const rendered = renderFeature("h", planned.feature, H.UNPROBED_TOKEN);
+                assert.equal(r.inputs["create"], rendered.create, planned.name);
+                assert.equal(r.inputs["update"], rendered.update, planned.name);
+                assert.equal(r.inputs["delete"], rendered.delete, planned.name);
+                assert.deepEqual(r.inputs["triggers"], triggers.get(planned.name), planned.name);
+                assert.equal(r.deleteBeforeReplace, true, planned.name);
+            }
             const pre = byName(recorded, "h-preflight");
             assert.equal(pre.inputs["create"], pre.inputs["update"]);
             assert.equal(pre.inputs["delete"], undefined, "the preflight changes nothing, so it has nothing to undo");

@@ -6,6 +6,10 @@
 import * as assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import type { ProbeTarget } from "../../components/probe";
+import { renderFeature } from "../../components/hostScripts";
+import { planHostFeatures } from "../../components/macvlanHost";
+import { buildStack, hostArgsFromModel } from "../../components/program";
+import { MacvlanConfigError, parseStackConfig } from "../../components/validate";
 import {
     KEY_MARKER,
     STACKS,
@@ -18,7 +22,9 @@ import {
     nameByUrn,
     providerName,
     recorded,
+    reset,
     runProgram,
+    runUnderMocks,
     stackConfig,
     stringsIn,
     summary,
@@ -178,6 +184,33 @@ const CONTAINERS: Record<StackName, Record<string, { net: string; ip: string; ma
     },
 };
 
+/** Each host command's feature identity (the first of its triggers), per stack: what it sets on which link. */
+const FEATURES: Record<StackName, Record<string, string>> = {
+    twohosts: {
+        "centos1-promisc": "promisc parent=ens33",
+        "centos1-ipforward": "ipforward",
+        "centos1-shim": "shim lower=ens33 link=macvlan-shim address=198.51.100.250/32",
+        "centos1-shim-route-198-51-100-10-32": "route link=macvlan-shim cidr=198.51.100.10/32",
+        "centos2-promisc": "promisc parent=ens33",
+        "centos2-ipforward": "ipforward",
+        "centos2-shim": "shim lower=ens33 link=macvlan-shim address=198.51.100.251/32",
+        "centos2-shim-route-198-51-100-11-32": "route link=macvlan-shim cidr=198.51.100.11/32",
+    },
+    compose: {
+        "docker1-promisc": "promisc parent=eth0",
+        "docker1-ipforward": "ipforward",
+        "docker1-vlan50": "vlan parent=eth0 id=50",
+        "docker1-vlan60": "vlan parent=eth0 id=60",
+    },
+    modes: {
+        "node1-promisc": "promisc parent=eth0",
+        "node1-ipforward": "ipforward",
+        "node1-vlan70": "vlan parent=eth0 id=70",
+        "node2-promisc": "promisc parent=eth0",
+        "node2-ipforward": "ipforward",
+    },
+};
+
 /** Children of a component, by name. */
 function childrenOf(resources: readonly RecordedResource[], parent: string): string[] {
     const urn = byName(resources, parent).urn;
@@ -219,6 +252,24 @@ describe("program (index.ts) under mocks", () => {
                 }
                 for (const r of resources.filter((x) => x.name.endsWith("-preflight"))) {
                     assert.deepEqual(r.dependencies, [], `${r.name} depends on nothing`);
+                }
+            });
+
+            it("gives each host command its feature's rendered scripts, its triggers, and delete-before-replace", () => {
+                const commands = resources.filter((r) => r.type === COMMAND && !r.name.endsWith("-preflight"));
+                assert.deepEqual(commands.map((r) => r.name).sort(), Object.keys(FEATURES[stack]).sort());
+                const cfg = stackConfig(stack);
+                const model = parseStackConfig({ hosts: cfg["macvlan:hosts"], networks: cfg["macvlan:networks"] });
+                for (const h of model.hosts) {
+                    for (const planned of planHostFeatures(h.name, hostArgsFromModel(model, h, "k"))) {
+                        const r = byName(resources, planned.name);
+                        const triggers = r.inputs["triggers"] as string[];
+                        assert.equal(triggers[0], FEATURES[stack][planned.name], planned.name);
+                        // runProgram's fake prober answers every key with the token `ok` (test/setup.ts).
+                        const rendered = renderFeature(h.name, planned.feature, "ok");
+                        assert.deepEqual([r.inputs["create"], r.inputs["update"], r.inputs["delete"]], [rendered.create, rendered.update, rendered.delete], planned.name);
+                        assert.equal(r.deleteBeforeReplace, true, planned.name);
+                    }
                 }
             });
 
@@ -321,6 +372,36 @@ describe("program (index.ts) under mocks", () => {
         it("registers nothing when the config is structurally wrong", async () => {
             await assert.rejects(runProgram(withKey({ "macvlan:hosts": "not a list", "macvlan:networks": [{}] })), /hosts/);
             assert.deepEqual(recorded, []);
+        });
+
+        it("refuses an sshIdentityFile that ssh would read as options or tokens, registering nothing", async () => {
+            for (const bad of ["-oProxyCommand=sh", "~/.ssh/id %h", "key'file"]) {
+                const config = { ...withKey(stackConfig("twohosts")), "macvlan:sshIdentityFile": bad };
+                await assert.rejects(runProgram(config), (e: unknown) => {
+                    assert.equal((e as Error).name, "MacvlanConfigError");
+                    assert.deepEqual((e as { problems: readonly string[] }).problems, [
+                        `sshIdentityFile ${JSON.stringify(bad)} is not a usable key file path: characters of A-Z, a-z, 0-9, ., _, /, ~, + and -, not starting with -`,
+                    ]);
+                    return true;
+                });
+                assert.deepEqual(recorded, []);
+            }
+        });
+
+        it("buildStack checks every host before it registers the first (a model that skipped validation)", async () => {
+            const cfg = stackConfig("twohosts");
+            const model = parseStackConfig({ hosts: cfg["macvlan:hosts"], networks: cfg["macvlan:networks"] });
+            const bad = { ...model, hosts: model.hosts.map((h, i) => (i === 1 ? { ...h, parent: "all" } : h)) };
+            reset();
+            await assert.rejects(
+                runUnderMocks(() => buildStack(bad, { privateKey: "k" })),
+                (e: unknown) => {
+                    assert.ok(e instanceof MacvlanConfigError, String(e));
+                    assert.deepEqual(e.problems, ['hosts[1]: MacvlanHost centos2: parent "all" is not a valid Linux interface name']);
+                    return true;
+                },
+            );
+            assert.deepEqual(recorded, [], "not even the first host was registered");
         });
 
         it("never calls the prober when the config is bad", async () => {
