@@ -224,10 +224,10 @@ class NetnsHost {
                 "echo '## routes4'; ip -j -4 route show table all",
                 "echo '## routes6'; ip -j -6 route show table all",
                 "echo '## sysctl'; grep -r . /proc/sys/net/ipv4/conf /proc/sys/net/ipv4/ip_forward /proc/sys/net/ipv6/conf 2>/dev/null | sort",
-                // /run itself and flock's lock file are left out: the lock file stays (on the volatile
-                // /run) as lock files do; lockFileExists() looks at it.
-                `echo '## files'; find /etc /var/lib /run -mindepth 1 \\( -path /run/mvt -o -path ${HOST_PATHS.lock} \\) -prune -o -printf '%p %y %m %U:%G %s %l\\n' | sort`,
-                `echo '## contents'; find /etc /var/lib /run -mindepth 1 \\( -path /run/mvt -o -path ${HOST_PATHS.lock} \\) -prune -o -type f -print0 | sort -z | xargs -0 -r sha256sum`,
+                // /run itself and the test's own /run/mvt are left out; the host lock is in (the last
+                // delete removes it).
+                `echo '## files'; find /etc /var/lib /run -mindepth 1 -path /run/mvt -prune -o -printf '%p %y %m %U:%G %s %l\\n' | sort`,
+                `echo '## contents'; find /etc /var/lib /run -mindepth 1 -path /run/mvt -prune -o -type f -print0 | sort -z | xargs -0 -r sha256sum`,
             ].join("\n"),
         );
         const parts: Record<string, string> = {};
@@ -563,13 +563,43 @@ describe("hostScripts for real: network namespaces on this kernel", function () 
         assert.match(out.get("ipforward") as string, /net\.ipv4\.ip_forward=0 \(as before\)/);
         assert.match(out.get("shim-mvshim0") as string, /macvlan link mvshim0 deleted/);
         const after = h.snapshot();
-        assert.equal(h.bash(`ls ${HOST_PATHS.lock}`), `${HOST_PATHS.lock}\n`, "the lock file stays in /run (volatile)");
+        assert.equal(h.bash(`test ! -e ${HOST_PATHS.lock} && echo absent`), "absent\n", "the last delete removes the host lock");
         assertSame(after, before, "state");
         assert.equal(h.ping("198.18.0.10"), false);
         // A second destroy finds nothing to undo.
         const again = await destroy(h);
         for (const f of FEATURES) assert.equal(again.get(featureKey(f)), `pulumi-macvlan node1 ${featureKey(f)}: unchanged\n`);
         assertSame(h.snapshot(), before, "state");
+    });
+
+    it("the host lock: a script waiting on a lock file that the last delete removed locks the new one, and waits for its holder", async () => {
+        const h = await newHost();
+        const L = HOST_PATHS.lock;
+        const until = async (cond: string): Promise<void> => {
+            while (h.bash(`if ${cond}; then echo y; fi`) !== "y\n") await new Promise((r) => setTimeout(r, 20));
+        };
+        // A holds the lock file, then removes it before letting go, as the last delete does; B
+        // takes the new file meanwhile. The create, queued on the old file, must end up behind B.
+        const a = h.login(`exec 9>>${L}; flock 9; : > /run/mvt-a; while [ ! -e /run/mvt-go ]; do sleep 0.02; done; rm -f ${L}; while [ ! -e /run/mvt-b ]; do sleep 0.02; done; echo released`);
+        await until("[ -e /run/mvt-a ]");
+        const create = h.login(renderFeature(HOST, PROMISC, "new").create);
+        await new Promise((r) => setTimeout(r, 300));
+        assert.equal(h.bash("test ! -e /var/lib/pulumi-macvlan && echo waiting"), "waiting\n", "the create waits for the lock");
+        h.bash(": > /run/mvt-go");
+        const b = h.login(`while [ -e ${L} ]; do sleep 0.02; done; exec 9>>${L}; flock 9; : > /run/mvt-b; sleep 1.5; date +%s%N`);
+        const [ra, made, rb] = await Promise.all([a, create, b]);
+        assert.equal(ra.stdout, "released\n");
+        assert.equal(made.status, 0, made.stderr);
+        assert.match(made.stdout, /^pulumi-macvlan node1 promisc-lan0: changed \(.*promisc on lan0/);
+        const bReleased = Number(rb.stdout.trim());
+        const tokenAt = Number(h.bash("date -r /var/lib/pulumi-macvlan/promisc-lan0/token +%s%N").trim());
+        assert.ok(tokenAt >= bReleased, `the create wrote its state (${tokenAt}) before B released the new lock file (${bReleased})`);
+        assert.equal(h.bash(`test -e ${L} && echo there`), "there\n");
+        // Its delete is the last one: the lock file goes with it.
+        const del = await h.login(renderFeature(HOST, PROMISC, "new").delete);
+        assert.equal(del.status, 0, del.stderr);
+        assert.equal(h.bash(`test ! -e ${L} && echo absent`), "absent\n");
+        h.bash("rm -f /run/mvt-a /run/mvt-b /run/mvt-go");
     });
 
     it("destroy keeps what was there before: promisc and ip_forward already on, state dir present, no wants dir", async () => {
@@ -944,8 +974,8 @@ busybox poweroff -f
                 "echo '## routes4'; ip -j -4 route show table all",
                 "echo '## routes6'; ip -j -6 route show table all",
                 "echo '## sysctl'; grep -r . /proc/sys/net/ipv4/conf /proc/sys/net/ipv4/ip_forward /proc/sys/net/ipv6/conf 2>/dev/null | sort",
-                `echo '## files'; find ${dirs} -mindepth 1 \\( -path /run/netns -o -path ${HOST_PATHS.lock} \\) -prune -o -printf '%p %y %m %U:%G %s %l\\n' 2>/dev/null | sort`,
-                `echo '## contents'; find ${dirs} -mindepth 1 \\( -path /run/netns -o -path ${HOST_PATHS.lock} \\) -prune -o -type f -print0 2>/dev/null | sort -z | xargs -0 -r sha256sum`,
+                `echo '## files'; find ${dirs} -mindepth 1 -path /run/netns -prune -o -printf '%p %y %m %U:%G %s %l\\n' 2>/dev/null | sort`,
+                `echo '## contents'; find ${dirs} -mindepth 1 -path /run/netns -prune -o -type f -print0 2>/dev/null | sort -z | xargs -0 -r sha256sum`,
             ].join("\n"),
         );
         const parts: Record<string, string> = {};

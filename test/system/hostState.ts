@@ -14,10 +14,10 @@
  */
 import { labExec } from "../lab/lab";
 
-/** The directories the host scripts write (see components/hostScripts.ts). */
-export const SCRIPT_DIRS = ["/etc/pulumi-macvlan", "/var/lib/pulumi-macvlan", "/etc/systemd/system", "/etc/sysctl.d"] as const;
-/** The host lock (flock(1)); it stays in /run (volatile) once a script ran, as lock files do. */
+/** The host lock (flock(1)); the delete that removes the last feature removes it. */
 export const LOCK_FILE = "/run/pulumi-macvlan.lock";
+/** The directories (and the lock file) the host scripts write (see components/hostScripts.ts). */
+export const SCRIPT_DIRS = ["/etc/pulumi-macvlan", "/var/lib/pulumi-macvlan", "/etc/systemd/system", "/etc/sysctl.d", LOCK_FILE] as const;
 
 type Json = Record<string, unknown>;
 
