@@ -5,7 +5,7 @@
  * IPv6; which families the stack accepts is one constant, `SUPPORTED_FAMILIES` (IPv4 today), and
  * an IPv6 value is recognized and reported as "not supported yet" rather than as garbage.
  */
-import { IPv4, IPv4CidrRange, IPv4Prefix, IPv6, IPv6CidrRange, IPv6Prefix, Validator } from "ip-num";
+import { collapseIPv6Number, IPv4, IPv4CidrRange, IPv4Prefix, IPv6, IPv6CidrRange, IPv6Prefix, Validator } from "ip-num";
 import { isIpv4Literal, isIpv6Literal } from "./patterns";
 
 /** An IP address family. */
@@ -64,7 +64,8 @@ export class Address {
 
     /** Canonical text: dotted quad for IPv4, RFC 5952 for IPv6. */
     toString(): string {
-        return this.family === "ipv4" ? this.ip.toString() : ipv6Text(this.value);
+        // ip-num prints IPv6 expanded in lower case; its collapse then gives RFC 5952's form.
+        return this.family === "ipv4" ? this.ip.toString() : collapseIPv6Number(this.ip.toString());
     }
 }
 
@@ -114,16 +115,15 @@ export class Cidr {
     /** True when `x` (an address or a block) lies entirely inside this block; false across families. */
     contains(x: Address | Cidr): boolean {
         if (x.family !== this.family) return false;
-        const lo = this.range.getFirst().getValue();
-        const hi = this.range.getLast().getValue();
-        if (x instanceof Address) return x.value >= lo && x.value <= hi;
-        return x.first().value >= lo && x.last().value <= hi;
+        if (this.range instanceof IPv4CidrRange) return this.range.contains(x instanceof Address ? x.ip : (x.range as IPv4CidrRange));
+        return this.range.contains(x instanceof Address ? x.ip : (x.range as IPv6CidrRange));
     }
 
     /** True when the two blocks share at least one address; false across families. */
     overlaps(other: Cidr): boolean {
         if (other.family !== this.family) return false;
-        return this.first().value <= other.last().value && other.first().value <= this.last().value;
+        if (this.range instanceof IPv4CidrRange) return this.range.isOverlapping(other.range as IPv4CidrRange);
+        return this.range.isOverlapping(other.range as IPv6CidrRange);
     }
 
     /** Canonical `<network>/<prefix>`. */
@@ -219,28 +219,4 @@ export function broadcastAddress(c: Cidr): Address | undefined {
 export function nthAddress(c: Cidr, offset: bigint): Address | undefined {
     if (offset < 0n || offset >= c.size) return undefined;
     return Address.fromValue(c.family, c.first().value + offset);
-}
-
-/** RFC 5952 text of an IPv6 value: lower case, leading zeros dropped, the longest run (≥ 2) of zero groups as `::`. */
-function ipv6Text(value: bigint): string {
-    const groups: number[] = [];
-    for (let i = 7; i >= 0; i--) groups.push(Number((value >> BigInt(i * 16)) & 0xffffn));
-    let bestAt = -1;
-    let bestLen = 1;
-    for (let i = 0; i < 8; ) {
-        if (groups[i] !== 0) {
-            i++;
-            continue;
-        }
-        let j = i;
-        while (j < 8 && groups[j] === 0) j++;
-        if (j - i > bestLen) {
-            bestAt = i;
-            bestLen = j - i;
-        }
-        i = j;
-    }
-    const hex = groups.map((g) => g.toString(16));
-    if (bestAt < 0) return hex.join(":");
-    return `${hex.slice(0, bestAt).join(":")}::${hex.slice(bestAt + bestLen).join(":")}`;
 }
