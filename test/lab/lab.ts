@@ -36,7 +36,7 @@ import {
     renderHolderScript,
     sshdOptions,
 } from "./scripts";
-import { renderLabStack } from "./stack";
+import { renderLabStack, secretsKeyLines } from "./stack";
 
 // ---------------------------------------------------------------------------------------------
 // Constants
@@ -860,7 +860,7 @@ function snapshotScript(h: Pick<LabHost, "kind" | "docker">): string {
             "sysctls",
             "cd /proc/sys/net/ipv4 && grep -r . ip_forward conf/*/forwarding conf/*/rp_filter conf/*/arp_ignore conf/*/arp_announce conf/*/proxy_arp | sort",
         ],
-        ["files", "ls -lAR --time-style=+ /etc/systemd/system /etc/sysctl.d /etc/pulumi-macvlan /var/lib/pulumi-macvlan 2>&1"],
+        ["files", "ls -lAR --time-style=+ /etc/systemd/system /etc/sysctl.d /etc/pulumi-macvlan /var/lib/pulumi-macvlan /run/pulumi-macvlan.lock 2>&1"],
         ...(h.docker
             ? [
                   ["containers", "docker ps -a --format '{{.Names}} {{.Image}} {{.Status}}' | sed 's/ Up .*/ Up/' | sort"],
@@ -1103,7 +1103,8 @@ function withKey(st: LabState): Lab {
 
 function writeStack(st: LabState): void {
     fs.mkdirSync(path.dirname(LAB_STACK_PATH), { recursive: true });
-    fs.writeFileSync(LAB_STACK_PATH, renderLabStack({ ...st, privateKey: "" }));
+    const old = fs.existsSync(LAB_STACK_PATH) ? fs.readFileSync(LAB_STACK_PATH, "utf8") : "";
+    fs.writeFileSync(LAB_STACK_PATH, renderLabStack({ ...st, privateKey: "" }, secretsKeyLines(old)));
 }
 
 /**

@@ -47,7 +47,19 @@ function containerYaml(name: string, host: string, ip: string, image: string): s
     ];
 }
 
-export function renderLabStack(lab: Lab): string {
+/**
+ * The top-level keys `pulumi stack init` writes into a stack file for its secrets provider (the
+ * passphrase provider's salt). labUp rewrites the file for every new lab, so it carries these
+ * over: the stack's state was encrypted with them.
+ */
+export const PULUMI_SECRETS_KEYS = ["secretsprovider", "encryptedkey", "encryptionsalt"] as const;
+
+/** The lines of `old` (a stack file) that set one of PULUMI_SECRETS_KEYS, in their order. */
+export function secretsKeyLines(old: string): string[] {
+    return old.split("\n").filter((l) => PULUMI_SECRETS_KEYS.some((k) => l.startsWith(`${k}: `)));
+}
+
+export function renderLabStack(lab: Lab, kept: readonly string[] = []): string {
     const nodes = lab.hosts.filter((h) => h.kind === "netns");
     const guests = lab.hosts.filter((h) => h.kind === "uml" && h.docker);
     const image = lab.image.ref;
@@ -59,6 +71,7 @@ export function renderLabStack(lab: Lab): string {
         "# The SSH key is read from a file here (macvlan:sshPrivateKeyPath) because the lab cannot encrypt",
         "# a secret; a real stack sets `macvlan:sshPrivateKey` with `pulumi config set --secret`.",
         `# Images: ${image} exists in every lab engine (docker import of busybox; no registry here).`,
+        ...kept,
         "config:",
         `  macvlan:sshPrivateKeyPath: ${j(lab.privateKeyPath)}`,
         "  # The same key for the Docker provider, whose ssh:// transport runs the ssh program.",
