@@ -174,11 +174,7 @@ pm_ensure() {
         ip link add link "$PARENT" name "$VLINK" type vlan id "$VID"
         pm_note "VLAN link $VLINK created"
     fi
-    pm_flags "$VLINK"
-    if ! pm_has UP; then
-        ip link set dev "$VLINK" up
-        pm_note "$VLINK up"
-    fi
+    pm_ensure_up "$VLINK"
 }
 pm_restore() {
     pm_get existed 0
@@ -301,11 +297,7 @@ ${ensureSysctls}
         ip addr add "$ADDR" dev "$SHIM"
         pm_note "address $ADDR on $SHIM"
     fi
-    pm_flags "$SHIM"
-    if ! pm_has UP; then
-        ip link set dev "$SHIM" up
-        pm_note "$SHIM up"
-    fi
+    pm_ensure_up "$SHIM"
 }
 pm_restore() {
     pm_get existed 0

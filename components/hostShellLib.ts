@@ -149,7 +149,7 @@ pm_same() {
     [ -f "$1" ] && [ "$(cat "$1" 2>/dev/null; echo x)" = "$($2; echo x)" ]
 }`;
 
-/** State, atomic files, the lock, boot config, a link put back up or down. Needs PATH_VARS, K, D, FRAGMENT, LIB_LINK, pm_measure, pm_fragment. */
+/** State, atomic files, the lock, boot config, a link brought up or put back up or down. Needs PATH_VARS, K, D, FRAGMENT, LIB_LINK, pm_measure, pm_fragment. */
 export const LIB_STATE = `pm_lock() {
     pm_tries=0
     while :; do
@@ -166,6 +166,13 @@ export const LIB_STATE = `pm_lock() {
             pm_fail "$LOCK keeps being replaced while waiting for it"
         fi
     done
+}
+pm_ensure_up() {
+    pm_flags "$1"
+    if ! pm_has UP; then
+        ip link set dev "$1" up
+        pm_note "$1 up"
+    fi
 }
 pm_restore_up() {
     pm_get up 1
