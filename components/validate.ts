@@ -303,7 +303,12 @@ export function dockerVersionProblem(s: string): string | undefined {
 
 /** Rule for macvlan modes. */
 export function modeProblem(s: string): string | undefined {
-    return (MACVLAN_MODES as readonly string[]).includes(s) ? undefined : `is not a macvlan mode: ${MACVLAN_MODES.join(", ")}`;
+    if ((MACVLAN_MODES as readonly string[]).includes(s)) return undefined;
+    const modes = MACVLAN_MODES.join(", ");
+    // The field notes write `-o macvlan_mode=veth` for what they describe as vepa.
+    if (s.toLowerCase() === "veth") return `is not a macvlan mode: ${modes}; for same-host traffic through the switch (what some notes call veth), use vepa`;
+    if ((MACVLAN_MODES as readonly string[]).includes(s.toLowerCase())) return `is not a macvlan mode: ${modes}; did you mean ${s.toLowerCase()}?`;
+    return `is not a macvlan mode: ${modes}`;
 }
 
 /** Rule for restart policies. */

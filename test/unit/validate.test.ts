@@ -424,6 +424,10 @@ describe("validate", () => {
                 "networks[0].vlan 4095 is not a VLAN id: an integer 1-4094",
                 "networks[0].mode macvtap is not a macvlan mode: bridge, vepa, private, passthru",
             ]);
+            expectProblems(cfg([node1()], [pubNet({ mode: "veth" })]), [
+                "networks[0].mode veth is not a macvlan mode: bridge, vepa, private, passthru; for same-host traffic through the switch (what some notes call veth), use vepa",
+            ]);
+            expectProblems(cfg([node1()], [pubNet({ mode: "Private" })]), ["networks[0].mode Private is not a macvlan mode: bridge, vepa, private, passthru; did you mean private?"]);
         });
         it("says what a subnet with host bits should be", () => {
             expectProblems(cfg([node1()], [pubNet({ subnet: "198.51.100.1/24", gateway: "198.51.100.2" })]), ["networks[0].subnet 198.51.100.1/24 has host bits set; did you mean 198.51.100.0/24?"]);
