@@ -72,9 +72,8 @@ ip link set dev "$PARENT" promisc on`,
     :
 }
 pm_set() {
-    pm_y=$(cat "$1")
-    if [ "$pm_y" != "$2" ]; then
-        echo "$2" > "$1"
+    if pm_y=$(cat "$1" 2>/dev/null) && [ "$pm_y" != "$2" ]; then
+        echo "$2" > "$1" 2>/dev/null || :
     fi
 }
 pm_measure() {
@@ -89,8 +88,9 @@ pm_measure() {
         case "$pm_c" in
             all|default) ;;
             *)
-                pm_m=$(cat "/proc/sys/net/ipv4/conf/$pm_c/forwarding")
-                echo "forwarding $pm_c $pm_m"
+                if pm_m=$(cat "/proc/sys/net/ipv4/conf/$pm_c/forwarding" 2>/dev/null); then
+                    echo "forwarding $pm_c $pm_m"
+                fi
                 ;;
         esac
     done
@@ -106,19 +106,19 @@ pm_restore() {
     pm_get ip_forward 1
     pm_m=$(cat /proc/sys/net/ipv4/ip_forward)
     if [ "$pm_m" != "$pm_v" ]; then
+        : > "$D/restoring"
         echo "$pm_v" > /proc/sys/net/ipv4/ip_forward
         pm_note "net.ipv4.ip_forward=$pm_v (as before)"
-        # Writing ip_forward also resets conf/all/accept_redirects, conf/default/forwarding and
-        # every conf/<link>/forwarding: put back what was recorded.
+    fi
+    # Writing ip_forward also resets conf/all/accept_redirects, conf/default/forwarding and every
+    # conf/<link>/forwarding: put back what was recorded. The marker makes a run cut off after the
+    # write finish this part (pm_forget removes it with the state).
+    if [ -f "$D/restoring" ]; then
         while read -r pm_n pm_a pm_b; do
             case "$pm_n" in
                 all_accept_redirects) pm_set /proc/sys/net/ipv4/conf/all/accept_redirects "$pm_a" ;;
                 default_forwarding) pm_set /proc/sys/net/ipv4/conf/default/forwarding "$pm_a" ;;
-                forwarding)
-                    if [ -e "/proc/sys/net/ipv4/conf/$pm_a/forwarding" ]; then
-                        pm_set "/proc/sys/net/ipv4/conf/$pm_a/forwarding" "$pm_b"
-                    fi
-                    ;;
+                forwarding) pm_set "/proc/sys/net/ipv4/conf/$pm_a/forwarding" "$pm_b" ;;
             esac
         done < "$D/prior"
     fi
