@@ -91,6 +91,10 @@ export function featureKey(f: HostFeature): string {
  * command (delete with the old text, then create): put this in the command's `triggers` and set
  * `deleteBeforeReplace`. (A shim whose lower or address changed under `update` fails in preflight,
  * saying so, rather than leave the old address behind.)
+ *
+ * Released, like the child names: rewording any of these strings changes the triggers of every
+ * such command in every stack, so `pulumi up` would undo and redo it on every host (a VLAN link
+ * deleted under its containers). Never reword them; a new feature gets a new string.
  */
 export function featureIdentity(f: HostFeature): string {
     const v = checkFeature(f);

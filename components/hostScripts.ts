@@ -8,6 +8,10 @@
  * On the host (all written atomically: a temporary file, then `mv`; the shared ones under a lock):
  *   /var/lib/pulumi-macvlan/<key>/prior   the state before the first create: `name value` lines
  *   /var/lib/pulumi-macvlan/<key>/token   the drift token of the last create/update
+ *   /var/lib/pulumi-macvlan/<key>/owners  the host names (MacvlanHost names) whose commands hold
+ *                                         it; a delete undoes the feature only when it was the
+ *                                         last owner (a host renamed in the config: the new
+ *                                         name's create comes first, the old name's delete last)
  *   /etc/pulumi-macvlan/boot.d/NN-<key>.sh   the feature's boot-time fragment (NN orders them:
  *                                            10 promisc/ipforward < 20 vlan < 30 shim < 40 route)
  *   /etc/pulumi-macvlan/boot               the runner: runs every fragment in order
@@ -121,6 +125,7 @@ function createScript(host: string, f: HostFeature, token: string): string {
         "pm_lock",
         "pm_begin",
         "pm_record_prior",
+        "pm_own",
         "pm_ensure",
         "pm_boot_install",
         "pm_store_token",
@@ -137,17 +142,20 @@ function deleteScript(host: string, f: HostFeature): string {
         ...(k.helpers ? [k.helpers] : []),
         k.lib,
         "pm_preflight",
-        "if ! command -v flock >/dev/null 2>&1; then",
-        `    pm_pre_fail "flock (util-linux) is not installed"`,
-        "fi",
+        "pm_need_flock",
         "pm_lock",
         "pm_begin",
-        `if [ -f "$D/prior" ]; then`,
-        "    pm_restore",
+        "pm_disown",
+        `if [ -n "$pm_others" ]; then`,
+        `    pm_note "kept: host $pm_others has it too"`,
+        "else",
+        `    if [ -f "$D/prior" ]; then`,
+        "        pm_restore",
+        "    fi",
+        "    pm_boot_remove",
+        "    pm_forget",
+        "    pm_unlock_last",
         "fi",
-        "pm_boot_remove",
-        "pm_forget",
-        "pm_unlock_last",
         "pm_done",
         "",
     ].join("\n");

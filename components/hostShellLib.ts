@@ -109,10 +109,14 @@ pm_preflight() {
         pm_pre_fail "Linux $pm_kv is too old: macvlan needs Linux 3.9 or newer"
     fi
 }
+pm_need_flock() {
+    case "$(flock --version 2>&1 || :)" in
+        *util-linux*) ;;
+        *) pm_pre_fail "flock from util-linux is not installed (the host lock needs its -w timeout)" ;;
+    esac
+}
 pm_preflight_tools() {
-    if ! command -v flock >/dev/null 2>&1; then
-        pm_pre_fail "flock (util-linux) is not installed"
-    fi
+    pm_need_flock
     if [ ! -d /run/systemd/system ] && [ ! -x /lib/systemd/systemd ] && [ ! -x /usr/lib/systemd/systemd ]; then
         pm_pre_fail "systemd is not installed: the boot-time config is a systemd unit"
     fi
@@ -200,7 +204,7 @@ pm_unlock_last() {
 }
 pm_begin() {
     rm -rf "$STATE_ROOT.pm-new" "$STATE_ROOT.pm-old" "$BOOT_ROOT.pm-new" "$BOOT_ROOT.pm-old" "$WANTS.pm-new" "$D.pm-old"
-    rm -f "$RUNNER.pm-tmp" "$UNIT.pm-tmp" "$FRAGMENT.pm-tmp" "$D/prior.pm-tmp" "$D/token.pm-tmp"
+    rm -f "$RUNNER.pm-tmp" "$UNIT.pm-tmp" "$FRAGMENT.pm-tmp" "$D/prior.pm-tmp" "$D/token.pm-tmp" "$D/owners.pm-tmp"
 }
 pm_root() {
     if [ ! -d "$1" ]; then
@@ -251,6 +255,47 @@ pm_record_prior() {
         pm_measure > "$D/prior.pm-tmp"
         mv -f "$D/prior.pm-tmp" "$D/prior"
         pm_note "prior state recorded"
+    fi
+}
+pm_owned_by() {
+    if [ -f "$D/owners" ]; then
+        while read -r pm_o; do
+            if [ "$pm_o" = "$1" ]; then
+                return 0
+            fi
+        done < "$D/owners"
+    fi
+    return 1
+}
+pm_own() {
+    if ! pm_owned_by "$H"; then
+        pm_shared=0
+        if [ -s "$D/owners" ]; then
+            pm_shared=1
+        fi
+        {
+            if [ -f "$D/owners" ]; then
+                cat "$D/owners"
+            fi
+            echo "$H"
+        } > "$D/owners.pm-tmp"
+        mv -f "$D/owners.pm-tmp" "$D/owners"
+        if [ "$pm_shared" = 1 ]; then
+            pm_note "now also owned by host $H"
+        fi
+    fi
+}
+pm_disown() {
+    pm_others=""
+    if [ -f "$D/owners" ]; then
+        : > "$D/owners.pm-tmp"
+        while read -r pm_o; do
+            if [ -n "$pm_o" ] && [ "$pm_o" != "$H" ]; then
+                echo "$pm_o" >> "$D/owners.pm-tmp"
+                pm_others="\${pm_others:+$pm_others, }$pm_o"
+            fi
+        done < "$D/owners"
+        mv -f "$D/owners.pm-tmp" "$D/owners"
     fi
 }
 pm_store_token() {

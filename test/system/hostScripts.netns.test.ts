@@ -602,6 +602,40 @@ describe("hostScripts for real: network namespaces on this kernel", function () 
         h.bash("rm -f /run/mvt-a /run/mvt-b /run/mvt-go");
     });
 
+    it("a host renamed in the config: the new name's create adopts the settings, the old name's delete keeps them, the last delete restores", async () => {
+        const h = await newHost();
+        const before = h.snapshot();
+        const run = async (host: string, which: "create" | "delete"): Promise<Map<string, string>> => {
+            const out = new Map<string, string>();
+            const waves = which === "create" ? WAVES : [...WAVES].reverse();
+            for (const wave of waves) {
+                const rs = await Promise.all(wave.map((f) => h.login(renderFeature(host, f, "tok-n")[which])));
+                wave.forEach((f, i) => {
+                    assert.equal(rs[i].status, 0, `${host} ${featureKey(f)} ${which}: ${rs[i].stderr}`);
+                    out.set(featureKey(f), rs[i].stdout);
+                });
+            }
+            return out;
+        };
+        await run("node1", "create");
+        const applied = normalized(h.snapshot(), { ignore: /\/etc\/pulumi-macvlan\/boot\.d\/|\/owners( |$)/ });
+        // Pulumi creates the renamed host's commands first and deletes the old ones at the end.
+        const adopt = await run("node1b", "create");
+        for (const f of FEATURES) assert.match(adopt.get(featureKey(f)) as string, /now also owned by host node1b/, featureKey(f));
+        const kept = await run("node1", "delete");
+        for (const f of FEATURES) assert.equal(kept.get(featureKey(f)), `pulumi-macvlan node1 ${featureKey(f)}: changed (kept: host node1b has it too)\n`);
+        // Links, addresses, routes, sysctls and files as applied (fragments now say node1b, the owner changed).
+        assertSame(normalized(h.snapshot(), { ignore: /\/etc\/pulumi-macvlan\/boot\.d\/|\/owners( |$)/ }), applied, "still applied");
+        assert.equal(h.bash("cat /var/lib/pulumi-macvlan/ipforward/owners"), "node1b\n");
+        // The probe of the renamed host sees no drift: the boot fragments are its own now.
+        const p = await h.login(renderProbe("node1b", FEATURES));
+        assert.equal(p.status, 0, p.stderr);
+        const tokens = parseProbeOutput(p.stdout);
+        for (const f of FEATURES) assert.equal(tokens.get(featureKey(f)), "tok-n", featureKey(f));
+        await run("node1b", "delete");
+        assertSame(h.snapshot(), before, "state after the last delete");
+    });
+
     it("destroy keeps what was there before: promisc and ip_forward already on, state dir present, no wants dir", async () => {
         const h = await newHost({ alreadyOn: true, stateRootExists: true, noWantsDir: true });
         const before = h.snapshot();
@@ -654,10 +688,14 @@ describe("hostScripts for real: network namespaces on this kernel", function () 
         h.bash("mkdir -p /run/mvt/nodocker /run/mvt/fakedocker /run/mvt/oldkernel && for t in id uname flock timeout; do ln -sf \"$(command -v $t)\" /run/mvt/nodocker/$t; done");
         h.bash("printf '#!/bin/sh\\necho 27.5.1\\n' > /run/mvt/fakedocker/docker && chmod +x /run/mvt/fakedocker/docker");
         h.bash("printf '#!/bin/sh\\necho 3.8.13-old\\n' > /run/mvt/oldkernel/uname && chmod +x /run/mvt/oldkernel/uname");
+        // A flock that is not util-linux's (busybox's has no -w).
+        h.bash("mkdir -p /run/mvt/otherflock && printf '#!/bin/sh\\necho \"BusyBox v1.36.1 multi-call binary\"\\nexit 1\\n' > /run/mvt/otherflock/flock && chmod +x /run/mvt/otherflock/flock");
         const docker = renderPreflight({ host: HOST, parent: "lan0", needsVlan: false, needsDocker: true });
         failures.push(
             [docker, "pulumi-macvlan node1: preflight failed: docker is not installed (the networks on this host need it); nothing was changed\n", { PATH: "/run/mvt/nodocker:/usr/sbin:/sbin" }],
             [renderPreflight({ host: HOST, parent: "lan0", needsVlan: false, needsDocker: false }), "pulumi-macvlan node1: preflight failed: Linux 3.8.13-old is too old: macvlan needs Linux 3.9 or newer; nothing was changed\n", { ...process.env, PATH: `/run/mvt/oldkernel:${process.env.PATH}` }],
+            [renderPreflight({ host: HOST, parent: "lan0", needsVlan: false, needsDocker: false }), "pulumi-macvlan node1: preflight failed: flock from util-linux is not installed (the host lock needs its -w timeout); nothing was changed\n", { ...process.env, PATH: `/run/mvt/otherflock:${process.env.PATH}` }],
+            [renderFeature(HOST, PROMISC, "new").delete, "pulumi-macvlan node1 promisc-lan0: preflight failed: flock from util-linux is not installed (the host lock needs its -w timeout); nothing was changed\n", { ...process.env, PATH: `/run/mvt/otherflock:${process.env.PATH}` }],
         );
         for (const [cmd, message, env] of failures) {
             const r = await h.login(cmd, { env });
@@ -671,7 +709,7 @@ describe("hostScripts for real: network namespaces on this kernel", function () 
         const answering = await h.login(docker, { env: { ...process.env, PATH: `/run/mvt/fakedocker:${process.env.PATH}` } });
         assert.equal(answering.status, 0, answering.stderr);
         assert.equal(answering.stdout, `pulumi-macvlan node1: preflight ok (Linux ${kernel}, parent NIC lan0, Docker Engine 27.5.1)\n`);
-        h.bash("rm -r /run/mvt/nodocker /run/mvt/fakedocker /run/mvt/oldkernel");
+        h.bash("rm -r /run/mvt/nodocker /run/mvt/fakedocker /run/mvt/oldkernel /run/mvt/otherflock");
         // No systemd: its binary hidden (in this host's own mount namespace only).
         h.bash("mount --bind /dev/null /lib/systemd/systemd && test ! -x /usr/lib/systemd/systemd");
         const nosd = await h.login(renderFeature(HOST, PROMISC, "new").create);
@@ -699,18 +737,21 @@ done`);
         const setKill = (h: NetnsHost, at: number) => h.bash(`echo 0 > /run/mvt/kill/count; echo ${at} > /run/mvt/kill/at`);
         const count = (h: NetnsHost) => Number(h.bash("cat /run/mvt/kill/count").trim());
 
-        const plans: { feature: HostFeature; base: HostFeature[] }[] = [
+        const plans: { feature: HostFeature; base: HostFeature[]; prepare?: string }[] = [
             { feature: PROMISC, base: [] },
-            { feature: FORWARD, base: [] },
+            // Values that writing ip_forward resets, set otherwise than the kernel would: a delete cut
+            // right after its ip_forward write must still put them back when run again.
+            { feature: FORWARD, base: [], prepare: "echo 1 > /proc/sys/net/ipv4/conf/lan0/forwarding; echo 0 > /proc/sys/net/ipv4/conf/all/accept_redirects" },
             { feature: SHIM, base: [] },
             { feature: ROUTE, base: [SHIM] },
         ];
-        for (const { feature, base } of plans) {
+        for (const { feature, base, prepare } of plans) {
             it(`${featureKey(feature)}: create and delete killed before each of their commands in turn, then run again, end exactly right`, async function () {
                 this.timeout(600000);
                 const h = await newHost();
                 installKiller(h);
                 for (const b of base) await apply(h, new Map([[featureKey(b), "base"]]), [[b]]);
+                if (prepare !== undefined) h.bash(prepare);
                 const before = h.snapshot();
                 const key = featureKey(feature);
                 const r = renderFeature(HOST, feature, "tok-1");
