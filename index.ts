@@ -8,7 +8,7 @@
 import { readFileSync } from "node:fs";
 import * as pulumi from "@pulumi/pulumi";
 import { probeHosts, sshProber, type HostProber } from "./components/probe";
-import { buildStack, type StackOutputs } from "./components/program";
+import { buildStack, stackHostProblems, type StackOutputs } from "./components/program";
 import { IDENTITY_FILE_RULE, isIdentityFile } from "./components/patterns";
 import { MacvlanConfigError, parseStackConfig } from "./components/validate";
 
@@ -79,6 +79,11 @@ async function main(deps: ProgramDeps = {}): Promise<StackOutputs> {
         problems.push(`sshIdentityFile ${JSON.stringify(identityFile)} ${IDENTITY_FILE_RULE}`);
     }
 
+    // What the components would refuse, before the probe renders a script for any host.
+    if (model !== undefined) {
+        const usableIdentityFile = identityFile !== undefined && isIdentityFile(identityFile) ? { identityFile } : {};
+        problems.push(...stackHostProblems(model, usableIdentityFile));
+    }
     if (problems.length > 0 || model === undefined || privateKey === undefined) {
         throw new MacvlanConfigError(problems);
     }

@@ -7,7 +7,7 @@
 import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { DEFAULT_SSH_PORT, DEFAULT_SSH_USER } from "./model";
+import { DEFAULT_SHIM_LINK, DEFAULT_SSH_PORT, DEFAULT_SSH_USER } from "./model";
 import { featureIdentity, featureKey, renderFeature, renderPreflight, type HostFeature } from "./hostScripts";
 import { hostChildNames } from "./names";
 import { IDENTITY_FILE_RULE, isIdentityFile, isIfName, isIpv6Literal, isPort, isSshAddress, isSshUser, isVlanId, sshHostKeyProblem } from "./patterns";
@@ -15,7 +15,7 @@ import { IDENTITY_FILE_RULE, isIdentityFile, isIfName, isIpv6Literal, isPort, is
 /** Drift token of a feature the probe said nothing about (probe off, new feature, key missing). */
 export const UNPROBED_TOKEN = "unprobed";
 /** Default name of the shim link on the host (a bridge-mode macvlan; ≤ 15 chars). */
-export const DEFAULT_SHIM_LINK = "macvlan-shim";
+export { DEFAULT_SHIM_LINK } from "./model";
 /** Default for `MacvlanHostArgs.promisc`. */
 export const DEFAULT_PROMISC = true;
 /** Default for `MacvlanHostArgs.ipForward`. */

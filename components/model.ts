@@ -13,6 +13,8 @@ export const MACVLAN_MODES: readonly MacvlanMode[] = ["bridge", "vepa", "private
 
 export const DEFAULT_SSH_PORT = 22;
 export const DEFAULT_SSH_USER = "root";
+/** Name of the host shim link (a bridge-mode macvlan; at most 15 characters). */
+export const DEFAULT_SHIM_LINK = "macvlan-shim";
 export const DEFAULT_MODE: MacvlanMode = "bridge";
 
 /** The host shim: a bridge-mode macvlan link on the host, so the host reaches its own containers. */

@@ -129,6 +129,15 @@ export function hostArgsFromModel(
     };
 }
 
+/**
+ * What MacvlanHost would refuse for each host of a validated model (pure; empty when all are
+ * usable), as `hosts[i]: …` problems. buildStack checks it before registering anything; index.ts
+ * checks it before it probes the hosts, so the probe never renders a script for such a host.
+ */
+export function stackHostProblems(model: StackModel, extra: { readonly identityFile?: string } = {}): string[] {
+    return model.hosts.flatMap((h, i) => macvlanHostProblems(h.name, hostArgsFromModel(model, h, "", extra)).map((p) => `hosts[${i}]: ${p}`));
+}
+
 /** The model's containers of a network as MacvlanNetwork containers (first attachment = this network). */
 function networkContainers(network: NetworkModel): MacvlanNetworkContainer[] {
     return network.containers.map((c) => {
@@ -153,15 +162,15 @@ function networkContainers(network: NetworkModel): MacvlanNetworkContainer[] {
  * Call it only with a validated model (`parseStackConfig`).
  */
 export function buildStack(model: StackModel, opts: BuildStackOptions): BuiltStack {
+    // Every host checked before the first is registered: a refusal leaves nothing half-registered.
+    const problems = stackHostProblems(model, opts.identityFile === undefined ? {} : { identityFile: opts.identityFile });
+    if (problems.length > 0) throw new MacvlanConfigError(problems);
     const hostArgs = model.hosts.map((h) =>
         hostArgsFromModel(model, h, opts.privateKey, {
             ...(opts.identityFile === undefined ? {} : { identityFile: opts.identityFile }),
             ...(opts.probes?.get(h.name) === undefined ? {} : { probe: opts.probes.get(h.name) }),
         }),
     );
-    // Every host checked before the first is registered: a refusal leaves nothing half-registered.
-    const problems = model.hosts.flatMap((h, i) => macvlanHostProblems(h.name, hostArgs[i]).map((p) => `hosts[${i}]: ${p}`));
-    if (problems.length > 0) throw new MacvlanConfigError(problems);
 
     const hosts = new Map<string, MacvlanHost>();
     const hostOutputs: Record<string, HostStackOutputs> = {};

@@ -15,6 +15,7 @@ import { networkChildNames } from "./names";
 import {
     DEFAULT_MODE,
     DEFAULT_RESTART,
+    DEFAULT_SHIM_LINK,
     DEFAULT_SSH_PORT,
     DEFAULT_SSH_USER,
     MACVLAN_MODES,
@@ -69,7 +70,7 @@ export class MacvlanConfigError extends Error {
 /** The error message: a header line, then one problem per line, indented. */
 export function formatProblems(problems: readonly string[]): string {
     const n = problems.length;
-    const header = `macvlan stack config (macvlan:hosts, macvlan:networks) has ${n} problem${n === 1 ? "" : "s"}:`;
+    const header = `macvlan stack config has ${n} problem${n === 1 ? "" : "s"}:`;
     return [header, ...problems.map((p) => `  ${p}`)].join("\n");
 }
 
@@ -517,6 +518,9 @@ function checkShim(p: Problems, raw: unknown, path: string, host: CheckedHost): 
     const vlan = readVlan(p, own(raw, "vlan"), `${path}.vlan`);
     shim.vlan = vlan.vlan;
     shim.vlanOk = vlan.ok;
+    if (host.parent === DEFAULT_SHIM_LINK) {
+        p.addBare(path, `needs a link named ${DEFAULT_SHIM_LINK}, which is ${host.path}.parent; the parent NIC cannot carry its own shim under that name`);
+    }
     if (vlan.vlan !== undefined && host.vlansOk && !host.vlans.includes(vlan.vlan)) {
         p.add(`${path}.vlan`, vlan.vlan, `is not in ${host.path}.vlans [${host.vlans.join(", ")}]; add it there`);
         shim.vlanOk = false;
@@ -739,14 +743,25 @@ function checkContainer(
 // ---------------------------------------------------------------------------------------------
 // Pass 2: rules across entries
 
-/** Rule: host names are unique. */
+/** Rules: host names are unique, and so are SSH targets (address and port). */
 export function checkUniqueHostNames(p: Problems, hosts: readonly CheckedHost[]): void {
     const seen = new Map<string, CheckedHost>();
+    const targets = new Map<string, CheckedHost>();
     for (const h of hosts) {
-        if (h.name === undefined) continue;
-        const first = seen.get(h.name);
-        if (first !== undefined) p.add(`${h.path}.name`, h.name, `is already used by ${first.path}`);
-        else seen.set(h.name, h);
+        if (h.name !== undefined) {
+            const first = seen.get(h.name);
+            if (first !== undefined) p.add(`${h.path}.name`, h.name, `is already used by ${first.path}`);
+            else seen.set(h.name, h);
+        }
+        // Two entries for one machine would share its host state, and each one's destroy would
+        // undo the other's settings. (Names are compared as written: a DNS name and the address it
+        // resolves to are not caught.)
+        if (h.address !== undefined) {
+            const target = `${h.address.toLowerCase()} port ${h.port}`;
+            const first = targets.get(target);
+            if (first !== undefined) p.add(`${h.path}.address`, h.address, `with port ${h.port} is already ${first.path}'s SSH target; describe each machine once`);
+            else targets.set(target, h);
+        }
     }
 }
 
@@ -796,7 +811,8 @@ export function checkResourceNames(p: Problems, networks: readonly CheckedNetwor
             const rn = networkChildNames.container(n.name, c.host, c.name);
             const first = ctrNames.get(rn);
             if (first === undefined) ctrNames.set(rn, { container: c, network: n });
-            else if (first.network !== n) {
+            // (One name twice on one host is reported by checkUniqueNetworkAndContainerNames.)
+            else if (first.container.host !== c.host || first.container.name !== c.name) {
                 p.add(`${c.path}.name`, c.name, `gives the resource name ${rn}, which ${first.container.path} gives too; rename one of them`);
             }
         }

@@ -157,13 +157,17 @@ describe("MacvlanHost", () => {
                 fc.constantFrom(...payloads),
                 fc.tuple(fc.string({ maxLength: 5 }), fc.constantFrom(...payloads), fc.string({ maxLength: 5 })).map((p) => p.join("")),
                 fc.string({ unit: "binary", maxLength: 16 }),
+                // Values each field should accept, so the checks below always run on some.
+                fc.constantFrom("198.51.100.7", "node1.example.com", "ops", "~/.ssh/id_ok", "a.b-c_d"),
             );
             const WORD = /^[A-Za-z0-9_.:/~+=@[\]-]+$/;
             type Field = "address" | "user" | "hostKey" | "identityFile";
+            let accepted = 0;
             fc.assert(
                 fc.property(fc.constantFrom<Field>("address", "user", "hostKey", "identityFile"), hostile, fc.integer({ min: -5, max: 70000 }), (field, v, port) => {
                     const connection: H.MacvlanHostConnection = { address: "198.51.100.1", hostKey: KEY, identityFile: "~/.ssh/id_x", privateKey: "", port, [field]: v };
                     if (H.macvlanHostArgsProblems("h", { connection, parent: "eth0" }).length > 0) return;
+                    accepted++;
                     const opts = H.dockerSshOpts(connection);
                     for (let i = 0; i < opts.length; i += 2) {
                         assert.equal(opts[i], "-o");
@@ -183,6 +187,7 @@ describe("MacvlanHost", () => {
                 }),
                 { numRuns: 500 },
             );
+            assert.ok(accepted > 0, "no connection was accepted: the fuzz checked nothing");
             for (const p of payloads) {
                 for (const field of ["address", "user", "hostKey", "identityFile"] as Field[]) {
                     const problems = H.macvlanHostArgsProblems("h", { connection: { address: "198.51.100.1", privateKey: "", [field]: p }, parent: "eth0" });

@@ -263,8 +263,9 @@ describe("program (index.ts) under mocks", () => {
                 for (const h of model.hosts) {
                     for (const planned of planHostFeatures(h.name, hostArgsFromModel(model, h, "k"))) {
                         const r = byName(resources, planned.name);
-                        const triggers = r.inputs["triggers"] as string[];
-                        assert.equal(triggers[0], FEATURES[stack][planned.name], planned.name);
+                        // Its own identity, then what it builds on: a route its host's shim (no shim here rides a VLAN).
+                        const builtOn = planned.name.includes("-shim-route-") ? [FEATURES[stack][`${h.name}-shim`]] : [];
+                        assert.deepEqual(r.inputs["triggers"], [FEATURES[stack][planned.name], ...builtOn], planned.name);
                         // runProgram's fake prober answers every key with the token `ok` (test/setup.ts).
                         const rendered = renderFeature(h.name, planned.feature, "ok");
                         assert.deepEqual([r.inputs["create"], r.inputs["update"], r.inputs["delete"]], [rendered.create, rendered.update, rendered.delete], planned.name);

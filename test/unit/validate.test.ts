@@ -65,8 +65,8 @@ describe("validate", () => {
             const e = new MacvlanConfigError(["a 1 is bad", "b 2 is worse"]);
             assert.equal(e.name, "MacvlanConfigError");
             assert.deepEqual(e.problems, ["a 1 is bad", "b 2 is worse"]);
-            assert.equal(e.message, "macvlan stack config (macvlan:hosts, macvlan:networks) has 2 problems:\n  a 1 is bad\n  b 2 is worse");
-            assert.equal(new MacvlanConfigError(["x"]).message, "macvlan stack config (macvlan:hosts, macvlan:networks) has 1 problem:\n  x");
+            assert.equal(e.message, "macvlan stack config has 2 problems:\n  a 1 is bad\n  b 2 is worse");
+            assert.equal(new MacvlanConfigError(["x"]).message, "macvlan stack config has 1 problem:\n  x");
             assert.ok(e instanceof Error);
         });
     });
@@ -330,6 +330,20 @@ describe("validate", () => {
             expectProblems(cfg([node1({ name: "Node_1" })]), [
                 "hosts[0].name Node_1 is not a valid host name: 1-32 characters of a-z, 0-9 and -, starting and ending with a letter or digit",
             ]);
+        });
+        it("refuses two entries for one SSH target (they would undo each other's settings)", () => {
+            expectProblems(cfg([node1(), node2({ address: "198.51.100.145" })]), [
+                "hosts[1].address 198.51.100.145 with port 22 is already hosts[0]'s SSH target; describe each machine once",
+            ]);
+            expectProblems(cfg([node1({ address: "Node1.example.com" }), node2({ address: "node1.example.com" })]), [
+                "hosts[1].address node1.example.com with port 22 is already hosts[0]'s SSH target; describe each machine once",
+            ]);
+            assert.doesNotThrow(() => parseStackConfig(cfg([node1(), node2({ address: "198.51.100.145", port: 2222 })])), "another port is another machine (a NAT'd VM)");
+        });
+        it("refuses a shim on a parent named like the shim link", () => {
+            const raw = withContainers([], {}, [node1({ parent: "macvlan-shim", shim: { address: "198.51.100.250" } }), node2()]);
+            const problems = problemsOf(raw);
+            assert.ok(problems.includes("hosts[0].shim needs a link named macvlan-shim, which is hosts[0].parent; the parent NIC cannot carry its own shim under that name"), problems.join("\n"));
         });
         it("refuses duplicate host names", () => {
             expectProblems(cfg([node1(), node2({ name: "node1" })]), ["hosts[1].name node1 is already used by hosts[0]"]);
@@ -609,6 +623,12 @@ describe("validate", () => {
                 "networks[1].containers[0].name web gives the resource name a-b-c-web, which networks[0].containers[0] gives too; rename one of them",
             ]);
         });
+        it("refuses host and container names that run together within one network", () => {
+            // Host b with container c-web and host b-c with container web: both n-b-c-web.
+            const hosts = [node1({ name: "b" }), node2({ name: "b-c" })];
+            const nets = [pubNet({ name: "n", containers: [web({ name: "c-web", host: "b" }), web({ name: "web", host: "b-c", ip: "198.51.100.13" })] })];
+            expectProblems(cfg(hosts, nets), ["networks[0].containers[1].name web gives the resource name n-b-c-web, which networks[0].containers[0] gives too; rename one of them"]);
+        });
         it("accepts the same names when they do not run together", () => {
             const hosts = [node1({ name: "c", vlans: [50] }), node2({ name: "b-c", vlans: [50] })];
             const nets = [pubNet({ name: "a-b", hosts: ["c"] }), { name: "a_b", vlan: 50, subnet: "203.0.113.0/24", gateway: "203.0.113.1", hosts: ["b-c"] }];
@@ -700,7 +720,7 @@ describe("validate", () => {
             assert.ok(pulumi.RunError.isInstance(e));
             assert.equal(
                 e.message,
-                "macvlan stack config (macvlan:hosts, macvlan:networks) has 2 problems:\n  hosts[0].port 0 is not a port: an integer 1-65535\n  networks[0].name is required",
+                "macvlan stack config has 2 problems:\n  hosts[0].port 0 is not a port: an integer 1-65535\n  networks[0].name is required",
             );
             assert.ok(!pulumi.RunError.isInstance(new Error("x")), "and the check is not vacuous");
         });
@@ -729,7 +749,7 @@ describe("validate", () => {
                 (e: unknown) => {
                     assert.ok(e instanceof MacvlanConfigError);
                     const lines = e.message.split("\n");
-                    assert.equal(lines[0], "macvlan stack config (macvlan:hosts, macvlan:networks) has 9 problems:");
+                    assert.equal(lines[0], "macvlan stack config has 9 problems:");
                     assert.deepEqual(lines.slice(1), problems.map((p) => `  ${p}`));
                     return true;
                 },
