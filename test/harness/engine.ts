@@ -226,8 +226,8 @@ export class Engine implements Backend {
                     if (!req.deleteBeforeReplace) await this.deleteOldCommand(prior);
                     return keep("replace", `${req.name}-${randomUUID().slice(0, 8)}`, { ...req.inputs, ...out });
                 }
-                const script = prior === undefined ? req.inputs["create"] : (req.inputs["update"] ?? req.inputs["create"]);
-                const out = typeof script === "string" && script !== "" ? await this.remote(req.inputs, script, `${req.name} ${prior ? "update" : "create"}`) : { stdout: "", stderr: "" };
+                const which = prior === undefined ? "create" : "update";
+                const out = await this.runScript(req.inputs, which, `${req.name} ${which}`);
                 return keep(prior === undefined ? "create" : "update", prior?.id ?? `${req.name}-${randomUUID().slice(0, 8)}`, { ...req.inputs, ...out });
             }
             case TYPES.network:
@@ -278,9 +278,9 @@ export class Engine implements Backend {
         return runRemote(conn, script, label);
     }
 
-    /** Runs a command's registered script of that name (nothing when it has none). */
-    private async runScript(inputs: Record<string, unknown>, which: "create" | "delete", label: string): Promise<{ stdout: string; stderr: string }> {
-        const script = inputs[which];
+    /** Runs a command's registered script of that name (`update` falls back to `create`, as pulumi-command does; nothing when there is none). */
+    private async runScript(inputs: Record<string, unknown>, which: "create" | "update" | "delete", label: string): Promise<{ stdout: string; stderr: string }> {
+        const script = which === "update" ? (inputs["update"] ?? inputs["create"]) : inputs[which];
         return typeof script === "string" && script !== "" ? this.remote(inputs, script, label) : { stdout: "", stderr: "" };
     }
 
