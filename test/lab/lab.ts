@@ -8,8 +8,8 @@
  *   mvl-gw 198.18.0.1/24  ──veth──  [mvlab0 bridge] ── port mvl-node1 ──veth── eth0 198.18.0.11 (netns mvl-node1)
  *   (the LAN's router; no                           ── port mvl-node2 ──veth── eth0 198.18.0.12 (netns mvl-node2)
  *    forwarding, no NAT)                            ── port mvl-node3 ──veth── eth0 198.18.0.13 (netns mvl-node3)
- *                                                   ── port mvl-vlan1 ──tap─── vec0 198.18.0.21 (UML guest vlan1)
- *                                                   ── port mvl-vlan2 ──tap─── vec0 198.18.0.22 (UML guest vlan2)
+ *                                                   ── port mvl-vlan1 ──tap─── eth0 198.18.0.21 (QEMU guest vlan1)
+ *                                                   ── port mvl-vlan2 ──tap─── eth0 198.18.0.22 (QEMU guest vlan2)
  *
  * The switch lives in its own network namespace rather than in the machine's: this machine loads
  * br_netfilter with bridge-nf-call-iptables=1, so a bridge in the root namespace would send every
@@ -19,14 +19,16 @@
  *
  * Each netns host has its own network, mount and UTS namespaces, a root filesystem that is a
  * tmpfs-backed overlay of the machine's (nothing it writes reaches the machine), its own OpenSSH
- * server on its address and its own Docker Engine (Debian's 20.10). Each UML guest is a Linux 6.1
- * kernel (with 802.1Q, unlike the machine's) booted on the machine's root, read-only, with the same
- * overlay, sshd and dockerd (vfs storage) inside.
+ * server on its address and its own Docker Engine (Debian's 20.10). Each guest is QEMU running a
+ * Debian kernel (with 802.1Q, unlike the machine's) on the machine's root, read-only over 9p, with
+ * the same overlay, sshd and dockerd (vfs storage) inside (test/lab/guest.ts).
  */
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as net from "node:net";
 import * as path from "node:path";
+import { buildInitramfs, describeBoot, findGuestKernel, GUEST_TOOLS, guestAccel, INITRAMFS_FAILED, QEMU, startGuestVm } from "./guest";
+import type { GuestAccel, GuestKernel } from "./guest";
 import { alive, CLEAN_ENV, readTail, run, RunResult, shq, sleep, spawnDetached, waitFor } from "./proc";
 import {
     DOCKERD_NETWORK_FLAGS,
@@ -71,7 +73,7 @@ const IMAGE_APPLETS = [
 // ---------------------------------------------------------------------------------------------
 // Types
 
-export type LabHostKind = "netns" | "uml";
+export type LabHostKind = "netns" | "qemu";
 
 /** One lab host, as the tests and the stack see it. */
 export interface LabHost {
@@ -83,7 +85,7 @@ export interface LabHost {
     readonly prefixLength: number;
     readonly port: number;
     readonly user: string;
-    /** The host's NIC on the LAN: `eth0` (netns hosts) or `vec0` (UML guests). */
+    /** The host's NIC on the LAN: `eth0` on both kinds (a veth, or the guest's virtio NIC). */
     readonly parent: string;
     /** The parent's MAC. */
     readonly mac: string;
@@ -101,21 +103,21 @@ export interface LabHost {
     readonly docker: boolean;
     /** The engine's version as `major.minor`, e.g. `20.10`. */
     readonly dockerVersion: string;
-    /** The kernel has 802.1Q (the machine's does not; the UML guests' do). */
+    /** The kernel has 802.1Q (the machine's does not; the guests' do). */
     readonly vlanCapable: boolean;
     /** The host's lab dir on the machine: scripts, logs (sshd.log, dockerd.log, console.log). */
     readonly dir: string;
-    readonly pids: { readonly holder?: number; readonly sshd?: number; readonly dockerd?: number; readonly uml?: number };
+    readonly pids: { readonly holder?: number; readonly sshd?: number; readonly dockerd?: number; readonly qemu?: number };
 }
 
 export interface LabOptions {
     /** Network-namespace hosts node1…nodeN (1-9). Default 3. */
     readonly nodes?: number;
-    /** User-mode Linux guests vlan1…vlanN (0-9). Default 2. */
+    /** QEMU guests vlan1…vlanN (0-9). Default 2. */
     readonly guests?: number;
     /** Run dockerd inside the guests. Default true. */
     readonly guestDocker?: boolean;
-    /** Guest memory (UML `mem=`). Default 768M. */
+    /** Guest memory (QEMU `-m`). Default 768M. */
     readonly guestMemory?: string;
     /** Reuse a healthy running lab with the same options. Default true. */
     readonly reuse?: boolean;
@@ -158,6 +160,8 @@ export interface Lab {
     readonly createdAt: string;
     /** How long the build took (ms). */
     readonly upMs: number;
+    /** How the guests boot (absent without guests): the accelerator, the kernel, and why. */
+    readonly guestBoot?: { readonly accel: GuestAccel; readonly kernel: string; readonly description: string };
 }
 
 interface LabState extends Omit<Lab, "privateKey"> {
@@ -192,7 +196,7 @@ export function requireRoot(): void {
     if (typeof process.getuid !== "function" || process.getuid() !== 0) {
         throw new Error(
             "the pulumi-macvlan lab needs root: it creates network namespaces, a bridge, veth and tap " +
-                "links, mounts, and starts sshd, dockerd and user-mode Linux guests. " +
+                "links, mounts, and starts sshd, dockerd and QEMU guests. " +
                 "Run it as root (e.g. `sudo npm run lab:up`).",
         );
     }
@@ -212,11 +216,6 @@ const TOOLS: readonly (readonly [string, string])[] = [
     ["/bin/busybox", "busybox-static"],
     ["/usr/bin/tar", "tar"],
 ];
-const GUEST_TOOLS: readonly (readonly [string, string])[] = [
-    ["/usr/bin/linux.uml", "user-mode-linux"],
-    ["/usr/sbin/modprobe", "kmod"],
-];
-
 /** Throws, naming every missing program and its Debian package. */
 export function requireTools(guests = 1): void {
     const need = guests > 0 ? [...TOOLS, ...GUEST_TOOLS] : TOOLS;
@@ -229,9 +228,7 @@ export function requireTools(guests = 1): void {
                 [...new Set(missing.map(([, pkg]) => pkg.split(" ")[0]))].join(" "),
         );
     }
-    if (!fs.existsSync("/usr/lib/uml/modules") && guests > 0) {
-        throw new Error("the pulumi-macvlan lab needs /usr/lib/uml/modules (package user-mode-linux)");
-    }
+    if (guests > 0) findGuestKernel();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -271,7 +268,7 @@ function plan(s: LabSettings): HostPlan[] {
         port: `${LAB_PREFIX}-${name}`,
     });
     for (let i = 1; i <= s.nodes; i++) hosts.push(mk(`node${i}`, "netns", 10 + i));
-    for (let i = 1; i <= s.guests; i++) hosts.push(mk(`vlan${i}`, "uml", 20 + i));
+    for (let i = 1; i <= s.guests; i++) hosts.push(mk(`vlan${i}`, "qemu", 20 + i));
     return hosts;
 }
 
@@ -480,6 +477,15 @@ async function build(s: LabSettings, log: (l: string) => void): Promise<Lab> {
     await buildImage();
     log(`keys and image ready (${Date.now() - t0} ms)`);
 
+    let guests: GuestSetup | undefined;
+    if (hosts.some((h) => h.kind === "qemu")) {
+        const kernel = findGuestKernel();
+        const initramfs = await buildInitramfs(kernel, path.join(LAB_DIR, "guest", "initrd.gz"));
+        const boot = await guestAccel(kernel, initramfs);
+        guests = { kernel, initramfs, accel: boot.accel, description: describeBoot(kernel, boot) };
+        log(`guests: ${guests.description} (${Date.now() - t0} ms)`);
+    }
+
     await buildSwitch();
     for (const h of hosts) await buildLink(h);
     log(`switch and links ready (${Date.now() - t0} ms)`);
@@ -488,7 +494,7 @@ async function build(s: LabSettings, log: (l: string) => void): Promise<Lab> {
     await Promise.all(
         hosts.map(async (h) => {
             const t = Date.now();
-            pids.set(h.name, h.kind === "netns" ? await startNode(h) : await startGuest(h, s));
+            pids.set(h.name, h.kind === "netns" ? await startNode(h) : await startGuest(h, s, guests as GuestSetup));
             log(`${h.name}: up in ${Date.now() - t} ms`);
         }),
     );
@@ -501,7 +507,7 @@ async function build(s: LabSettings, log: (l: string) => void): Promise<Lab> {
         prefixLength: PREFIX_LENGTH,
         port: 22,
         user: "root",
-        parent: h.kind === "netns" ? "eth0" : "vec0",
+        parent: "eth0",
         mac: h.mac,
         hostKey: hostKeys.get(h.name) ?? "",
         bridgePort: h.port,
@@ -511,7 +517,7 @@ async function build(s: LabSettings, log: (l: string) => void): Promise<Lab> {
         dockerHost: `ssh://root@${h.address}:22`,
         docker: h.kind === "netns" || s.guestDocker,
         dockerVersion: "",
-        vlanCapable: h.kind === "uml" || machineVlan,
+        vlanCapable: h.kind === "qemu" || machineVlan,
         dir: h.dir,
         pids: pids.get(h.name) ?? {},
     }));
@@ -535,6 +541,7 @@ async function build(s: LabSettings, log: (l: string) => void): Promise<Lab> {
         options: s,
         createdAt: new Date().toISOString(),
         upMs: 0,
+        ...(guests ? { guestBoot: { accel: guests.accel, kernel: guests.kernel.release, description: guests.description } } : {}),
         codeHash: codeHash(),
         baseline: {},
         runNetnsPreexisting,
@@ -642,7 +649,7 @@ async function buildSwitch(): Promise<void> {
     await ipn(SWITCH_NETNS, "link", "set", `${ROUTER_LINK}-p`, "master", BRIDGE, "up");
 }
 
-/** A host's NIC: a veth (eth0 in the host's netns) or a tap (the guest's vec0), on the switch. */
+/** A host's NIC: a veth (eth0 in the host's netns) or a tap (the guest's eth0), on the switch. */
 async function buildLink(h: HostPlan): Promise<void> {
     if (h.kind === "netns") {
         const ns = `${LAB_PREFIX}-${h.name}`;
@@ -720,11 +727,17 @@ async function startNode(h: HostPlan): Promise<LabHost["pids"]> {
     return { holder, sshd, dockerd };
 }
 
-async function startGuest(h: HostPlan, s: LabSettings): Promise<LabHost["pids"]> {
+/** What every guest of one lab boots with. */
+interface GuestSetup {
+    readonly kernel: GuestKernel;
+    readonly initramfs: string;
+    readonly accel: GuestAccel;
+    readonly description: string;
+}
+
+async function startGuest(h: HostPlan, s: LabSettings, g: GuestSetup): Promise<LabHost["pids"]> {
     const init = path.join(h.dir, "init.sh");
     const consoleLog = path.join(h.dir, "console.log");
-    const umlDir = path.join(h.dir, "uml");
-    fs.mkdirSync(umlDir, { recursive: true });
     fs.writeFileSync(
         init,
         renderGuestInit({
@@ -738,42 +751,40 @@ async function startGuest(h: HostPlan, s: LabSettings): Promise<LabHost["pids"]>
         }),
         { mode: 0o755 },
     );
-    const uml = spawnDetached(
-        "/usr/bin/nsenter",
-        [
-            `--net=/run/netns/${SWITCH_NETNS}`, // where its tap is
-            "--",
-            "/usr/bin/linux.uml",
-            `mem=${s.guestMemory}`,
-            "rootfstype=hostfs",
-            "ro", // the machine's root, read-only for the guest
-            `init=${init}`,
-            `umid=${LAB_PREFIX}-${h.name}`,
-            `uml_dir=${umlDir}`, // not ~/.uml
-            `vec0:transport=tap,ifname=${h.port},mac=${h.mac}`,
-            "con=null",
-            "con0=null,fd:1",
-        ],
+    // In the switch netns, where its tap is. The machine's root is read-only for the guest; its
+    // own lab dir is shared read-write (console and daemon logs, docker.ready).
+    const qemu = startGuestVm(
+        {
+            name: `${LAB_PREFIX}-${h.name}`,
+            kernel: g.kernel,
+            initramfs: g.initramfs,
+            accel: g.accel,
+            memory: s.guestMemory,
+            init,
+            shares: [h.dir],
+            tap: { ifname: h.port, mac: h.mac },
+        },
         consoleLog,
-        // UML maps its memory from a file it creates (and unlinks) in TMPDIR, executable.
-        { ...CLEAN_ENV, TMPDIR: shmExecutable() ? "/dev/shm" : h.dir },
+        SWITCH_NETNS,
     );
-    await waitFor(`${h.name} to boot`, 90_000, () => {
+    await waitFor(`${h.name} to boot`, 120_000, () => {
         const text = readTail(consoleLog, 20_000);
-        if (text.includes(GUEST_FAILED) || !alive(uml)) throw new Error(`${h.name}: the guest failed to boot:\n${readTail(consoleLog)}`);
+        if (text.includes(GUEST_FAILED) || text.includes(INITRAMFS_FAILED) || !alive(qemu)) {
+            throw new Error(`${h.name}: the guest failed to boot:\n${readTail(consoleLog)}`);
+        }
         return text.includes(GUEST_READY) ? true : undefined;
     }, 200);
     await waitFor(`${h.name}'s sshd`, 30_000, async () => ((await tcpOpen(h.address, 22)) ? true : undefined));
     if (s.guestDocker) {
-        await waitFor(`${h.name}'s dockerd`, 180_000, () => {
-            if (!alive(uml)) throw new Error(`${h.name}: the guest died:\n${readTail(consoleLog)}`);
+        await waitFor(`${h.name}'s dockerd`, 300_000, () => {
+            if (!alive(qemu)) throw new Error(`${h.name}: the guest died:\n${readTail(consoleLog)}`);
             if (readTail(consoleLog, 20_000).includes("docker did not start")) {
                 throw new Error(`${h.name}: dockerd did not start in the guest:\n${readTail(path.join(h.dir, "dockerd.log"))}`);
             }
             return fs.existsSync(path.join(h.dir, "docker.ready")) ? true : undefined;
         }, 250);
     }
-    return { uml };
+    return { qemu };
 }
 
 /**
@@ -791,16 +802,6 @@ function machineHas8021q(): boolean {
         }
     };
     return fs.existsSync("/proc/net/vlan") || has(`${dir}/modules.builtin`, /\/8021q\.ko/) || has(`${dir}/modules.dep`, /\/8021q\.ko/);
-}
-
-/** /dev/shm is a mount without noexec (where UML's guest memory is best kept). */
-function shmExecutable(): boolean {
-    const line = fs
-        .readFileSync("/proc/self/mountinfo", "utf8")
-        .split("\n")
-        .filter((l) => l.split(" ")[4] === "/dev/shm")
-        .pop();
-    return line !== undefined && !/(^|,)noexec(,|$)/.test(line.split(" ")[5] ?? "");
 }
 
 function tcpOpen(host: string, port: number): Promise<boolean> {
@@ -912,7 +913,7 @@ async function switchPorts(): Promise<{ ifname: string; hairpin: boolean }[]> {
 /** Hash of the files that decide what the lab builds. */
 function codeHash(): string {
     const h = crypto.createHash("sha256");
-    for (const f of ["lab.ts", "scripts.ts"]) h.update(fs.readFileSync(path.join(__dirname, f)));
+    for (const f of ["lab.ts", "scripts.ts", "guest.ts"]) h.update(fs.readFileSync(path.join(__dirname, f)));
     return h.digest("hex").slice(0, 16);
 }
 
@@ -925,7 +926,7 @@ function sameSettings(a: LabSettings, b: LabSettings): boolean {
 
 async function teardown(log: (l: string) => void): Promise<void> {
     const st = readState();
-    // 1. Processes: everything in a lab netns (daemons, sshd sessions, containerd shims, UML
+    // 1. Processes: everything in a lab netns (daemons, sshd sessions, containerd shims, QEMU
     //    guests, which run in the switch netns), containers (cgroups under /mvl-*), and any guest
     //    kernel started from the lab dir. SIGKILL: nothing of theirs needs to survive.
     for (let round = 0; round < 50; round++) {
@@ -1004,7 +1005,7 @@ function cmdline(pid: number): string {
 }
 
 /** Guest kernels of the lab, and SSH clients using its config (useless once the hosts are gone). */
-const LAB_EXES = new Set(["/usr/bin/linux.uml", "/usr/bin/ssh"]);
+const LAB_EXES = new Set([QEMU, "/usr/bin/ssh"]);
 
 /** Live processes of the lab: in a lab netns, in a lab cgroup, a guest kernel or an SSH client of the lab. */
 async function labProcesses(netns: readonly string[]): Promise<number[]> {

@@ -32,7 +32,7 @@ function hostYaml(h: LabHost, lab: Lab): string[] {
         `      parent: ${j(h.parent)}`,
     ];
     if (h.docker) lines.push(`      dockerVersion: ${j(h.dockerVersion)}`);
-    if (h.kind === "uml") lines.push(`      vlans: [${LAB_STACK.vlanId}, 60]`);
+    if (h.kind === "qemu") lines.push(`      vlans: [${LAB_STACK.vlanId}, 60]`);
     if (h.name === lab.hosts[0]?.name) lines.push(`      shim:`, `        address: ${j(LAB_STACK.shimAddress)}`);
     return lines;
 }
@@ -61,12 +61,12 @@ export function secretsKeyLines(old: string): string[] {
 
 export function renderLabStack(lab: Lab, kept: readonly string[] = []): string {
     const nodes = lab.hosts.filter((h) => h.kind === "netns");
-    const guests = lab.hosts.filter((h) => h.kind === "uml" && h.docker);
+    const guests = lab.hosts.filter((h) => h.kind === "qemu" && h.docker);
     const image = lab.image.ref;
     const out = [
         "# The lab stack: written by `npm run lab:up` (test/lab/lab.ts) for the lab running on this",
         "# machine, and rewritten by every lab:up (each new lab has new throwaway keys). Try the product",
-        "# on it with `pulumi up -s lab`: the hosts are network namespaces and user-mode Linux guests on",
+        "# on it with `pulumi up -s lab`: the hosts are network namespaces and QEMU guests on",
         `# the lab switch (${lab.lanCidr}, router ${lab.gateway}); nothing reaches a real network.`,
         "# The SSH key is read from a file here (macvlan:sshPrivateKeyPath) because the lab cannot encrypt",
         "# a secret; a real stack sets `macvlan:sshPrivateKey` with `pulumi config set --secret`.",

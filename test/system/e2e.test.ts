@@ -7,7 +7,7 @@
  *   2. a host cannot reach its own containers, another host can; with the shim it can;
  *   3. private: same-host containers cannot talk; vepa: only through a hairpinning switch port;
  *      passthru: a second container is refused by the engine, and by validation before that;
- *   4. VLAN 50 (on the UML guests): containers on `<parent>.50` reach each other across hosts and
+ *   4. VLAN 50 (on the QEMU guests): containers on `<parent>.50` reach each other across hosts and
  *      not the untagged network, although VLAN 50 carries the very same subnet;
  *   5. `docker network inspect` on every host matches the stack config;
  *   6. an edit (container added, ip changed, mode changed, a shim added, a shim's address changed)
@@ -453,7 +453,7 @@ describe("end to end: index.ts applied to the lab through the harness", function
         assert.deepEqual([engine.registrations, engine.operations.length], [regs, ops], "refused before anything was registered or performed");
     });
 
-    it("4. VLAN 50: containers on vec0.50 reach each other across hosts and not the untagged network of the same subnet", async () => {
+    it("4. VLAN 50: containers on eth0.50 reach each other across hosts and not the untagged network of the same subnet", async () => {
         assert.ok(applied, "the apply failed");
         await assertReach(from(cfgA, "v1"), "198.18.0.152", true, "v1 (vlan1) and v2 (vlan2) share VLAN 50");
         await assertReach(from(cfgA, "v2"), "198.18.0.151", true, "v2 and v1 share VLAN 50");
@@ -461,8 +461,8 @@ describe("end to end: index.ts applied to the lab through the harness", function
         await assertReach(from(cfgA, "c1"), "198.18.0.151", false, "the untagged LAN does not reach VLAN 50");
         await assertReach({ host: "node3" }, "198.18.0.152", false, "nor does an untagged host");
         for (const h of ["vlan1", "vlan2"]) {
-            const l = await labExec(h, "ip -d -j link show vec0.50", { check: true });
-            assert.match(l.stdout, /"protocol":"802.1Q","id":50/, `${h}: vec0.50 is an 802.1Q link made by MacvlanHost`);
+            const l = await labExec(h, "ip -d -j link show eth0.50", { check: true });
+            assert.match(l.stdout, /"protocol":"802.1Q","id":50/, `${h}: eth0.50 is an 802.1Q link made by MacvlanHost`);
         }
     });
 

@@ -14,10 +14,10 @@
  *
  * Hosts (lab): node1 (netns host, parent eth0: promisc, ip_forward, a shim 198.18.0.250 with a
  * route to the container 198.18.0.201), node2 (netns host whose promisc and ip_forward are ALREADY
- * ON before the first apply, set by hand), vlan1 (user-mode Linux 6.1 guest, parent vec0: promisc,
- * ip_forward, VLANs 50 and 60, a shim 198.18.50.250 on vec0.50 with a route to the container
+ * ON before the first apply, set by hand), vlan1 (QEMU guest with a Debian kernel, parent eth0: promisc,
+ * ip_forward, VLANs 50 and 60, a shim 198.18.50.250 on eth0.50 with a route to the container
  * 198.18.50.201), node3 (preflight failures; this machine's kernel has no 802.1Q). A "container"
- * is a bridge-mode macvlan child of the parent (or of vec0.50) in a network namespace made inside
+ * is a bridge-mode macvlan child of the parent (or of eth0.50) in a network namespace made inside
  * the host — what Docker's macvlan driver builds.
  *
  * Cases: 1 fresh apply, 2 the same apply again, 3 drift by hand (probe → the changed command
@@ -74,7 +74,7 @@ const IMAGE = "local/busybox:1";
 /** The "container" of a host: a bridge-mode macvlan in a network namespace made on the host. */
 const CONTAINERS: Readonly<Record<string, { lower: string; ip: string; shim: string }>> = {
     [NODE]: { lower: "eth0", ip: "198.18.0.201", shim: "198.18.0.250" },
-    [GUEST]: { lower: "vec0.50", ip: "198.18.50.201", shim: "198.18.50.250" },
+    [GUEST]: { lower: "eth0.50", ip: "198.18.50.201", shim: "198.18.50.250" },
 };
 const CT_NETNS = "pm-ssh-ct";
 const CT_LINK = "pmct0";
@@ -97,11 +97,11 @@ const FEATURES: Readonly<Record<string, Readonly<Record<string, HostFeature>>>> 
         [`${PRIOR_ON}-ipforward`]: { kind: "ipforward" },
     },
     [GUEST]: {
-        [`${GUEST}-promisc`]: { kind: "promisc", parent: "vec0" },
+        [`${GUEST}-promisc`]: { kind: "promisc", parent: "eth0" },
         [`${GUEST}-ipforward`]: { kind: "ipforward" },
-        [`${GUEST}-vlan50`]: { kind: "vlan", parent: "vec0", id: 50 },
-        [`${GUEST}-vlan60`]: { kind: "vlan", parent: "vec0", id: 60 },
-        [`${GUEST}-shim`]: { kind: "shim", lower: "vec0.50", link: SHIM, address: "198.18.50.250/32" },
+        [`${GUEST}-vlan50`]: { kind: "vlan", parent: "eth0", id: 50 },
+        [`${GUEST}-vlan60`]: { kind: "vlan", parent: "eth0", id: 60 },
+        [`${GUEST}-shim`]: { kind: "shim", lower: "eth0.50", link: SHIM, address: "198.18.50.250/32" },
         [GUEST_ROUTE]: { kind: "route", link: SHIM, cidr: "198.18.50.201/32" },
     },
 };
@@ -502,15 +502,15 @@ function assertSame(what: string, a: Record<string, unknown>, b: Record<string, 
 /** What case 1 checks on a host after an apply (also after the reboot and the cut re-run). */
 function assertApplied(s: HostSnapshot): void {
     const h = s.host;
-    const parent = h === GUEST ? "vec0" : "eth0";
+    const parent = "eth0";
     assert.ok(flags(s, parent).includes("PROMISC"), `${h}: ${parent} is not promiscuous: ${flags(s, parent).join(",")}`);
     assert.equal(sysctl(s, "ipv4/ip_forward"), "1", `${h}: ip_forward`);
     if (h === GUEST) {
         for (const id of [50, 60]) {
-            const li = linkinfo(s, `vec0.${id}`);
-            assert.deepEqual([li.kind, li.data?.["protocol"], li.data?.["id"]], ["vlan", "802.1Q", id], `${h}: vec0.${id}`);
-            assert.equal(linkByName(s, `vec0.${id}`)?.["link"], "vec0", `${h}: vec0.${id} sits on vec0`);
-            assert.ok(flags(s, `vec0.${id}`).includes("UP"), `${h}: vec0.${id} is not up`);
+            const li = linkinfo(s, `eth0.${id}`);
+            assert.deepEqual([li.kind, li.data?.["protocol"], li.data?.["id"]], ["vlan", "802.1Q", id], `${h}: eth0.${id}`);
+            assert.equal(linkByName(s, `eth0.${id}`)?.["link"], "eth0", `${h}: eth0.${id} sits on eth0`);
+            assert.ok(flags(s, `eth0.${id}`).includes("UP"), `${h}: eth0.${id} is not up`);
         }
     }
     if (h === NODE || h === GUEST) {
@@ -670,7 +670,7 @@ describe("MacvlanHost over real SSH on real kernels (issue 3)", function () {
             const c = plan.get(o.name) as Cmd;
             assert.equal(o.action, "create", o.name);
             if (c.key === undefined) {
-                assert.match(o.stdout, new RegExp(`^pulumi-macvlan ${c.host}: preflight ok \\(Linux [^,]+, parent NIC (eth0|vec0)`, "m"));
+                assert.match(o.stdout, new RegExp(`^pulumi-macvlan ${c.host}: preflight ok \\(Linux [^,]+, parent NIC eth0`, "m"));
                 if (c.host === GUEST) assert.match(o.stdout, /802\.1Q/);
             } else assert.match(summaryLine(c, o.stdout), /^changed \(prior state recorded, .*token drift:new[^ ]* stored\)$/, o.name);
         }
@@ -682,7 +682,7 @@ describe("MacvlanHost over real SSH on real kernels (issue 3)", function () {
             assertBootFiles(h, s[h], prior);
         }
         await ensureContainer(GUEST);
-        await Promise.all([assertPing(NODE, true, "through the shim"), assertPing(GUEST, true, "through the shim on vec0.50")]);
+        await Promise.all([assertPing(NODE, true, "through the shim"), assertPing(GUEST, true, "through the shim on eth0.50")]);
         applied = await snapshots(HOSTS);
     });
 
@@ -721,12 +721,12 @@ describe("MacvlanHost over real SSH on real kernels (issue 3)", function () {
         const rounds: Readonly<Record<string, Drift>>[] = [
             {
                 [NODE]: { what: "promisc off", script: "ip link set dev eth0 promisc off", expect: { [`${NODE}-promisc`]: ["promisc-off"] } },
-                [GUEST]: { what: "VLAN 60 deleted", script: "ip link del vec0.60", expect: { [`${GUEST}-vlan60`]: ["vlan-missing"] } },
+                [GUEST]: { what: "VLAN 60 deleted", script: "ip link del eth0.60", expect: { [`${GUEST}-vlan60`]: ["vlan-missing"] } },
             },
             {
                 [NODE]: { what: "ip_forward 0", script: "sysctl -q -w net.ipv4.ip_forward=0", expect: { [`${NODE}-ipforward`]: ["forward-off"] } },
                 [PRIOR_ON]: { what: "ip_forward 0 (was on before)", script: "echo 0 > /proc/sys/net/ipv4/ip_forward", expect: { [`${PRIOR_ON}-ipforward`]: ["forward-off"] } },
-                [GUEST]: { what: "promisc off", script: "ip link set dev vec0 promisc off", expect: { [`${GUEST}-promisc`]: ["promisc-off"] } },
+                [GUEST]: { what: "promisc off", script: "ip link set dev eth0 promisc off", expect: { [`${GUEST}-promisc`]: ["promisc-off"] } },
             },
             {
                 [NODE]: {
@@ -762,7 +762,7 @@ describe("MacvlanHost over real SSH on real kernels (issue 3)", function () {
                 },
                 [GUEST]: {
                     what: "VLAN 50 deleted (with the shim, its route and the container on it)",
-                    script: "ip link del vec0.50",
+                    script: "ip link del eth0.50",
                     expect: { [`${GUEST}-vlan50`]: ["vlan-missing"], [`${GUEST}-shim`]: ["shim-missing"], [GUEST_ROUTE]: ["route-missing"] },
                     noPing: true,
                 },
@@ -823,21 +823,21 @@ describe("MacvlanHost over real SSH on real kernels (issue 3)", function () {
         const flush: Record<string, string> = {
             [NODE]: `ip link del ${SHIM}; ip link set dev eth0 promisc off; echo 0 > /proc/sys/net/ipv4/ip_forward; rm -f ${LOCK_FILE}`,
             [PRIOR_ON]: `ip link set dev eth0 promisc off; echo 0 > /proc/sys/net/ipv4/ip_forward; rm -f ${LOCK_FILE}`,
-            [GUEST]: `ip link del vec0.50; ip link del vec0.60; ip link set dev vec0 promisc off; echo 0 > /proc/sys/net/ipv4/ip_forward; rm -f ${LOCK_FILE}`,
+            [GUEST]: `ip link del eth0.50; ip link del eth0.60; ip link set dev eth0 promisc off; echo 0 > /proc/sys/net/ipv4/ip_forward; rm -f ${LOCK_FILE}`,
         };
         // The containers go too (Docker starts them again after the unit: Before=docker.service).
         await Promise.all([removeContainer(NODE), removeContainer(GUEST)]);
         await Promise.all(HOSTS.map((h) => sh(h, flush[h])));
         const flushed = await snapshots(HOSTS);
         for (const h of HOSTS) {
-            const p = h === GUEST ? "vec0" : "eth0";
+            const p = "eth0";
             assert.ok(!flags(flushed[h], p).includes("PROMISC"), `${h}: flushed promisc`);
             assert.equal(sysctl(flushed[h], "ipv4/ip_forward"), "0");
             assert.deepEqual(linkByName(flushed[h], SHIM), undefined);
             assert.deepEqual(mainRoutes(flushed[h]).filter((r) => r.includes(SHIM)), []);
             assert.deepEqual(persistentFiles(flushed[h]), persistentFiles(before[h]), `${h}: the flush must not touch files`);
         }
-        assert.equal(linkByName(flushed[GUEST], "vec0.50"), undefined);
+        assert.equal(linkByName(flushed[GUEST], "eth0.50"), undefined);
 
         // The unit as installed, and what systemd would run.
         await Promise.all(
@@ -963,7 +963,7 @@ describe("MacvlanHost over real SSH on real kernels (issue 3)", function () {
         const [out, guestHit] = await Promise.all([run, guestCut]);
         const nodeHit = await waitHit(NODE);
 
-        const cutVlan = /name vec0\.(50|60) /.exec(guestHit.args)?.[1];
+        const cutVlan = /name eth0\.(50|60) /.exec(guestHit.args)?.[1];
         assert.ok(cutVlan !== undefined, `${GUEST}: cut at ${guestHit.args}`);
         assert.match(nodeHit.args, new RegExp(`^addr add ${CONTAINERS[NODE].shim}/32 dev ${SHIM}$`));
         const failed = [...out.values()].filter((o) => !o.ok && !o.skipped).map((o) => o.name).sort();
@@ -977,7 +977,7 @@ describe("MacvlanHost over real SSH on real kernels (issue 3)", function () {
         const cut = await snapshots([NODE, GUEST]);
         assert.deepEqual(ipv4(cut[NODE], SHIM), [`${CONTAINERS[NODE].shim}/32`]);
         assert.ok(!flags(cut[NODE], SHIM).includes("UP"), `${NODE}: ${SHIM} came up after the cut point`);
-        assert.ok(linkByName(cut[GUEST], `vec0.${cutVlan}`) !== undefined && !flags(cut[GUEST], `vec0.${cutVlan}`).includes("UP"));
+        assert.ok(linkByName(cut[GUEST], `eth0.${cutVlan}`) !== undefined && !flags(cut[GUEST], `eth0.${cutVlan}`).includes("UP"));
         const shimFeature = FEATURES[NODE][`${NODE}-shim`];
         const vlanFeature = FEATURES[GUEST][`${GUEST}-vlan${cutVlan}`];
         assert.equal(cut[NODE].contents[bootFragmentPath(shimFeature)], undefined, `${NODE}: shim fragment written after the cut point`);
