@@ -17,12 +17,13 @@
  * first. Not root, or a missing tool: the suite fails, saying why.
  *
  * This kernel has no 802.1Q: here the VLAN feature is proven to fail cleanly in preflight. Its real
- * run is the last suite: a user-mode Linux guest (kernel 6.1 with 802.1Q as a module), booted by the
- * test, VLANs 50 and 60 on a veth parent, a shim on VLAN 50 reaching a container on VLAN 50.
+ * run is the last suite: a QEMU guest (Debian's kernel, 802.1Q as a module; KVM or TCG), booted by
+ * the test, VLANs 50 and 60 on a veth parent, a shim on VLAN 50 reaching a container on VLAN 50.
  */
 import * as assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
+import { buildInitramfs, describeBoot, findGuestKernel, GUEST_TOOLS, guestAccel, QEMU, startGuestVm } from "../lab/guest";
 import * as fc from "fast-check";
 import {
     BOOT_RUNNER_TEXT,
@@ -879,46 +880,33 @@ done`);
 });
 
 // ---------------------------------------------------------------------------------------------
-// 802.1Q needs a kernel that has it: a user-mode Linux guest (LAB.md). Its root is this machine's
-// filesystem, read-only, under a tmpfs overlay (so the scripts write into the overlay only);
-// commands go through a shared host directory (hostfs): the test writes `<n>.sh`, the guest's
-// init runs it with the guest's /bin/sh -c (as sshd would) and writes stdout, stderr and status.
+// 802.1Q needs a kernel that has it: a QEMU guest with a Debian kernel (test/lab/guest.ts). Its
+// root is this machine's filesystem, read-only over 9p, under a tmpfs overlay (so the scripts
+// write into the overlay only); commands go through a shared directory (9p, read-write): the test
+// writes `<n>.sh`, the guest's init runs it with the guest's /bin/sh -c (as sshd would) and
+// writes stdout, stderr and status.
 
-const UML = "/usr/bin/linux.uml";
-const UML_MODULES = "/usr/lib/uml/modules";
-
-class UmlGuest {
+class VlanGuest {
     private seq = 1;
     private constructor(
         readonly dir: string,
         readonly pgid: number,
+        /** The guest kernel's `uname -r`. */
+        readonly release: string,
     ) {}
 
-    static async boot(name: string): Promise<UmlGuest> {
+    static async boot(name: string): Promise<VlanGuest> {
         const dir = `/tmp/${RUN}-${name}`;
         must(["rm", "-rf", dir]);
-        must(["mkdir", "-p", `${dir}/steps`, `${dir}/out`, `${dir}/uml`]);
+        must(["mkdir", "-p", `${dir}/steps`, `${dir}/out`]);
+        // The initramfs has made the root an overlay of this machine's files and mounted $W.
         const init = `#!/bin/sh
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 W=${dir}
 fail() { echo "mvt-init: FAILED: $*"; busybox poweroff -f; }
-mount -t proc proc /proc || fail proc
-mount -t tmpfs -o mode=0755 mvt /mnt || fail tmpfs
-mkdir /mnt/lib /mnt/upper /mnt/work /mnt/fs
-ln -s ${UML_MODULES} /mnt/lib/modules
-# 8021q is NOT loaded here: the preflight must load it (modprobe finds it below, as on a real host).
-for m in overlay macvlan veth ipv6; do modprobe -d /mnt "$m" || fail "modprobe $m"; done
-mount -t overlay mvt -o lowerdir=/,upperdir=/mnt/upper,workdir=/mnt/work /mnt/fs || fail overlay
-cd /mnt/fs && mkdir -p .old && pivot_root . .old || fail pivot_root
-cd /
-mount --move /.old/proc /proc || fail "move proc"
-mount -t devtmpfs devtmpfs /dev 2>/dev/null
-mount -t sysfs sysfs /sys || fail sysfs
+# 8021q is NOT loaded here: the preflight must load it (modprobe finds it, as on a real host).
+for m in macvlan veth; do modprobe "$m" || fail "modprobe $m"; done
 mount -t tmpfs -o mode=0755 mvt /run || fail run
-mount -t tmpfs -o mode=1777 mvt /tmp || fail tmp
-mkdir -p "$W" && mount -t hostfs -o "$W" mvt "$W" || fail hostfs
-umount -l /.old
-mkdir -p /lib/modules && ln -sfn "${UML_MODULES}/$(uname -r)" "/lib/modules/$(uname -r)"
 sysctl -q -w net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0
 ip link set lo up
 ip netns add lan && ip netns add ctr || fail netns
@@ -946,40 +934,34 @@ while :; do
 done
 busybox poweroff -f
 `;
-        return await UmlGuest.start(dir, init, name);
-    }
-
-    private static async start(dir: string, init: string, name: string): Promise<UmlGuest> {
         writeFileSync(`${dir}/init.sh`, init);
         chmodSync(`${dir}/init.sh`, 0o755);
-        const child = spawn(
-            UML,
-            ["mem=384M", "rootfstype=hostfs", "ro", `init=${dir}/init.sh`, "con=null", "con0=null,fd:1", `umid=${RUN}-${name}`, `uml_dir=${dir}/uml`],
-            { stdio: ["ignore", "pipe", "pipe"], detached: true },
+        const kernel = findGuestKernel();
+        const initramfs = await buildInitramfs(kernel, `${dir}/initrd.gz`);
+        const boot = await guestAccel(kernel, initramfs);
+        process.stdout.write(`      guest kind: ${describeBoot(kernel, boot)}\n`);
+        const consoleLog = `${dir}/console.log`;
+        const t0 = Date.now();
+        const pid = startGuestVm(
+            { name: `${RUN}-${name}`, kernel, initramfs, accel: boot.accel, memory: "512M", init: `${dir}/init.sh`, shares: [dir] },
+            consoleLog,
         );
-        let log = "";
-        await new Promise<void>((resolve, reject) => {
-            const timer = setTimeout(() => reject(new Error(`the UML guest did not boot in 60 s:\n${log}`)), 60000);
-            child.stdout.on("data", (d: Buffer) => {
-                log += d.toString();
-                if (log.includes("mvt-init: FAILED")) {
-                    clearTimeout(timer);
-                    reject(new Error(`the UML guest failed to start:\n${log}`));
-                } else if (log.includes("mvt-init: ready")) {
-                    clearTimeout(timer);
-                    resolve();
+        const deadline = Date.now() + 120_000;
+        for (;;) {
+            const log = existsSync(consoleLog) ? readFileSync(consoleLog, "utf8") : "";
+            if (log.includes("mvt-init: ready")) break;
+            if (log.includes("FAILED") || !alive(pid) || Date.now() > deadline) {
+                try {
+                    process.kill(-pid, "SIGKILL");
+                } catch {
+                    // gone
                 }
-            });
-            child.on("exit", (code) => {
-                clearTimeout(timer);
-                reject(new Error(`the UML guest exited (${code}):\n${log}`));
-            });
-        });
-        child.stdout.removeAllListeners("data");
-        child.stdout.resume();
-        child.stderr.resume();
-        child.removeAllListeners("exit");
-        return new UmlGuest(dir, child.pid as number);
+                throw new Error(`the VLAN guest did not boot${Date.now() > deadline ? " in 120 s" : ""}:\n${log.slice(-3000)}`);
+            }
+            await new Promise((r) => setTimeout(r, 100));
+        }
+        process.stdout.write(`      guest booted in ${Date.now() - t0} ms\n`);
+        return new VlanGuest(dir, pid, kernel.release);
     }
 
     async exec(command: string, how: "login" | "bash"): Promise<Result> {
@@ -989,7 +971,7 @@ busybox poweroff -f
         writeFileSync(`${this.dir}/steps/${n}.ready`, "");
         const deadline = Date.now() + 120000;
         while (!existsSync(`${this.dir}/out/${n}.done`)) {
-            if (Date.now() > deadline) throw new Error(`the UML guest did not finish step ${n} in 120 s`);
+            if (Date.now() > deadline) throw new Error(`the VLAN guest did not finish step ${n} in 120 s`);
             await new Promise((r) => setTimeout(r, 30));
         }
         const read = (ext: string) => readFileSync(`${this.dir}/out/${n}.${ext}`, "utf8");
@@ -1024,7 +1006,7 @@ busybox poweroff -f
             const nl = chunk.indexOf("\n");
             parts[chunk.slice(0, nl)] = chunk.slice(nl + 1);
         }
-        // A directory's size is its filesystem's: the overlay copies a directory up (hostfs 4096 ->
+        // A directory's size is its filesystem's: the overlay copies a directory up (9p 4096 ->
         // tmpfs 40 + entries) the first time anything is written in it, even when it ends as it was.
         parts.files = parts.files.replace(/^(\S+ d \S+ \S+) [0-9]+ /gm, "$1 - ");
         return parts as unknown as Snapshot;
@@ -1041,15 +1023,16 @@ busybox poweroff -f
     }
 }
 
-describe("hostScripts for real: VLANs in a user-mode Linux guest (802.1Q)", function () {
+describe("hostScripts for real: VLANs in a QEMU guest with a Debian kernel (802.1Q)", function () {
     this.timeout(300000);
-    let guest: UmlGuest | undefined;
+    let guest: VlanGuest | undefined;
 
     before(function () {
         if (process.getuid?.() !== 0) throw new Error("the host-script system tests must run as root");
-        for (const p of [UML, `${UML_MODULES}`]) {
-            if (runSync(["test", "-e", p]).status !== 0) throw new Error(`the VLAN system tests need ${p} (apt-get install user-mode-linux kmod)`);
+        for (const [p, pkg] of GUEST_TOOLS) {
+            if (runSync(["test", "-e", p]).status !== 0) throw new Error(`the VLAN system tests need ${p} (apt-get install ${pkg})`);
         }
+        findGuestKernel(); // throws, naming the package, when there is no guest kernel
         // Leftovers of killed runs: their guests, then their work dirs.
         for (const pid of must(["sh", "-c", "ls /proc | grep -E '^[0-9]+$' || true"]).split("\n").filter((x) => x.length > 0)) {
             let cmdline = "";
@@ -1058,8 +1041,8 @@ describe("hostScripts for real: VLANs in a user-mode Linux guest (802.1Q)", func
             } catch {
                 continue;
             }
-            const m = /\0umid=mvt-([0-9]+)-/.exec(cmdline);
-            if (cmdline.startsWith(UML) && m !== null && !alive(Number(m[1]))) {
+            const m = /\0-name\0mvt-([0-9]+)-/.exec(cmdline);
+            if (cmdline.startsWith(QEMU) && m !== null && !alive(Number(m[1]))) {
                 try {
                     process.kill(Number(pid), "SIGKILL");
                 } catch {
@@ -1067,7 +1050,7 @@ describe("hostScripts for real: VLANs in a user-mode Linux guest (802.1Q)", func
                 }
             }
         }
-        for (const d of must(["sh", "-c", "ls -d /tmp/mvt-*-uml* 2>/dev/null || true"]).split("\n").filter((x) => x.length > 0)) {
+        for (const d of must(["sh", "-c", "ls -d /tmp/mvt-*-guest* 2>/dev/null || true"]).split("\n").filter((x) => x.length > 0)) {
             const owner = Number(d.split("-")[1]);
             if (!alive(owner)) runSync(["rm", "-rf", d]);
         }
@@ -1076,7 +1059,7 @@ describe("hostScripts for real: VLANs in a user-mode Linux guest (802.1Q)", func
     after(() => guest?.stop());
 
     it("VLANs 50 and 60, a shim on VLAN 50 with its route: preflight loads 802.1Q, apply, again, drift, reboot, destroy byte for byte; an existing VLAN is adopted and kept", async () => {
-        guest = await UmlGuest.boot("uml1");
+        guest = await VlanGuest.boot("guest1");
         const g = guest;
         const V50: HostFeature = { kind: "vlan", parent: "lan0", id: 50 };
         const V60: HostFeature = { kind: "vlan", parent: "lan0", id: 60 };
@@ -1116,7 +1099,7 @@ describe("hostScripts for real: VLANs in a user-mode Linux guest (802.1Q)", func
         const before = await g.snapshot();
         const pre = await g.login(renderPreflight({ host: HOST, parent: "lan0", needsVlan: true, needsDocker: false }));
         assert.equal(pre.status, 0, pre.stderr);
-        assert.match(pre.stdout, /^pulumi-macvlan node1: preflight ok \(Linux 6\.[0-9.]+, parent NIC lan0, 802\.1Q\)\n$/);
+        assert.equal(pre.stdout, `pulumi-macvlan node1: preflight ok (Linux ${g.release}, parent NIC lan0, 802.1Q)\n`);
         assert.equal(await g.bash("test -d /proc/net/vlan && echo loaded"), "loaded\n", "the preflight loaded 8021q");
 
         const tokens = await probeG();
