@@ -7,10 +7,10 @@
  */
 import { readFileSync } from "node:fs";
 import * as pulumi from "@pulumi/pulumi";
-import { probeHosts, sshProber, type HostProber } from "./components/probe";
-import { buildStack, stackHostProblems, type StackOutputs } from "./components/program";
-import { IDENTITY_FILE_RULE, isIdentityFile } from "./components/patterns";
-import { MacvlanConfigError, parseStackConfig } from "./components/validate";
+import { probeHosts, sshProber, type HostProber } from "./components/stack/probe";
+import { buildStack, stackHostProblems, type StackOutputs } from "./components/stack/build";
+import { IDENTITY_FILE_RULE, isIdentityFile } from "./components/net/patterns";
+import { MacvlanConfigError, parseStackConfig } from "./components/config/validate";
 
 /** What the program takes from outside, replaceable in tests. */
 interface ProgramDeps {

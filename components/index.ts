@@ -38,8 +38,8 @@ export {
     type NetworkStackOutputs,
     type NetworkHostStackOutputs,
     type ContainerStackOutputs,
-} from "./program";
-export { probeHosts, sshProber, type HostProber, type ProbeTarget, type SshProberOptions } from "./probe";
-export { parseStackConfig, MacvlanConfigError, type RawStackConfig } from "./validate";
-export * from "./model";
-export { hostChildNames, networkChildNames, addressSlug } from "./names";
+} from "./stack/build";
+export { probeHosts, sshProber, type HostProber, type ProbeTarget, type SshProberOptions } from "./stack/probe";
+export { parseStackConfig, MacvlanConfigError, type RawStackConfig } from "./config/validate";
+export * from "./config/model";
+export { hostChildNames, networkChildNames, addressSlug } from "./plan/names";

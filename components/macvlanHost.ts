@@ -7,15 +7,15 @@
 import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { DEFAULT_SHIM_LINK, DEFAULT_SSH_PORT, DEFAULT_SSH_USER } from "./model";
-import { featureIdentity, featureKey, renderFeature, renderPreflight, type HostFeature } from "./hostScripts";
-import { hostChildNames } from "./names";
-import { IDENTITY_FILE_RULE, isIdentityFile, isIfName, isIpv6Literal, isPort, isSshAddress, isSshUser, isVlanId, sshHostKeyProblem } from "./patterns";
+import { DEFAULT_SHIM_LINK, DEFAULT_SSH_PORT, DEFAULT_SSH_USER } from "./config/model";
+import { featureIdentity, featureKey, renderFeature, renderPreflight, type HostFeature } from "./host/scripts";
+import { hostChildNames } from "./plan/names";
+import { IDENTITY_FILE_RULE, isIdentityFile, isIfName, isIpv6Literal, isPort, isSshAddress, isSshUser, isVlanId, sshHostKeyProblem } from "./net/patterns";
 
 /** Drift token of a feature the probe said nothing about (probe off, new feature, key missing). */
 export const UNPROBED_TOKEN = "unprobed";
 /** Default name of the shim link on the host (a bridge-mode macvlan; ≤ 15 chars). */
-export { DEFAULT_SHIM_LINK } from "./model";
+export { DEFAULT_SHIM_LINK } from "./config/model";
 /** Default for `MacvlanHostArgs.promisc`. */
 export const DEFAULT_PROMISC = true;
 /** Default for `MacvlanHostArgs.ipForward`. */

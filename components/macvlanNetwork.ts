@@ -5,9 +5,9 @@
  */
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { parseAddress, parseCidr } from "./addr";
-import { DEFAULT_MODE, DEFAULT_RESTART, type IpamPoolModel, type MacvlanMode, type RestartPolicy } from "./model";
-import { networkChildNames } from "./names";
+import { parseAddress, parseCidr } from "./net/addr";
+import { DEFAULT_MODE, DEFAULT_RESTART, type IpamPoolModel, type MacvlanMode, type RestartPolicy } from "./config/model";
+import { networkChildNames } from "./plan/names";
 
 /** Pulumi type token of the component. */
 export const MACVLAN_NETWORK_TYPE = "macvlan:index:MacvlanNetwork";

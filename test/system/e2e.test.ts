@@ -1,5 +1,5 @@
 /**
- * End to end (issue 4): index.ts applied to the lab by the test harness (test/harness), which
+ * End to end (issue 4): index.ts applied to the lab by the test harness (test/support/engine), which
  * performs every registered resource for real — remote commands over SSH with their registered
  * connection, Docker networks and containers through each host's registered `ssh://` provider — and
  * the field notes' experiments reproduced as assertions on real engines and kernels:
@@ -22,11 +22,11 @@ import * as assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { isDeepStrictEqual } from "node:util";
 import * as yaml from "js-yaml";
-import { MacvlanConfigError } from "../../components/validate";
-import { labDocker, labDown, labExec, labUp, releaseLab, setHairpin, type Lab, type LabHost } from "../lab/lab";
-import { createContainer, DockerApi } from "../harness/docker";
-import { Engine, TYPES, type PassResult, type Step } from "../harness/engine";
-import { clone } from "../setup";
+import { MacvlanConfigError } from "../../components/config/validate";
+import { labDocker, labDown, labExec, labUp, releaseLab, setHairpin, type Lab, type LabHost } from "../../lab/lab";
+import { createContainer, DockerApi } from "../support/engine/docker";
+import { Engine, TYPES, type PassResult, type Step } from "../support/engine/engine";
+import { clone } from "../support/mocks";
 
 const log = (l: string): void => void process.stdout.write(`      e2e: ${l}\n`);
 const IMAGE = "local/busybox:1";

@@ -1,5 +1,5 @@
 /**
- * The QEMU guest kind (test/lab/guest.ts) on its own: the initramfs archive as an independent
+ * The QEMU guest kind (lab/guest.ts) on its own: the initramfs archive as an independent
  * reader sees it, the command line QEMU gets, the accelerator choice, and one real boot that
  * checks the guest's promises: the Debian kernel with 802.1Q, the machine's files read-only under
  * a writable overlay, and a read-write share. The lab's VLAN hosts and the host-script VLAN suite
@@ -21,12 +21,12 @@ import {
     renderInitramfsInit,
     startGuestVm,
     type GuestKernel,
-} from "../lab/guest";
-import { alive } from "../lab/proc";
+} from "../../lab/guest";
+import { alive } from "../../lab/proc";
 
 const RUN = `mvg-${process.pid}`;
 
-describe("QEMU guests (test/lab/guest.ts)", function () {
+describe("QEMU guests (lab/guest.ts)", function () {
     this.timeout(180_000);
     const work = fs.mkdtempSync(path.join(os.tmpdir(), `${RUN}-`));
     after(() => fs.rmSync(work, { recursive: true, force: true }));

@@ -23,7 +23,7 @@
 import * as assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
-import { buildInitramfs, describeBoot, findGuestKernel, GUEST_TOOLS, guestAccel, QEMU, startGuestVm } from "../lab/guest";
+import { buildInitramfs, describeBoot, findGuestKernel, GUEST_TOOLS, guestAccel, QEMU, startGuestVm } from "../../lab/guest";
 import * as fc from "fast-check";
 import {
     BOOT_RUNNER_TEXT,
@@ -37,7 +37,7 @@ import {
     renderPreflight,
     renderProbe,
     type HostFeature,
-} from "../../components/hostScripts";
+} from "../../components/host/scripts";
 
 const HOST = "node1";
 const RUN = `mvt-${process.pid}`;
@@ -880,7 +880,7 @@ done`);
 });
 
 // ---------------------------------------------------------------------------------------------
-// 802.1Q needs a kernel that has it: a QEMU guest with a Debian kernel (test/lab/guest.ts). Its
+// 802.1Q needs a kernel that has it: a QEMU guest with a Debian kernel (lab/guest.ts). Its
 // root is this machine's filesystem, read-only over 9p, under a tmpfs overlay (so the scripts
 // write into the overlay only); commands go through a shared directory (9p, read-write): the test
 // writes `<n>.sh`, the guest's init runs it with the guest's /bin/sh -c (as sshd would) and

@@ -1,5 +1,5 @@
 /**
- * System test of the lab itself (test/lab): it comes up, its hosts are what they claim to be
+ * System test of the lab itself (lab/): it comes up, its hosts are what they claim to be
  * over real SSH, each engine is its own, packets cross the switch (and VLANs cross it tagged),
  * hairpin switches, a killed run is cleaned up, and labDown leaves nothing behind.
  * Needs root and the Debian packages of .ci/run; fails (never skips) without them.
@@ -9,7 +9,7 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as yaml from "js-yaml";
-import { parseStackConfig } from "../../components/validate";
+import { parseStackConfig } from "../../components/config/validate";
 import {
     ensureImage,
     findLeftovers,
@@ -26,8 +26,8 @@ import {
     readLab,
     releaseLab,
     setHairpin,
-} from "../lab/lab";
-import { alive } from "../lab/proc";
+} from "../../lab/lab";
+import { alive } from "../../lab/proc";
 
 const REPO = path.resolve(__dirname, "../..");
 const log = (l: string) => process.stdout.write(`      lab: ${l}\n`);
@@ -73,7 +73,7 @@ function startedAt(pid: number): number | undefined {
     }
 }
 
-describe("the lab (test/lab)", function () {
+describe("the lab (lab/)", function () {
     this.timeout(300_000);
     let lab: Lab;
     // Let another process (another engineer's test run) have the lab as soon as this file is done.
@@ -81,7 +81,7 @@ describe("the lab (test/lab)", function () {
 
     describe("up", () => {
         it("refuses to run without root, saying so", () => {
-            const r = spawnSync(path.join(REPO, "node_modules/.bin/tsx"), ["test/lab/cli.ts", "up"], {
+            const r = spawnSync(path.join(REPO, "node_modules/.bin/tsx"), ["lab/cli.ts", "up"], {
                 cwd: REPO,
                 uid: 65534,
                 gid: 65534,

@@ -1,10 +1,10 @@
 /**
  * MacvlanHost proven over REAL SSH on REAL kernels (issue 3, "Proven for real").
  *
- * index.ts runs under the Pulumi mocks (test/setup.ts `runProgram`) with a stack config built from
- * the running lab (test/lab) and the REAL drift probe (`sshProber`: ssh2 to every host). Every
+ * index.ts runs under the Pulumi mocks (test/support/mocks.ts `runProgram`) with a stack config built from
+ * the running lab (lab/) and the REAL drift probe (`sshProber`: ssh2 to every host). Every
  * `command:remote:Command` it registers is taken from the records — its `create`/`update`/`delete`
- * text and its `connection` exactly as registered — and run over SSH by test/harness/command.ts
+ * text and its `connection` exactly as registered — and run over SSH by test/support/engine/command.ts
  * (`runRemote`: ssh2, host key pinned, the text as the exec command) the way the engine would:
  * in dependency order (preflight, then promisc/ipforward/VLANs, then the shim, then its routes;
  * deletes in reverse), a failed command stopping what depends on it, an unchanged command not run
@@ -41,12 +41,12 @@ import {
     HOST_PATHS,
     renderBootFragment,
     type HostFeature,
-} from "../../components/hostScripts";
-import { sshProber } from "../../components/probe";
-import { unwrapSh } from "../../components/shell";
-import { connectionOf, runRemote, type CommandConnection } from "../harness/command";
-import { hostChanges, labExec, labUp, releaseLab, type Lab, type LabHost } from "../lab/lab";
-import { isSecretValue, nameByUrn, runProgram, unwrapSecrets } from "../setup";
+} from "../../components/host/scripts";
+import { sshProber } from "../../components/stack/probe";
+import { unwrapSh } from "../../components/host/shell";
+import { connectionOf, runRemote, type CommandConnection } from "../support/engine/command";
+import { hostChanges, labExec, labUp, releaseLab, type Lab, type LabHost } from "../../lab/lab";
+import { isSecretValue, nameByUrn, runProgram, unwrapSecrets } from "../support/mocks";
 import {
     diffViews,
     exactView,
@@ -56,7 +56,7 @@ import {
     runtimeView,
     snapshot,
     type HostSnapshot,
-} from "./hostState";
+} from "../support/hostState";
 
 const log = (l: string): void => void process.stdout.write(`      ssh: ${l}\n`);
 

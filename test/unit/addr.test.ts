@@ -1,6 +1,6 @@
 import * as assert from "node:assert/strict";
 import fc from "fast-check";
-import { Address, Cidr, SUPPORTED_FAMILIES, broadcastAddress, contains, detectFamily, networkAddress, nthAddress, overlaps, parseAddress, parseCidr } from "../../components/addr";
+import { Address, Cidr, SUPPORTED_FAMILIES, broadcastAddress, contains, detectFamily, networkAddress, nthAddress, overlaps, parseAddress, parseCidr } from "../../components/net/addr";
 
 function addr(s: string): Address {
     const r = parseAddress(s);

@@ -27,8 +27,8 @@ import {
     ShellValueError,
     TOKEN_RE,
     type HostFeature,
-} from "../../components/hostScripts";
-import { unwrapSh } from "../../components/shell";
+} from "../../components/host/scripts";
+import { unwrapSh } from "../../components/host/shell";
 
 /** The script inside `/bin/sh -c '<script>'` (unwrapSh also checks the quoting is exactly shq's). */
 const unwrap = unwrapSh;

@@ -1,7 +1,7 @@
 import * as assert from "node:assert/strict";
 import fc from "fast-check";
-import { Address, parseAddress } from "../../components/addr";
-import { defaultMac, isLocallyAdministeredMac, isMulticastMac, isUnicastMac, macFromIpv4, normalizeMac, parseMac } from "../../components/mac";
+import { Address, parseAddress } from "../../components/net/addr";
+import { defaultMac, isLocallyAdministeredMac, isMulticastMac, isUnicastMac, macFromIpv4, normalizeMac, parseMac } from "../../components/net/mac";
 
 function v4(s: string): Address {
     const r = parseAddress(s);

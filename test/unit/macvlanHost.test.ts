@@ -8,10 +8,10 @@ import { spawn, spawnSync } from "node:child_process";
 import type { AddressInfo } from "node:net";
 import * as fc from "fast-check";
 import { Server } from "ssh2";
-// Static imports are safe: .mocharc.json loads test/setup.ts (the mocks) before any spec.
-import { renderFeature } from "../../components/hostScripts";
+// Static imports are safe: .mocharc.json loads test/support/mocks.ts (the mocks) before any spec.
+import { renderFeature } from "../../components/host/scripts";
 import * as H from "../../components/macvlanHost";
-import { byName, dependencyNames, ed25519, isSecretValue, recorded, reset, runUnderMocks, summary, unwrapSecrets } from "../setup";
+import { byName, dependencyNames, ed25519, isSecretValue, recorded, reset, runUnderMocks, summary, unwrapSecrets } from "../support/mocks";
 
 const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAMKERgfJi00O0JJUFdeZWxzeoGIj5adpKuyucDHztXc";
 

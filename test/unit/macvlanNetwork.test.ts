@@ -13,7 +13,7 @@ import {
     sortedEnvs,
     type MacvlanNetworkArgs,
 } from "../../components/macvlanNetwork";
-import { byName, isSecretValue, recorded, reset, runUnderMocks, summary } from "../setup";
+import { byName, isSecretValue, recorded, reset, runUnderMocks, summary } from "../support/mocks";
 
 describe("MacvlanNetwork", () => {
     describe("ipamConfigs", () => {

@@ -1,5 +1,5 @@
 import * as assert from "node:assert/strict";
-import { addressSlug } from "../../components/names";
+import { addressSlug } from "../../components/plan/names";
 
 describe("names", () => {
     it("slugs addresses and CIDRs of either family", () => {

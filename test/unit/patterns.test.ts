@@ -20,7 +20,7 @@ import {
     isSshUser,
     isVlanId,
     sshHostKeyProblem,
-} from "../../components/patterns";
+} from "../../components/net/patterns";
 
 /** Real public keys made with ssh-keygen for these tests (no private halves kept). */
 const KEYS = {

@@ -6,12 +6,12 @@ import * as assert from "node:assert/strict";
 import type { AddressInfo } from "node:net";
 import * as pulumi from "@pulumi/pulumi";
 import { Server, type ServerChannel } from "ssh2";
-import { featureKey } from "../../components/hostScripts";
+import { featureKey } from "../../components/host/scripts";
 import { planHostFeatures } from "../../components/macvlanHost";
-import { probeHosts, sshProber, type ProbeTarget } from "../../components/probe";
-import { hostArgsFromModel } from "../../components/program";
-import { parseStackConfig } from "../../components/validate";
-import { KEY_MARKER, TEST_PRIVATE_KEY, ed25519, fakeProber, stackConfig } from "../setup";
+import { probeHosts, sshProber, type ProbeTarget } from "../../components/stack/probe";
+import { hostArgsFromModel } from "../../components/stack/build";
+import { parseStackConfig } from "../../components/config/validate";
+import { KEY_MARKER, TEST_PRIVATE_KEY, ed25519, fakeProber, stackConfig } from "../support/mocks";
 
 /** Behaviour of the test server per exec'd command. */
 type Handler = (command: string, channel: ServerChannel) => void;

@@ -5,11 +5,11 @@
  */
 import * as assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import type { ProbeTarget } from "../../components/probe";
-import { renderFeature } from "../../components/hostScripts";
+import type { ProbeTarget } from "../../components/stack/probe";
+import { renderFeature } from "../../components/host/scripts";
 import { planHostFeatures } from "../../components/macvlanHost";
-import { buildStack, hostArgsFromModel } from "../../components/program";
-import { MacvlanConfigError, parseStackConfig } from "../../components/validate";
+import { buildStack, hostArgsFromModel } from "../../components/stack/build";
+import { MacvlanConfigError, parseStackConfig } from "../../components/config/validate";
 import {
     KEY_MARKER,
     STACKS,
@@ -32,7 +32,7 @@ import {
     withKey,
     type RecordedResource,
     type StackName,
-} from "../setup";
+} from "../support/mocks";
 
 const HOST = "macvlan:index:MacvlanHost";
 const NETWORK = "macvlan:index:MacvlanNetwork";
@@ -266,7 +266,7 @@ describe("program (index.ts) under mocks", () => {
                         // Its own identity, then what it builds on: a route its host's shim (no shim here rides a VLAN).
                         const builtOn = planned.name.includes("-shim-route-") ? [FEATURES[stack][`${h.name}-shim`]] : [];
                         assert.deepEqual(r.inputs["triggers"], [FEATURES[stack][planned.name], ...builtOn], planned.name);
-                        // runProgram's fake prober answers every key with the token `ok` (test/setup.ts).
+                        // runProgram's fake prober answers every key with the token `ok` (test/support/mocks.ts).
                         const rendered = renderFeature(h.name, planned.feature, "ok");
                         assert.deepEqual([r.inputs["create"], r.inputs["update"], r.inputs["delete"]], [rendered.create, rendered.update, rendered.delete], planned.name);
                         assert.equal(r.deleteBeforeReplace, true, planned.name);

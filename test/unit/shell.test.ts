@@ -20,7 +20,7 @@ import {
     shq,
     TOKEN_RE,
     wrapSh,
-} from "../../components/shell";
+} from "../../components/host/shell";
 
 /** Bourne-family shells to run the quoted text in: [label, argv prefix]. dash must exist. */
 function shells(): [string, string[]][] {

@@ -1,7 +1,7 @@
 import * as assert from "node:assert/strict";
 import fc from "fast-check";
 import * as pulumi from "@pulumi/pulumi";
-import type { StackModel } from "../../components/model";
+import type { StackModel } from "../../components/config/model";
 import {
     MacvlanConfigError,
     allowsSharedParent,
@@ -11,7 +11,7 @@ import {
     showValue,
     suggestKey,
     type RawStackConfig,
-} from "../../components/validate";
+} from "../../components/config/validate";
 
 type Raw = Record<string, unknown>;
 

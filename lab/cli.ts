@@ -1,14 +1,14 @@
 /**
- * `npm run lab:up` / `npm run lab:down` (and `tsx test/lab/cli.ts status`): the lab from a shell.
+ * `npm run lab:up` / `npm run lab:down` (and `tsx lab/cli.ts status`): the lab from a shell.
  * Needs root.
  */
 import { findLeftovers, labDown, labUp, readLab } from "./lab";
 
 function usage(): never {
     process.stderr.write(
-        "usage: tsx test/lab/cli.ts up [--nodes N] [--guests N] [--no-guest-docker] [--fresh]\n" +
-            "       tsx test/lab/cli.ts down\n" +
-            "       tsx test/lab/cli.ts status [--verbose]\n",
+        "usage: tsx lab/cli.ts up [--nodes N] [--guests N] [--no-guest-docker] [--fresh]\n" +
+            "       tsx lab/cli.ts down\n" +
+            "       tsx lab/cli.ts status [--verbose]\n",
     );
     process.exit(2);
 }

@@ -3,7 +3,7 @@
  * ensures, restores, checks for drift and restores itself at boot. Text only, assembled by
  * hostScripts.ts; pure, no resource imports.
  */
-import { SHIM_SYSCTLS, type HostFeature } from "./hostFeatures";
+import { SHIM_SYSCTLS, type HostFeature } from "./features";
 
 /** Per-kind shell: variables, a library (state, measure, ensure, restore, check) and the boot fragment body. */
 export interface KindShell {

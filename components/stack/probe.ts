@@ -6,10 +6,10 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { Client, type ConnectConfig, type ServerHostKeyAlgorithm } from "ssh2";
-import { parseProbeOutput, renderProbe } from "./hostScripts";
-import { planHostFeatures } from "./macvlanHost";
-import type { StackModel } from "./model";
-import { hostArgsFromModel } from "./program";
+import { parseProbeOutput, renderProbe } from "../host/scripts";
+import { planHostFeatures } from "../macvlanHost";
+import type { StackModel } from "../config/model";
+import { hostArgsFromModel } from "./build";
 
 /** Where and as whom to run a probe. */
 export interface ProbeTarget {

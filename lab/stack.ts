@@ -64,7 +64,7 @@ export function renderLabStack(lab: Lab, kept: readonly string[] = []): string {
     const guests = lab.hosts.filter((h) => h.kind === "qemu" && h.docker);
     const image = lab.image.ref;
     const out = [
-        "# The lab stack: written by `npm run lab:up` (test/lab/lab.ts) for the lab running on this",
+        "# The lab stack: written by `npm run lab:up` (lab/lab.ts) for the lab running on this",
         "# machine, and rewritten by every lab:up (each new lab has new throwaway keys). Try the product",
         "# on it with `pulumi up -s lab`: the hosts are network namespaces and QEMU guests on",
         `# the lab switch (${lab.lanCidr}, router ${lab.gateway}); nothing reaches a real network.`,

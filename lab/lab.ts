@@ -1,6 +1,6 @@
 /**
  * The lab: real Linux hosts on one machine, for the system tests and for trying the product
- * (`npm run lab:up`, then `pulumi up -s lab`). Needs root. See test/lab/README.md.
+ * (`npm run lab:up`, then `pulumi up -s lab`). Needs root. See lab/README.md.
  *
  * Topology (everything named with the prefix `mvl`, so leftovers are easy to find):
  *
@@ -21,7 +21,7 @@
  * tmpfs-backed overlay of the machine's (nothing it writes reaches the machine), its own OpenSSH
  * server on its address and its own Docker Engine (Debian's 20.10). Each guest is QEMU running a
  * Debian kernel (with 802.1Q, unlike the machine's) on the machine's root, read-only over 9p, with
- * the same overlay, sshd and dockerd (vfs storage) inside (test/lab/guest.ts).
+ * the same overlay, sshd and dockerd (vfs storage) inside (lab/guest.ts).
  */
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
@@ -59,7 +59,7 @@ export const PREFIX_LENGTH = 24;
 /** The image every lab engine has: busybox, imported from files (no registry). */
 export const LAB_IMAGE = "local/busybox:1";
 /** Path of the stack file labUp writes, in this repository. */
-export const LAB_STACK_PATH = path.resolve(__dirname, "../../stacks/Pulumi.lab.yaml");
+export const LAB_STACK_PATH = path.resolve(__dirname, "../stacks/Pulumi.lab.yaml");
 
 const DOCKER = "/usr/bin/docker"; // Debian's client: the engine's own version (20.10)
 const IMAGE_APPLETS = [

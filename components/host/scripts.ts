@@ -47,9 +47,9 @@ import {
     type HostFeature,
     type PreflightSpec,
     type RenderedCommand,
-} from "./hostFeatures";
-import { kindShell } from "./hostKindShell";
-import { assigns, FRAG_NEED_IP, FRAG_WAIT, LIB_BOOT_TEXT, LIB_CORE, LIB_IP, LIB_LINK, LIB_STATE, PATH_VARS, printer, PROLOGUE } from "./hostShellLib";
+} from "./features";
+import { kindShell } from "./kinds";
+import { assigns, FRAG_NEED_IP, FRAG_WAIT, LIB_BOOT_TEXT, LIB_CORE, LIB_IP, LIB_LINK, LIB_STATE, PATH_VARS, printer, PROLOGUE } from "./lib";
 import { assertHostName, assertIfName, assertToken, ShellValueError, shq, TOKEN_RE, wrapSh } from "./shell";
 
 export {
@@ -63,8 +63,8 @@ export {
     type HostFeature,
     type PreflightSpec,
     type RenderedCommand,
-} from "./hostFeatures";
-export { BOOT_RUNNER_TEXT, BOOT_UNIT_TEXT } from "./hostShellLib";
+} from "./features";
+export { BOOT_RUNNER_TEXT, BOOT_UNIT_TEXT } from "./lib";
 export { ShellValueError, TOKEN_RE } from "./shell";
 
 /** The exact text of a feature's boot fragment file. */

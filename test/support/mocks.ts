@@ -12,7 +12,7 @@
  *
  * Backend: `setBackend(b)` makes `newResource` hand every registration (with its URN, parent,
  * dependencies and provider) to `b` and answer with what `b` resolves: the system tests' stand-in
- * for the engine and providers (test/harness) performs the resource for real. Without a backend the
+ * for the engine and providers (test/support/engine) performs the resource for real. Without a backend the
  * mocks answer at once, as unit tests expect.
  */
 import { createHash } from "node:crypto";
@@ -152,7 +152,7 @@ void pulumi.runtime.setMocks(
             const req = pending;
             pending = undefined;
             if (req === undefined || req.type !== args.type || req.name !== args.name) {
-                throw new Error(`test/setup: no register request recorded for ${args.type} ${args.name}`);
+                throw new Error(`test/support/mocks: no register request recorded for ${args.type} ${args.name}`);
             }
             const inputs = args.inputs as Record<string, unknown>;
             const record: RecordedResource = {
@@ -201,7 +201,7 @@ void pulumi.runtime.setMocks(
 
 {
     const monitor = pulumi.runtime.getMonitor() as unknown as MockMonitorView | undefined;
-    if (monitor === undefined) throw new Error("test/setup: setMocks installed no monitor");
+    if (monitor === undefined) throw new Error("test/support/mocks: setMocks installed no monitor");
     const register = monitor.registerResource.bind(monitor);
     monitor.registerResource = (req, callback) => {
         const propertyDependencies: Record<string, string[]> = {};
@@ -342,7 +342,7 @@ export type StackName = (typeof STACKS)[number];
 /** The `config:` map of `stacks/Pulumi.<name>.yaml`. */
 export function stackConfig(name: StackName): Record<string, unknown> {
     const yaml = lazy<typeof import("js-yaml")>("js-yaml");
-    const file = path.join(__dirname, "..", "stacks", `Pulumi.${name}.yaml`);
+    const file = path.join(__dirname, "..", "..", "stacks", `Pulumi.${name}.yaml`);
     const doc = yaml.load(readFileSync(file, "utf8")) as { config: Record<string, unknown> };
     return doc.config;
 }
@@ -363,8 +363,8 @@ function lazy<T>(id: string): T {
     return require(id) as T;
 }
 
-type ProbeTarget = import("../components/probe").ProbeTarget;
-type HostProber = import("../components/probe").HostProber;
+type ProbeTarget = import("../../components/stack/probe").ProbeTarget;
+type HostProber = import("../../components/stack/probe").HostProber;
 
 /** Drift token a fake host reports for a feature; default `ok`. */
 export type TokenFn = (host: string, key: string) => string;
@@ -381,10 +381,10 @@ export function fakeProber(
 ): HostProber {
     return (target, script) => {
         calls.push({ target, script });
-        const { parseStackConfig } = lazy<typeof import("../components/validate")>("../components/validate");
-        const { featureKey } = lazy<typeof import("../components/hostScripts")>("../components/hostScripts");
-        const { planHostFeatures } = lazy<typeof import("../components/macvlanHost")>("../components/macvlanHost");
-        const { hostArgsFromModel } = lazy<typeof import("../components/program")>("../components/program");
+        const { parseStackConfig } = lazy<typeof import("../../components/config/validate")>("../../components/config/validate");
+        const { featureKey } = lazy<typeof import("../../components/host/scripts")>("../../components/host/scripts");
+        const { planHostFeatures } = lazy<typeof import("../../components/macvlanHost")>("../../components/macvlanHost");
+        const { hostArgsFromModel } = lazy<typeof import("../../components/stack/build")>("../../components/stack/build");
         const model = parseStackConfig({ hosts: config["macvlan:hosts"], networks: config["macvlan:networks"] });
         const host = model.hosts.find((h) => h.name === target.host);
         if (host === undefined) throw new Error(`fake prober: unknown host ${target.host}`);
@@ -398,7 +398,7 @@ export type ProgramMain = (deps?: { prober?: HostProber; readFile?: (p: string) 
 
 /** index.ts, loaded after the mocks. */
 export function loadMain(): ProgramMain {
-    const mod = lazy<{ default?: ProgramMain } & ProgramMain>("../index");
+    const mod = lazy<{ default?: ProgramMain } & ProgramMain>("../../index");
     return typeof mod.default === "function" ? mod.default : mod;
 }
 

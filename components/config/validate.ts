@@ -9,9 +9,9 @@
  * shims, address and MAC collisions per LAN segment). A cross rule skips inputs that already
  * failed their own check, so one mistake gives one message. Pure: no resource imports.
  */
-import { Address, Cidr, broadcastAddress, networkAddress, parseAddress, parseCidr } from "./addr";
-import { defaultMac, parseMac } from "./mac";
-import { networkChildNames } from "./names";
+import { Address, Cidr, broadcastAddress, networkAddress, parseAddress, parseCidr } from "../net/addr";
+import { defaultMac, parseMac } from "../net/mac";
+import { networkChildNames } from "../plan/names";
 import {
     DEFAULT_MODE,
     DEFAULT_RESTART,
@@ -43,7 +43,7 @@ import {
     isSshUser,
     isVlanId,
     sshHostKeyProblem,
-} from "./patterns";
+} from "../net/patterns";
 
 /** The two structured config keys as read from Pulumi config (`config.getObject`), unvalidated. */
 export interface RawStackConfig {

@@ -1,8 +1,8 @@
 /**
  * A small stand-in for the Pulumi engine and the two providers, for the system tests only (never
- * part of the package). See test/harness/README.md for what it does and does not emulate.
+ * part of the package). See test/support/engine/README.md for what it does and does not emulate.
  *
- * `up(config)` runs index.ts under the mocks of test/setup.ts with this engine installed as the
+ * `up(config)` runs index.ts under the mocks of test/support/mocks.ts with this engine installed as the
  * mocks' backend, so every registration is performed for real as the program registers it, in the
  * order the SDK sends them (a resource registers only once its inputs and `dependsOn` resources have
  * been performed, which gives the engine's dependency order and its parallelism). Against the
@@ -26,9 +26,9 @@
  */
 import { randomUUID } from "node:crypto";
 import { isDeepStrictEqual } from "node:util";
-import { sshProber } from "../../components/probe";
-import { ensureImage, readLab } from "../lab/lab";
-import { runProgram, unwrapSecrets, type Backend, type BackendRequest, type BackendResult, setBackend } from "../setup";
+import { sshProber } from "../../../components/stack/probe";
+import { ensureImage, readLab } from "../../../lab/lab";
+import { runProgram, unwrapSecrets, type Backend, type BackendRequest, type BackendResult, setBackend } from "../mocks";
 import { connectionOf, runRemote } from "./command";
 import { createContainer, createNetwork, deleteContainer, deleteNetwork, DockerApi, parseSshHost } from "./docker";
 

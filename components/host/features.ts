@@ -3,7 +3,7 @@
  * plain values: their checks, state keys, identities and where their files go on a host. Pure: no
  * resource imports, no shell text (hostShellLib.ts, hostKindShell.ts and hostScripts.ts render it).
  */
-import { addressSlug } from "./names";
+import { addressSlug } from "../plan/names";
 import { assertIfName, assertIpv4Cidr, assertIpv4Host32, assertVlanId, ShellValueError } from "./shell";
 
 /** One thing MacvlanHost ensures on a host; each becomes one remote.Command. */

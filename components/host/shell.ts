@@ -5,8 +5,8 @@
  * in single quotes with `shq`. Either step alone would do; both together mean a mistake in one is
  * not yet an injection.
  */
-import { parseCidr } from "./addr";
-import { HOST_NAME_RE, IFNAME_RE, isIfName, isIpv4Literal, isVlanId, RESERVED_IFNAMES } from "./patterns";
+import { parseCidr } from "../net/addr";
+import { HOST_NAME_RE, IFNAME_RE, isIfName, isIpv4Literal, isVlanId, RESERVED_IFNAMES } from "../net/patterns";
 
 /** A value refused before it could reach a shell. `field` says which input, `value` what it was. */
 export class ShellValueError extends Error {

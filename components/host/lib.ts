@@ -3,7 +3,7 @@
  * messages and preflight checks, reading links, state files, the host lock, the boot runner and
  * unit. Text only, assembled by hostScripts.ts; pure, no resource imports.
  */
-import { HOST_PATHS } from "./hostFeatures";
+import { HOST_PATHS } from "./features";
 import { shq } from "./shell";
 
 // ---------------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@
  *   nor transient IPv6 DAD flags and operstate (what "the boot config restores the state" and "a
  *   cut run finished by the next one" compare).
  */
-import { labExec } from "../lab/lab";
+import { labExec } from "../../lab/lab";
 
 /** The host lock (flock(1)); the delete that removes the last feature removes it. */
 export const LOCK_FILE = "/run/pulumi-macvlan.lock";

@@ -3,11 +3,11 @@
  * the validated model, and the plain stack outputs another stack can read with a StackReference.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { parseAddress } from "./addr";
-import { MacvlanHost, macvlanHostProblems, type MacvlanHostArgs } from "./macvlanHost";
-import { MacvlanNetwork, type MacvlanNetworkContainer } from "./macvlanNetwork";
-import type { HostModel, NetworkModel, StackModel } from "./model";
-import { MacvlanConfigError } from "./validate";
+import { parseAddress } from "../net/addr";
+import { MacvlanHost, macvlanHostProblems, type MacvlanHostArgs } from "../macvlanHost";
+import { MacvlanNetwork, type MacvlanNetworkContainer } from "../macvlanNetwork";
+import type { HostModel, NetworkModel, StackModel } from "../config/model";
+import { MacvlanConfigError } from "../config/validate";
 
 /** Options of buildStack. */
 export interface BuildStackOptions {
