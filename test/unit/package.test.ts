@@ -94,7 +94,7 @@ describe("the package", function () {
         assert.ok(requires.length > 0, "the components require each other");
         for (const line of requires) {
             const [file, call] = [line.slice(0, line.indexOf(":")), line.slice(line.indexOf(":") + 1)];
-            const target = path.resolve(path.dirname(file), (/"([^"]*)"/.exec(call) as RegExpExecArray)[1] as string);
+            const target = path.resolve(path.dirname(file), (/"([^"]*)"/.exec(call) as RegExpExecArray)[1]);
             assert.ok(target.startsWith(root + path.sep), `${path.relative(root, file)}: ${call} stays inside components/`);
         }
     });
