@@ -16,6 +16,10 @@ export const DEFAULT_SSH_USER = "root";
 /** Name of the host shim link (a bridge-mode macvlan; at most 15 characters). */
 export const DEFAULT_SHIM_LINK = "macvlan-shim";
 export const DEFAULT_MODE: MacvlanMode = "bridge";
+/** Put the parent NIC in promiscuous mode unless a host says `promisc: false`. */
+export const DEFAULT_PROMISC = true;
+/** Ensure `net.ipv4.ip_forward=1` unless a host says `ipForward: false`. */
+export const DEFAULT_IP_FORWARD = true;
 
 /** The host shim: a bridge-mode macvlan link on the host, so the host reaches its own containers. */
 export interface ShimModel {

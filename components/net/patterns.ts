@@ -219,3 +219,25 @@ export const DOCKER_VERSION_RE = /^(0|[1-9][0-9]{0,3})\.(0|[1-9][0-9]{0,3})$/;
 export function isDockerVersion(s: string): boolean {
     return DOCKER_VERSION_RE.test(s);
 }
+
+// Rules as problems state them, to follow `<path> <value>`: one wording for every layer that checks
+// these values.
+
+/** The rule of HOST_NAME_RE. */
+export const HOST_NAME_RULE = "is not a valid host name: 1-32 characters of a-z, 0-9 and -, starting and ending with a letter or digit";
+/** The rule of IFNAME_RE. */
+export const IFNAME_RULE = `is not a valid Linux interface name: 1-${IFNAME_MAX} characters of A-Z, a-z, 0-9, _, . and -, starting with a letter or digit`;
+/** The rule of RESERVED_IFNAMES. */
+export const RESERVED_IFNAME_RULE = `is reserved: ${RESERVED_IFNAMES.join(" and ")} name the global entries of /proc/sys/net/ipv4/conf, not a link`;
+/** The rule of SSH_USER_RE. */
+export const SSH_USER_RULE = "is not a valid SSH user: 1-32 characters of A-Z, a-z, 0-9, _, . and -, not starting with a digit, . or -";
+/** The rule of isPort. */
+export const PORT_RULE = "is not a port: an integer 1-65535";
+/** The rule of isVlanId. */
+export const VLAN_ID_RULE = `is not a VLAN id: an integer ${VLAN_MIN}-${VLAN_MAX}`;
+
+/** The interface-name rule a name breaks (reserved, or not a Linux interface name), or undefined. */
+export function ifNameProblem(s: string): string | undefined {
+    if (RESERVED_IFNAMES.includes(s)) return RESERVED_IFNAME_RULE;
+    return isIfName(s) ? undefined : IFNAME_RULE;
+}

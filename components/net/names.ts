@@ -1,0 +1,40 @@
+/**
+ * Every derived name, the same in every layer: the slug of an address (in state keys and child
+ * names), the name of a VLAN sub-interface, and the components' child resource names.
+ *
+ * Child names are released: never change an existing one (Pulumi would replace the resource in
+ * every stack); add new ones beside them.
+ */
+
+/** `198.51.100.12/32` -> `198-51-100-12-32`; also safe for IPv6 (`2001:db8::/64` -> `2001-db8---64`). */
+export function addressSlug(cidrOrAddress: string): string {
+    return cidrOrAddress.replace(/[.:/]/g, "-");
+}
+
+/** The link a VLAN sub-interface gets: `<parent>.<id>`. */
+export function vlanLink(parent: string, id: number): string {
+    return `${parent}.${id}`;
+}
+
+/** The link a network or shim on a segment hangs off: the parent itself, or `<parent>.<vlan>`. */
+export function segmentLink(parent: string, vlan: number | undefined): string {
+    return vlan === undefined ? parent : vlanLink(parent, vlan);
+}
+
+/** MacvlanHost's children, from the component (host) name. */
+export const hostChildNames = {
+    preflight: (host: string) => `${host}-preflight`,
+    promisc: (host: string) => `${host}-promisc`,
+    ipForward: (host: string) => `${host}-ipforward`,
+    vlan: (host: string, id: number) => `${host}-vlan${id}`,
+    shim: (host: string) => `${host}-shim`,
+    shimRoute: (host: string, cidr: string) => `${host}-shim-route-${addressSlug(cidr)}`,
+    dockerProvider: (host: string) => `${host}-docker`,
+};
+
+/** MacvlanNetwork's children, from the component (network) name, the host and the container. */
+export const networkChildNames = {
+    network: (network: string, host: string) => `${network}-${host}`,
+    image: (network: string, host: string, container: string) => `${network}-${host}-${container}-image`,
+    container: (network: string, host: string, container: string) => `${network}-${host}-${container}`,
+};
