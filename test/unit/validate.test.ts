@@ -2,16 +2,11 @@ import * as assert from "node:assert/strict";
 import fc from "fast-check";
 import * as pulumi from "@pulumi/pulumi";
 import type { StackModel } from "../../components/config/model";
-import {
-    MacvlanConfigError,
-    allowsSharedParent,
-    childPath,
-    formatProblems,
-    parseStackConfig,
-    showValue,
-    suggestKey,
-    type RawStackConfig,
-} from "../../components/config/validate";
+import { parseStackConfig, type RawStackConfig } from "../../components/config/parse";
+import { childPath, showValue } from "../../components/config/problems";
+import { suggestKey } from "../../components/config/read";
+import { allowsSharedParent } from "../../components/config/rules";
+import { formatProblems, MacvlanConfigError } from "../../components/net/problems";
 
 type Raw = Record<string, unknown>;
 
@@ -715,14 +710,15 @@ describe("validate", () => {
     });
 
     describe("collecting", () => {
-        it("throws an error Pulumi prints as its message alone (a RunError: no stack trace)", () => {
-            const e = new MacvlanConfigError(["hosts[0].port 0 is not a port: an integer 1-65535", "networks[0].name is required"]);
-            assert.ok(pulumi.RunError.isInstance(e));
+        it("throws every problem as data in one MacvlanConfigError; the program's edge makes it a RunError (program.test.ts)", () => {
+            const problems = ["hosts[0].port 0 is not a port: an integer 1-65535", "networks[0].name is required"];
+            const e = new MacvlanConfigError(problems);
+            assert.deepEqual(e.problems, problems);
             assert.equal(
                 e.message,
                 "macvlan stack config has 2 problems:\n  hosts[0].port 0 is not a port: an integer 1-65535\n  networks[0].name is required",
             );
-            assert.ok(!pulumi.RunError.isInstance(new Error("x")), "and the check is not vacuous");
+            assert.ok(!pulumi.RunError.isInstance(e), "a pure layer knows nothing of Pulumi's error types");
         });
         it("reports every problem of a config in one throw, in config order", () => {
             const raw = cfg(

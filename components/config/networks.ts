@@ -1,0 +1,233 @@
+/**
+ * The checks of one network entry on its own (`macvlan:networks[i]`, with its containers): types,
+ * syntax, defaults and the address math inside the network's subnet. Rules across entries (unique
+ * names, shared parents, collisions on a LAN segment) are in cross.ts.
+ */
+import { parseCidr, type Address, type Cidr } from "../net/addr";
+import { defaultMac } from "../net/mac";
+import { DEFAULT_MODE, DEFAULT_RESTART, type MacvlanMode, type RestartPolicy } from "./model";
+import type { CheckedHost } from "./hosts";
+import { childPath, type Problems } from "./problems";
+import { checkKey, checkValue, own, readEntry, readField, readOptional, STRING, type RawMap } from "./read";
+import {
+    addressIn,
+    AUX_MAP,
+    AUX_NAME,
+    blockIn,
+    COMMAND,
+    COMMAND_WORD,
+    CONTAINER_LIST,
+    CONTAINER_NAME,
+    emptyProblem,
+    ENV_MAP,
+    ENV_NAME,
+    ENV_VALUE,
+    HOST_LIST,
+    HOST_REF,
+    IMAGE,
+    LISTED_TWICE,
+    MAC,
+    MODE,
+    NETWORK_NAME,
+    notAHostProblem,
+    reservedIn,
+    RESTART,
+    VLAN_ID,
+} from "./rules";
+
+/** Keys a network entry may have. */
+const NETWORK_KEYS = ["name", "vlan", "mode", "subnet", "gateway", "ipRange", "auxAddresses", "hosts", "containers"] as const;
+/** Keys a container entry may have. */
+const CONTAINER_KEYS = ["name", "host", "image", "ip", "mac", "command", "env", "restart"] as const;
+
+/**
+ * Required: engines before 29 invent a gateway when none is given (which then reads back as a
+ * change on every run), and 29+ gives the containers no default route at all.
+ */
+const GATEWAY_REQUIRED = "is required: the LAN's real router (Docker before 29 invents one when it is missing, and 29+ gives the containers no default route)";
+
+interface CheckedAux {
+    readonly name: string;
+    readonly path: string;
+    address?: Address;
+}
+
+export interface CheckedContainer {
+    readonly index: number;
+    readonly path: string;
+    name?: string;
+    host?: string;
+    image?: string;
+    ip?: Address;
+    mac?: string;
+    macDerived: boolean;
+    command?: string[];
+    env?: Record<string, string>;
+    restart: RestartPolicy;
+}
+
+export interface CheckedNetwork {
+    readonly index: number;
+    readonly path: string;
+    name?: string;
+    vlan?: number;
+    vlanOk: boolean;
+    mode: MacvlanMode;
+    /** The subnet; with host bits set, the block it should be (the problem is reported). */
+    subnet?: Cidr;
+    gateway?: Address;
+    ipRange?: Cidr;
+    aux: CheckedAux[];
+    /** Names of valid hosts it spans, config order. */
+    hosts: string[];
+    containers: CheckedContainer[];
+}
+
+/** What the checks of a network need to know about the hosts. */
+interface HostIndex {
+    /** Valid hosts by name (first of duplicates). */
+    readonly byName: ReadonlyMap<string, CheckedHost>;
+    /** Every string given as a host name, valid or not (so a bad name is reported once, at the host). */
+    readonly given: ReadonlySet<string>;
+}
+
+/** Checks one network entry and its containers. */
+export function checkNetwork(p: Problems, raw: unknown, index: number, hosts: HostIndex): CheckedNetwork | undefined {
+    const path = `networks[${index}]`;
+    const map = readEntry(p, raw, path, NETWORK_KEYS, "a network");
+    if (map === undefined) return undefined;
+    const name = readField(p, map, "name", path, NETWORK_NAME, true);
+    const vlan = readOptional(p, map, "vlan", path, VLAN_ID);
+    const n: CheckedNetwork = {
+        index,
+        path,
+        name,
+        vlan: vlan.value,
+        vlanOk: vlan.ok,
+        mode: readField(p, map, "mode", path, MODE) ?? DEFAULT_MODE,
+        aux: [],
+        hosts: [...hosts.byName.keys()],
+        containers: [],
+    };
+
+    // A subnet with host bits set is reported, and the block it should be stands in for it, so the
+    // checks that need the subnet still run.
+    const subnet = readField(p, map, "subnet", path, STRING, true);
+    if (subnet !== undefined) {
+        const r = parseCidr(subnet);
+        if (!r.ok) p.add(`${path}.subnet`, subnet, r.problem);
+        n.subnet = r.ok ? r.value : r.corrected;
+    }
+    // Without a subnet the gateway cannot be placed: it is then left out of the checks across entries.
+    const gateway = readField(p, map, "gateway", path, addressIn(n.subnet), GATEWAY_REQUIRED);
+    if (n.subnet !== undefined) n.gateway = gateway;
+    n.ipRange = readField(p, map, "ipRange", path, blockIn(n.subnet));
+    checkAux(p, map, n);
+    const listed = checkSpan(p, map, n, hosts);
+
+    const containers = readField(p, map, "containers", path, CONTAINER_LIST);
+    containers?.forEach((c, i) => {
+        const checked = checkContainer(p, c, `${path}.containers[${i}]`, i, n, hosts, listed);
+        if (checked !== undefined) n.containers.push(checked);
+    });
+    return n;
+}
+
+/** The network's `auxAddresses`: valid names, each with an address in the subnet. */
+function checkAux(p: Problems, map: RawMap, n: CheckedNetwork): void {
+    const mapPath = `${n.path}.auxAddresses`;
+    const aux = readField(p, map, "auxAddresses", n.path, AUX_MAP);
+    if (aux === undefined) return;
+    for (const key of Object.keys(aux)) {
+        if (!checkKey(p, mapPath, key, AUX_NAME)) continue;
+        const at = childPath(mapPath, key);
+        const v = own(aux, key);
+        const entry: CheckedAux = { name: key, path: at };
+        if (v === undefined) p.addBare(at, emptyProblem("an address"));
+        else entry.address = checkValue(p, v, at, reservedIn(n.subnet));
+        n.aux.push(entry);
+    }
+}
+
+/**
+ * The network's `hosts`, when given: each a known host, once; `n.hosts` becomes the valid ones.
+ * Returns every string listed (valid or not), for the containers' host rule; undefined when
+ * `hosts` is not given (the network spans every host) or is not a list.
+ */
+function checkSpan(p: Problems, map: RawMap, n: CheckedNetwork, hosts: HostIndex): ReadonlySet<string> | undefined {
+    const span = readOptional(p, map, "hosts", n.path, HOST_LIST);
+    if (span.ok && span.value === undefined) return undefined; // not given
+    n.hosts = [];
+    if (span.value === undefined) return undefined;
+    if (span.value.length === 0) p.add(`${n.path}.hosts`, [], "must list at least one host; omit it to span every host");
+    span.value.forEach((v, i) => {
+        const at = `${n.path}.hosts[${i}]`;
+        const host = checkValue(p, v, at, HOST_REF);
+        if (host === undefined) return;
+        if (!hosts.given.has(host)) p.add(at, host, notAHostProblem(hosts.byName.keys()));
+        else if (n.hosts.includes(host)) p.add(at, host, LISTED_TWICE);
+        else if (hosts.byName.has(host)) n.hosts.push(host);
+    });
+    return new Set(span.value.filter((v): v is string => typeof v === "string"));
+}
+
+function checkContainer(
+    p: Problems,
+    raw: unknown,
+    path: string,
+    index: number,
+    n: CheckedNetwork,
+    hosts: HostIndex,
+    /** The names listed in the network's `hosts`, when it lists them. */
+    listed: ReadonlySet<string> | undefined,
+): CheckedContainer | undefined {
+    const map = readEntry(p, raw, path, CONTAINER_KEYS, "a container");
+    if (map === undefined) return undefined;
+    const c: CheckedContainer = {
+        index,
+        path,
+        name: readField(p, map, "name", path, CONTAINER_NAME, true),
+        macDerived: false,
+        restart: DEFAULT_RESTART,
+    };
+    const host = readField(p, map, "host", path, STRING, true);
+    if (host !== undefined) {
+        if (!hosts.given.has(host)) p.add(`${path}.host`, host, notAHostProblem(hosts.byName.keys()));
+        else if (listed !== undefined && !listed.has(host)) p.add(`${path}.host`, host, `is not one of ${n.path}.hosts (${n.hosts.join(", ")})`);
+        else if (hosts.byName.has(host)) c.host = host;
+    }
+    c.image = readField(p, map, "image", path, IMAGE, true);
+    // Without a subnet the ip cannot be placed: it is then left out of the checks across entries.
+    const ip = readField(p, map, "ip", path, addressIn(n.subnet), true);
+    if (n.subnet !== undefined) c.ip = ip;
+    // A mac of the wrong type is reported, and the derived one stands in for it.
+    const mac = readField(p, map, "mac", path, STRING);
+    if (mac !== undefined) c.mac = checkValue(p, mac, `${path}.mac`, MAC);
+    else if (c.ip !== undefined) {
+        c.mac = defaultMac(c.ip);
+        c.macDerived = true;
+    }
+
+    const command = readField(p, map, "command", path, COMMAND);
+    if (command !== undefined) {
+        if (command.length === 0) p.add(`${path}.command`, [], "must list at least one word; omit it to run the image's default command");
+        const words: string[] = [];
+        command.forEach((w, i) => {
+            const word = checkValue(p, w, `${path}.command[${i}]`, COMMAND_WORD);
+            if (word !== undefined) words.push(word);
+        });
+        c.command = words;
+    }
+    const env = readField(p, map, "env", path, ENV_MAP);
+    if (env !== undefined) {
+        const vars: Record<string, string> = {};
+        for (const key of Object.keys(env)) {
+            if (!checkKey(p, `${path}.env`, key, ENV_NAME)) continue;
+            const value = checkValue(p, own(env, key) ?? null, childPath(`${path}.env`, key), ENV_VALUE);
+            if (value !== undefined) Object.defineProperty(vars, key, { value, enumerable: true, writable: true, configurable: true });
+        }
+        c.env = vars;
+    }
+    c.restart = readField(p, map, "restart", path, RESTART) ?? DEFAULT_RESTART;
+    return c;
+}

@@ -1,0 +1,118 @@
+/**
+ * The entry point of config validation: `parseStackConfig` turns the raw stack config
+ * (`macvlan:hosts`, `macvlan:networks`) into the typed model, before any resource is registered.
+ * Every problem is collected and thrown once as a `MacvlanConfigError` whose `problems` read
+ * `<path> <value> <rule>`, e.g. `networks[0].containers[1].ip 10.9.9.9 does not belong to subnet 198.51.100.0/24`.
+ *
+ * Each entry is checked on its own first (hosts.ts, networks.ts: types, syntax, address math
+ * inside one network), then the rules across entries run on what passed (cross.ts). Pure: no
+ * resource imports.
+ */
+import { MacvlanConfigError } from "../net/problems";
+import { checkHostsAcross, checkNetworksAcross } from "./cross";
+import { checkHost, type CheckedHost } from "./hosts";
+import type { ContainerModel, HostModel, NetworkModel, StackModel } from "./model";
+import { checkNetwork, type CheckedNetwork } from "./networks";
+import { Problems } from "./problems";
+import { isMap, own, type RawMap } from "./read";
+
+/** The two structured config keys as read from Pulumi config (`config.getObject`), unvalidated. */
+export interface RawStackConfig {
+    readonly hosts: unknown;
+    readonly networks: unknown;
+}
+
+/** One of the two lists (`hosts`, `networks`): its entries, or none when it is missing or not a list. */
+function checkList(p: Problems, raw: unknown, path: string, required: boolean): unknown[] {
+    if (raw === undefined || raw === null) {
+        if (required) p.addBare(path, `is required (config key macvlan:${path})`);
+        return [];
+    }
+    if (!Array.isArray(raw)) {
+        p.wrongType(path, raw, "a list");
+        return [];
+    }
+    if (required && raw.length === 0) p.add(path, [], "must list at least one host");
+    return raw as unknown[];
+}
+
+/** Parse, normalize (defaults, derived MACs) and validate; throws MacvlanConfigError listing all problems. */
+export function parseStackConfig(raw: RawStackConfig): StackModel {
+    const p = new Problems();
+    const config: RawMap = isMap(raw) ? raw : {};
+    if (!isMap(raw)) p.wrongType("config", raw, "a map {hosts, networks}");
+
+    const hosts: CheckedHost[] = [];
+    checkList(p, own(config, "hosts"), "hosts", true).forEach((h, i) => {
+        const checked = checkHost(p, h, i);
+        if (checked !== undefined) hosts.push(checked);
+    });
+    const byName = checkHostsAcross(p, hosts);
+    const given = new Set(hosts.flatMap((h) => (h.written === undefined ? [] : [h.written])));
+
+    const networks: CheckedNetwork[] = [];
+    checkList(p, own(config, "networks"), "networks", false).forEach((n, i) => {
+        const checked = checkNetwork(p, n, i, { byName, given });
+        if (checked !== undefined) networks.push(checked);
+    });
+    checkNetworksAcross(p, hosts, byName, networks);
+
+    if (p.list.length > 0) throw new MacvlanConfigError(p.list);
+    return buildModel(hosts, networks);
+}
+
+function defined<T>(v: T | undefined, what: string): T {
+    if (v === undefined) throw new Error(`internal: ${what} is undefined after validation passed`);
+    return v;
+}
+
+/** The model from entries that passed every check (only called when there were no problems). */
+function buildModel(hosts: readonly CheckedHost[], networks: readonly CheckedNetwork[]): StackModel {
+    const hostModels: HostModel[] = hosts.map((h) => ({
+        name: defined(h.name, `${h.path}.name`),
+        address: defined(h.address, `${h.path}.address`),
+        port: h.port,
+        user: h.user,
+        ...(h.hostKey === undefined ? {} : { hostKey: h.hostKey }),
+        parent: defined(h.parent, `${h.path}.parent`),
+        promisc: h.promisc,
+        ipForward: h.ipForward,
+        vlans: [...h.vlans].sort((a, b) => a - b),
+        ...(h.shim === undefined
+            ? {}
+            : { shim: { address: defined(h.shim.address, `${h.shim.path}.address`).toString(), ...(h.shim.vlan === undefined ? {} : { vlan: h.shim.vlan }) } }),
+        ...(h.dockerVersion === undefined ? {} : { dockerVersion: h.dockerVersion }),
+    }));
+    const networkModels: NetworkModel[] = networks.map((n) => {
+        const name = defined(n.name, `${n.path}.name`);
+        const containers: ContainerModel[] = n.containers.map((c) => ({
+            name: defined(c.name, `${c.path}.name`),
+            host: defined(c.host, `${c.path}.host`),
+            image: defined(c.image, `${c.path}.image`),
+            attachments: [{ network: name, ipv4Address: defined(c.ip, `${c.path}.ip`).toString(), mac: defined(c.mac, `${c.path}.mac`) }],
+            ...(c.command === undefined ? {} : { command: c.command }),
+            ...(c.env === undefined ? {} : { env: c.env }),
+            restart: c.restart,
+        }));
+        const auxAddresses: Record<string, string> = {};
+        for (const a of n.aux) {
+            Object.defineProperty(auxAddresses, a.name, { value: defined(a.address, a.path).toString(), enumerable: true, writable: true, configurable: true });
+        }
+        return {
+            name,
+            ...(n.vlan === undefined ? {} : { vlan: n.vlan }),
+            mode: n.mode,
+            ipam: [
+                {
+                    subnet: defined(n.subnet, `${n.path}.subnet`).toString(),
+                    ...(n.gateway === undefined ? {} : { gateway: n.gateway.toString() }),
+                    ...(n.ipRange === undefined ? {} : { ipRange: n.ipRange.toString() }),
+                },
+            ],
+            auxAddresses,
+            hosts: n.hosts,
+            containers,
+        };
+    });
+    return { hosts: hostModels, networks: networkModels };
+}

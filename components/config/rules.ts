@@ -1,0 +1,179 @@
+/**
+ * The rules for single config values, each worded once: what a field takes (its type and rule)
+ * and the wording shared by the checks of several entries. A rule returns the rule broken,
+ * phrased to follow `<path> <value>`, or undefined.
+ */
+import { Address, Cidr, broadcastAddress, networkAddress, parseAddress, parseCidr } from "../net/addr";
+import { parseMac } from "../net/mac";
+import {
+    DOCKER_VERSION_RE,
+    HOST_NAME_RULE,
+    IFNAME_MAX,
+    isAuxName,
+    isDnsName,
+    isDockerContainerName,
+    isDockerName,
+    isDockerVersion,
+    isEnvName,
+    isHostName,
+    isIfName,
+    isImageRef,
+    isIpv4Literal,
+    isIpv6Literal,
+    isPort,
+    isSshUser,
+    isVlanId,
+    PORT_RULE,
+    ifNameProblem,
+    SSH_USER_RULE,
+    sshHostKeyProblem,
+    VLAN_ID_RULE,
+    VLAN_MAX,
+    VLAN_MIN,
+} from "../net/patterns";
+import { MACVLAN_MODES, type MacvlanMode, type RestartPolicy } from "./model";
+import { field, isList, isMap, isNumber, isString, parsedField, textField, type Field, type RawMap, type Rule } from "./read";
+
+/** Docker restart policies accepted for containers. */
+const RESTART_POLICIES: readonly RestartPolicy[] = ["no", "on-failure", "always", "unless-stopped"];
+/** Names of Docker's predefined networks, which a stack network cannot take. */
+const PREDEFINED_NETWORK_NAMES: readonly string[] = ["bridge", "host", "none"];
+/** The first Docker Engine major version that allows several macvlan networks on one parent. */
+const MULTI_NETWORK_PARENT_MIN_MAJOR = 27;
+
+/** A VLAN id, as wrong-type and empty-entry problems expect it. */
+const VLAN_ID_TYPE = `a VLAN id ${VLAN_MIN}-${VLAN_MAX}`;
+
+/** The rule `holds` decides, worded `broken`. */
+function rule<T>(holds: (value: T) => boolean, broken: string): Rule<T> {
+    return (value) => (holds(value) ? undefined : broken);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rules with more than one wording, or on more than one value
+
+/** SSH targets: an IPv4 address or a DNS name. */
+function sshAddressProblem(s: string): string | undefined {
+    if (isIpv4Literal(s) || isDnsName(s)) return undefined;
+    if (isIpv6Literal(s)) return "is an IPv6 address; IPv6 is not supported yet";
+    return "is not an IPv4 address or DNS name";
+}
+
+function networkNameProblem(s: string): string | undefined {
+    if (!isDockerName(s)) return "is not a valid Docker network name: 1-64 characters of A-Z, a-z, 0-9, _, . and -, starting with a letter or digit";
+    if (PREDEFINED_NETWORK_NAMES.includes(s)) return `is a predefined Docker network (${PREDEFINED_NETWORK_NAMES.join(", ")}); choose another name`;
+    return undefined;
+}
+
+function modeProblem(s: string): string | undefined {
+    if ((MACVLAN_MODES as readonly string[]).includes(s)) return undefined;
+    const modes = MACVLAN_MODES.join(", ");
+    // The field notes write `-o macvlan_mode=veth` for what they describe as vepa.
+    if (s.toLowerCase() === "veth") return `is not a macvlan mode: ${modes}; for same-host traffic through the switch (what some notes call veth), use vepa`;
+    if ((MACVLAN_MODES as readonly string[]).includes(s.toLowerCase())) return `is not a macvlan mode: ${modes}; did you mean ${s.toLowerCase()}?`;
+    return `is not a macvlan mode: ${modes}`;
+}
+
+const restartProblem = rule<string>((s) => (RESTART_POLICIES as readonly string[]).includes(s), `is not a restart policy: ${RESTART_POLICIES.join(", ")}`);
+
+const nulProblem = rule<string>((s) => !s.includes("\0"), "contains a NUL character");
+
+/** `address` lies in `subnet` (Docker's wording: "does not belong to … subnets"). */
+function inSubnetProblem(address: Address | Cidr, subnet: Cidr): string | undefined {
+    return subnet.contains(address) ? undefined : `does not belong to subnet ${subnet.toString()}`;
+}
+
+/** `address` is neither the network nor the broadcast address of `subnet`. */
+export function reservedInSubnetProblem(address: Address, subnet: Cidr): string | undefined {
+    if (address.equals(networkAddress(subnet))) return `is the network address of subnet ${subnet.toString()}`;
+    const broadcast = broadcastAddress(subnet);
+    if (broadcast !== undefined && address.equals(broadcast)) return `is the broadcast address of subnet ${subnet.toString()}`;
+    return undefined;
+}
+
+/** The sub-interface `link` of a valid parent and VLAN id fits in a Linux interface name. */
+export function subInterfaceProblem(link: string): string | undefined {
+    return isIfName(link) ? undefined : `makes the sub-interface name ${link}, longer than the ${IFNAME_MAX} characters Linux allows`;
+}
+
+/** True when a host's declared Docker Engine allows several macvlan networks on one parent. */
+export function allowsSharedParent(dockerVersion: string | undefined): boolean {
+    const m = dockerVersion === undefined ? null : DOCKER_VERSION_RE.exec(dockerVersion);
+    return m !== null && Number(m[1]) >= MULTI_NETWORK_PARENT_MIN_MAJOR;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Wording shared by several checks
+
+/** A list entry given twice. */
+export const LISTED_TWICE = "is listed twice";
+
+/** An empty list entry or map value, where `expected` was due. */
+export function emptyProblem(expected: string): string {
+    return `is empty; expected ${expected}`;
+}
+
+/** The empty-entry problem of a list of VLAN ids. */
+export const EMPTY_VLAN = emptyProblem(VLAN_ID_TYPE);
+
+/** A name that is none of the hosts' (`names`: the valid ones). */
+export function notAHostProblem(names: Iterable<string>): string {
+    return `is not a host in hosts (${[...names].join(", ")})`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The fields: the type and rule of each config value
+
+// A host
+export const HOST_NAME: Field<string> = field("a string", isString, rule(isHostName, HOST_NAME_RULE));
+export const SSH_ADDRESS: Field<string> = field("a string", isString, sshAddressProblem);
+export const PORT: Field<number> = field("an integer 1-65535", isNumber, rule(isPort, PORT_RULE));
+export const SSH_USER: Field<string> = field("a string", isString, rule(isSshUser, SSH_USER_RULE));
+export const HOST_KEY: Field<string> = field("a string", isString, sshHostKeyProblem);
+export const IFNAME: Field<string> = field("a string", isString, ifNameProblem);
+export const VLAN_ID: Field<number> = field(VLAN_ID_TYPE, isNumber, rule(isVlanId, VLAN_ID_RULE));
+export const VLAN_LIST: Field<unknown[]> = field("a list of VLAN ids", isList);
+export const DOCKER_VERSION: Field<string> = field('a string "major.minor" (quote it in YAML)', isString, rule(isDockerVersion, 'is not a Docker version "major.minor" like "27.3"'));
+/** Any address (a shim's; where it may sit is a rule across entries). */
+export const ADDRESS: Field<Address> = parsedField(parseAddress);
+
+// A network
+export const NETWORK_NAME: Field<string> = field("a string", isString, networkNameProblem);
+export const MODE: Field<MacvlanMode> = textField<MacvlanMode>(modeProblem);
+export const AUX_MAP: Field<RawMap> = field("a map of name to address", isMap);
+export const HOST_LIST: Field<unknown[]> = field("a list of host names", isList);
+export const HOST_REF: Field<string> = field("a host name", isString);
+export const CONTAINER_LIST: Field<unknown[]> = field("a list", isList);
+
+/** An address a gateway or a container takes: in `subnet`, not its network or broadcast address (unchecked while the subnet is unknown). */
+export function addressIn(subnet: Cidr | undefined): Field<Address> {
+    return parsedField(parseAddress, subnet === undefined ? undefined : (a) => inSubnetProblem(a, subnet) ?? reservedInSubnetProblem(a, subnet));
+}
+
+/** An address reserved from Docker's allocation (auxAddresses): in `subnet` when it is known. */
+export function reservedIn(subnet: Cidr | undefined): Field<Address> {
+    return parsedField(parseAddress, subnet === undefined ? undefined : (a) => inSubnetProblem(a, subnet));
+}
+
+/** A block inside `subnet` when it is known (ipRange). */
+export function blockIn(subnet: Cidr | undefined): Field<Cidr> {
+    return parsedField(parseCidr, subnet === undefined ? undefined : (c) => inSubnetProblem(c, subnet));
+}
+
+// A container
+export const CONTAINER_NAME: Field<string> = field(
+    "a string",
+    isString,
+    rule(isDockerContainerName, "is not a valid Docker container name: 2-64 characters of A-Z, a-z, 0-9, _, . and -, starting with a letter or digit"),
+);
+export const IMAGE: Field<string> = field("a string", isString, rule(isImageRef, "is not a valid image reference: [registry[:port]/]name[:tag][@sha256:<64 hex>], name in lower case"));
+export const MAC: Field<string> = parsedField(parseMac);
+export const COMMAND: Field<unknown[]> = field("a list of strings", isList);
+export const COMMAND_WORD: Field<string> = field("a string", isString, nulProblem);
+export const ENV_MAP: Field<RawMap> = field("a map of name to string", isMap);
+export const ENV_VALUE: Field<string> = field("a string (quote it in YAML)", isString, nulProblem);
+export const RESTART: Field<RestartPolicy> = textField<RestartPolicy>(restartProblem);
+
+// Keys of a map (a problem names the map, and shows the key as JSON)
+export const AUX_NAME: Rule<string> = rule(isAuxName, "is not a valid aux address name: 1-64 characters of A-Z, a-z, 0-9, _, . and -, starting with a letter or digit");
+export const ENV_NAME: Rule<string> = rule(isEnvName, "is not a valid environment variable name: A-Z, a-z, 0-9 and _, not starting with a digit");
