@@ -5,84 +5,61 @@
  * puts back what the first create found. See `renderFeature` for the contract of one script and
  * `renderProbe` for drift.
  *
- * On the host (all written atomically: a temporary file, then `mv`; the shared ones under a lock):
- *   /var/lib/pulumi-macvlan/<key>/prior   the state before the first create: `name value` lines
- *   /var/lib/pulumi-macvlan/<key>/token   the drift token of the last create/update
- *   /var/lib/pulumi-macvlan/<key>/owners  the host names (MacvlanHost names) whose commands hold
- *                                         it; a delete undoes the feature only when it was the
- *                                         last owner (a host renamed in the config: the new
- *                                         name's create comes first, the old name's delete last)
- *   /etc/pulumi-macvlan/boot.d/NN-<key>.sh   the feature's boot-time fragment (NN orders them:
- *                                            10 promisc/ipforward < 20 vlan < 30 shim < 40 route)
- *   /etc/pulumi-macvlan/boot               the runner: runs every fragment in order
- *   /etc/systemd/system/pulumi-macvlan.service   oneshot unit running the runner before
- *                                                docker.service, enabled by a symlink in
- *                                                multi-user.target.wants
- *   /run/pulumi-macvlan.lock               flock(1) lock: Pulumi runs a host's commands in parallel.
- *                                          The delete that removes the last feature state removes
- *                                          it, still holding it; a script that was waiting on the
- *                                          removed file sees it is no longer the path's (`-ef`) and
- *                                          locks the new one (pm_lock)
- * A directory the scripts had to create (/var/lib/pulumi-macvlan, /etc/pulumi-macvlan, even
- * multi-user.target.wants) holds a `.pulumi-macvlan-created` marker and is removed again by the
- * last delete; a directory that was already there stays. The unit, the runner and the enabling
- * symlink go away with the last fragment.
+ * Where the parts are: each kind of feature is a module under kinds/ (its checks, key, identity,
+ * boot order and values) with its shell in kinds/<kind>.sh, all listed in registry.ts; the shell
+ * every script shares is in lib/*.sh (common.ts reads it). This module only puts the parts
+ * together with the values, each checked and then quoted with `shq`.
  *
- * Why a oneshot unit and not the host's network manager or sysctl.d: hosts differ (ifupdown,
- * systemd-networkd, NetworkManager, netplan), while every supported host has systemd; one unit
- * ordered After=network-online.target (the parent NIC is configured) and Before=docker.service
- * (Docker finds `<parent>.<vlan>` and the shim when it restores its macvlan networks) restores all
- * of it, and a single place is probed for drift and removed on destroy. ip_forward goes there too
- * rather than into /etc/sysctl.d: systemd-sysctl applies sysctl.d early and any later-sorting file
- * or /etc/sysctl.conf can override it, whereas the unit runs after systemd-sysctl, so its value
- * is the one that holds; and the shim's per-interface sysctls need the link to exist first anyway.
+ * What the scripts keep on a host, and why a oneshot unit restores it at boot:
+ * docs/host-state.md.
  */
 import {
-    bootFragmentPath,
-    checkFeature,
-    DRIFT_TOKEN_RE,
-    FEATURE_KEY_RE,
-    featureKey,
-    HOST_PATHS,
-    type HostFeature,
-    type PreflightSpec,
-    type RenderedCommand,
-} from "./features";
-import { kindShell } from "./kinds";
-import { assigns, FRAG_NEED_IP, FRAG_WAIT, LIB_BOOT_TEXT, LIB_CORE, LIB_IP, LIB_LINK, LIB_STATE, PATH_VARS, printer, PROLOGUE } from "./lib";
+    assigns,
+    BOOT_RUNNER_TEXT,
+    BOOT_UNIT_TEXT,
+    LIB_BOOT_TEXT,
+    LIB_CORE,
+    LIB_FRAGMENT,
+    LIB_IP,
+    LIB_LINK,
+    LIB_STATE,
+    MAIN,
+    PATH_VARS,
+    PREFLIGHT,
+    printer,
+    PROBE,
+    PROLOGUE,
+} from "./common";
+import { DRIFT_TOKEN_RE, HOST_PATHS, type PreflightSpec, type RenderedCommand, type ShellVars } from "./feature";
+import { bootFragmentPath, checkFeature, FEATURE_KEY_RE, featureKey, kindOf, type HostFeature } from "./registry";
 import { assertHostName, assertIfName, assertToken, ShellValueError, shq, TOKEN_RE, wrapSh } from "./shell";
 
-export {
-    bootFragmentPath,
-    DRIFT_TOKEN_RE,
-    FEATURE_KEY_RE,
-    featureIdentity,
-    featureKey,
-    HOST_PATHS,
-    SHIM_SYSCTLS,
-    type HostFeature,
-    type PreflightSpec,
-    type RenderedCommand,
-} from "./features";
-export { BOOT_RUNNER_TEXT, BOOT_UNIT_TEXT } from "./lib";
+export { DRIFT_TOKEN_RE, HOST_PATHS, type PreflightSpec, type RenderedCommand } from "./feature";
+export { bootFragmentPath, FEATURE_KEY_RE, featureIdentity, featureKey, type HostFeature } from "./registry";
+export { SHIM_SYSCTLS } from "./kinds/shim";
 export { ShellValueError, TOKEN_RE } from "./shell";
+export { BOOT_RUNNER_TEXT, BOOT_UNIT_TEXT };
+
+/** The values a feature's shell reads, as `NAME='value'` lines (none: nothing). */
+function kindVars(f: HostFeature): string[] {
+    const vars: ShellVars = kindOf(f).vars(f);
+    return vars.length > 0 ? [assigns(vars)] : [];
+}
 
 /** The exact text of a feature's boot fragment file. */
 export function renderBootFragment(host: string, f: HostFeature): string {
     assertHostName("host", host);
     const key = featureKey(f);
-    const k = kindShell(f);
-    const needsWait = f.kind !== "ipforward";
+    const kind = kindOf(f);
     return [
         `# pulumi-macvlan boot fragment ${key} of host ${host}. Generated by pulumi-macvlan; removed by destroy; do not edit.`,
         "set -eu",
-        ...(k.vars.length > 0 ? [assigns(k.vars)] : []),
-        ...(needsWait ? [LIB_IP, FRAG_NEED_IP, FRAG_WAIT] : []),
-        k.fragment,
+        ...kindVars(f),
+        ...(kind.bootWaitsForLinks ? [LIB_IP, LIB_FRAGMENT] : []),
+        kind.shell.boot,
         "",
     ].join("\n");
 }
-
 
 function featureHeader(host: string, f: HostFeature, what: string): string {
     return `# pulumi-macvlan ${featureKey(f)} of host ${host}: ${what}. Generated by pulumi-macvlan; do not edit.`;
@@ -92,13 +69,12 @@ function featureHeader(host: string, f: HostFeature, what: string): string {
  * What a create and a delete script start with: header, prologue, the values (host, key, `extra`,
  * the kind's), paths, and the shared library through LIB_STATE.
  */
-function scriptPrelude(host: string, f: HostFeature, what: string, extra: readonly (readonly [string, string])[]): string[] {
-    const k = kindShell(f);
+function scriptPrelude(host: string, f: HostFeature, what: string, extra: ShellVars): string[] {
     return [
         featureHeader(host, f, what),
         PROLOGUE,
         assigns([["H", host], ["K", featureKey(f)], ...extra]),
-        ...(k.vars.length > 0 ? [assigns(k.vars)] : []),
+        ...kindVars(f),
         PATH_VARS,
         `D="$STATE_ROOT/$K"`,
         `FRAGMENT="$BOOT_ROOT/boot.d/"${shq(bootFragmentPath(f).slice(HOST_PATHS.bootDir.length + 1))}`,
@@ -110,55 +86,27 @@ function scriptPrelude(host: string, f: HostFeature, what: string, extra: readon
     ];
 }
 
+/** The kind's state helpers (when it has any) and its library. */
+function kindLib(f: HostFeature): string[] {
+    const { helpers, lib } = kindOf(f).shell;
+    return [...(helpers ? [helpers] : []), lib];
+}
+
 /** The create/update script: preflight, lock, record prior state once, ensure, boot config, token. */
 function createScript(host: string, f: HostFeature, token: string): string {
-    const k = kindShell(f);
     return [
         ...scriptPrelude(host, f, "ensure (create and update)", [["TOKEN", token]]),
         LIB_BOOT_TEXT,
         printer("pm_fragment", renderBootFragment(host, f)),
-        ...(k.helpers ? [k.helpers] : []),
-        k.lib,
-        "pm_preflight",
-        "pm_preflight_tools",
-        "pm_preflight_feature",
-        "pm_lock",
-        "pm_begin",
-        "pm_record_prior",
-        "pm_own",
-        "pm_ensure",
-        "pm_boot_install",
-        "pm_store_token",
-        "pm_done",
+        ...kindLib(f),
+        MAIN.create,
         "",
     ].join("\n");
 }
 
 /** The delete script: restore what the first create recorded, remove the boot config and the state. */
 function deleteScript(host: string, f: HostFeature): string {
-    const k = kindShell(f);
-    return [
-        ...scriptPrelude(host, f, "delete (restore the state before the first create)", []),
-        ...(k.helpers ? [k.helpers] : []),
-        k.lib,
-        "pm_preflight",
-        "pm_need_flock",
-        "pm_lock",
-        "pm_begin",
-        "pm_disown",
-        `if [ -n "$pm_others" ]; then`,
-        `    pm_note "kept: host $pm_others has it too"`,
-        "else",
-        `    if [ -f "$D/prior" ]; then`,
-        "        pm_restore",
-        "    fi",
-        "    pm_boot_remove",
-        "    pm_forget",
-        "    pm_unlock_last",
-        "fi",
-        "pm_done",
-        "",
-    ].join("\n");
+    return [...scriptPrelude(host, f, "delete (restore the state before the first create)", []), ...kindLib(f), MAIN.delete, ""].join("\n");
 }
 
 /**
@@ -187,17 +135,6 @@ export function renderPreflight(spec: PreflightSpec): string {
     const parent = assertIfName("parent", spec.parent);
     if (typeof spec.needsVlan !== "boolean") throw new ShellValueError("needsVlan", spec.needsVlan, "must be a boolean");
     if (typeof spec.needsDocker !== "boolean") throw new ShellValueError("needsDocker", spec.needsDocker, "must be a boolean");
-    const docker = `if ! command -v docker >/dev/null 2>&1; then
-    pm_pre_fail "docker is not installed (the networks on this host need it)"
-fi
-pm_to=""
-if command -v timeout >/dev/null 2>&1; then
-    pm_to="timeout 60"
-fi
-if ! pm_dv=$($pm_to docker version --format "{{.Server.Version}}" 2>&1); then
-    pm_pre_fail "docker is installed but its engine does not answer: $pm_dv"
-fi
-pm_ok="$pm_ok, Docker Engine $pm_dv"`;
     const script = [
         `# pulumi-macvlan preflight of host ${host}: read-only checks. Generated by pulumi-macvlan; do not edit.`,
         PROLOGUE,
@@ -208,13 +145,10 @@ pm_ok="$pm_ok, Docker Engine $pm_dv"`;
         `pm_who="$H"`,
         LIB_IP,
         LIB_CORE,
-        "pm_preflight",
-        "pm_preflight_tools",
-        `pm_need_link "$PARENT" "parent NIC"`,
-        `pm_ok="Linux $pm_kv, parent NIC $PARENT"`,
-        ...(spec.needsVlan ? ["pm_need_8021q", `pm_ok="$pm_ok, 802.1Q"`] : []),
-        ...(spec.needsDocker ? [docker] : []),
-        `pm_say "preflight ok ($pm_ok)"`,
+        PREFLIGHT.checks,
+        ...(spec.needsVlan ? [PREFLIGHT.vlan] : []),
+        ...(spec.needsDocker ? [PREFLIGHT.docker] : []),
+        PREFLIGHT.done,
         "",
     ].join("\n");
     return wrapSh(script);
@@ -240,12 +174,12 @@ export function renderProbe(host: string, features: readonly HostFeature[]): str
         if (keys.has(key)) throw new ShellValueError("features", key, "appears twice");
         keys.add(key);
     }
-    const kinds = [...new Set(features.map((f) => f.kind))];
-    const blocks = features.map((f, i) => {
-        const k = kindShell(f);
-        const body = [
+    // Each kind present: its state helpers and its check function pm_check_<kind>, once.
+    const checks = [...new Set(features.map((f) => kindOf(f)))].map(({ shell }) => [...(shell.helpers ? [shell.helpers] : []), shell.check].join("\n"));
+    const blocks = features.map((f, i) =>
+        [
             `# ${featureKey(f)}`,
-            ...(k.vars.length > 0 ? [assigns(k.vars)] : []),
+            ...kindVars(f),
             printer(`pm_frag_${i}`, renderBootFragment(host, f)),
             `pm_d=""`,
             `pm_check_${f.kind}`,
@@ -253,65 +187,17 @@ export function renderProbe(host: string, features: readonly HostFeature[]): str
             "    pm_add boot",
             "fi",
             `pm_emit ${shq(featureKey(f))} "$pm_d"`,
-        ];
-        return body.join("\n");
-    });
-    // Each kind's state helpers and its check, as pm_check_<kind>.
-    const checks = kinds.map((kind) => {
-        const k = kindShell(features.find((f) => f.kind === kind) as HostFeature);
-        return [...(k.helpers ? [k.helpers] : []), `pm_check_${kind}() {\n${k.check}\n}`].join("\n");
-    });
+        ].join("\n"),
+    );
     const script = [
         `# pulumi-macvlan drift probe of host ${host}: read-only; prints one key=token line per feature. Generated by pulumi-macvlan; do not edit.`,
-        "set -u",
-        "LC_ALL=C",
-        "export LC_ALL",
-        `PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"`,
+        PROBE.prologue,
         assigns([["H", host]]),
         PATH_VARS,
         LIB_IP,
         LIB_LINK,
         LIB_BOOT_TEXT,
-        `pm_add() {
-    pm_d="\${pm_d:+$pm_d,}$1"
-}
-pm_infra=""
-if ! pm_same "$RUNNER" pm_runner || ! pm_same "$UNIT" pm_unit || [ ! -L "$WANTS_LINK" ] || [ ! -e "$WANTS_LINK" ]; then
-    pm_infra=unit
-fi
-pm_emit() {
-    pm_t=""
-    if [ -f "$STATE_ROOT/$1/token" ]; then
-        read -r pm_t < "$STATE_ROOT/$1/token" || :
-    fi
-    case "$pm_t" in
-        [A-Za-z0-9]*) ;;
-        *) pm_t="" ;;
-    esac
-    case "$pm_t" in
-        *[!A-Za-z0-9:@._,=+-]*) pm_t="" ;;
-    esac
-    if [ "\${#pm_t}" -gt 200 ]; then
-        pm_t=""
-    fi
-    pm_w=$2
-    if [ -z "$pm_t" ]; then
-        pm_w="new\${pm_w:+,$pm_w}"
-    fi
-    if [ -n "$pm_infra" ]; then
-        pm_w="\${pm_w:+$pm_w,}$pm_infra"
-    fi
-    if [ -z "$pm_w" ]; then
-        echo "$1=$pm_t"
-        return 0
-    fi
-    pm_seed=$pm_t
-    if [ -z "$pm_seed" ]; then
-        pm_seed=$(cat /proc/sys/kernel/random/boot_id 2>/dev/null) || pm_seed=none
-    fi
-    pm_h=$(printf "%s" "$pm_seed" | cksum)
-    echo "$1=drift:$pm_w@\${pm_h%% *}"
-}`,
+        PROBE.lib,
         ...checks,
         ...blocks,
         "",

@@ -6,17 +6,26 @@
  * not yet an injection.
  */
 import { parseCidr } from "../net/addr";
-import { HOST_NAME_RE, IFNAME_RE, isIfName, isIpv4Literal, isVlanId, RESERVED_IFNAMES } from "../net/patterns";
+import { MacvlanConfigError } from "../net/problems";
+import { HOST_NAME_RE, IFNAME_RULE, ifNameProblem, isIpv4Literal, isVlanId } from "../net/patterns";
 
-/** A value refused before it could reach a shell. `field` says which input, `value` what it was. */
-export class ShellValueError extends Error {
-    constructor(
-        readonly field: string,
-        readonly value: unknown,
-        rule: string,
-    ) {
-        super(`${field} ${printable(value)} ${rule}`);
+/**
+ * A value refused before it could reach a shell. `field` says which input, `value` what it was.
+ * A MacvlanConfigError of one problem (the project's one error type), whose message is that
+ * problem alone: `<field> <value> <rule>`.
+ */
+export class ShellValueError extends MacvlanConfigError {
+    readonly field: string;
+    readonly value: unknown;
+    constructor(field: string, value: unknown, rule: string) {
+        const problem = `${field} ${printable(value)} ${rule}`;
+        super([problem]);
+        this.message = problem;
         this.name = "ShellValueError";
+        this.field = field;
+        this.value = value;
+        // The stack's first line was taken with the base class's message: take it again.
+        Error.captureStackTrace(this, ShellValueError);
     }
 }
 
@@ -78,13 +87,9 @@ export function assertHostName(field: string, s: unknown): string {
  * not `all` or `default`, RESERVED_IFNAMES: the global entries of /proc/sys/net/ipv4/conf).
  */
 export function assertIfName(field: string, s: unknown): string {
-    if (typeof s === "string" && RESERVED_IFNAMES.includes(s)) {
-        throw new ShellValueError(field, s, "names a global entry of /proc/sys/net/ipv4/conf; choose another interface name");
-    }
-    if (typeof s !== "string" || !isIfName(s)) {
-        throw new ShellValueError(field, s, `must be a Linux interface name matching ${IFNAME_RE.source}, not . or ..`);
-    }
-    return s;
+    const rule = typeof s === "string" ? ifNameProblem(s) : IFNAME_RULE;
+    if (rule !== undefined) throw new ShellValueError(field, s, rule);
+    return s as string;
 }
 
 /** 802.1Q VLAN id, an integer 1-4094. */

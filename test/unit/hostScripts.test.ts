@@ -1,5 +1,5 @@
 /**
- * hostScripts.ts as text: keys, exact lines, determinism, token embedding, every feature kind,
+ * components/host/scripts.ts as text: keys, exact lines, determinism, token embedding, every feature kind,
  * the probe and its parser, refusals; every rendered script parses in real shells; hostile values
  * are refused, and accepted random values give scripts that run (read-only ones, for real) without
  * running anything they hold. The scripts' behaviour on a kernel is proven in
@@ -271,19 +271,19 @@ describe("hostScripts: renderFeature", () => {
     it("refuses every invalid value, naming the field", () => {
         const cases: [() => unknown, RegExp][] = [
             [() => renderFeature("Node1", PROMISC, "new"), /^host "Node1" must match/],
-            [() => renderFeature("node1", { kind: "promisc", parent: "eth0;reboot" }, "new"), /^promisc\.parent "eth0;reboot" must be a Linux interface name/],
+            [() => renderFeature("node1", { kind: "promisc", parent: "eth0;reboot" }, "new"), /^promisc\.parent "eth0;reboot" is not a valid Linux interface name/],
             [() => renderFeature("node1", { kind: "vlan", parent: "eth0", id: 0 }, "new"), /^vlan\.id 0 must be an integer VLAN id/],
             [() => renderFeature("node1", { kind: "vlan", parent: "eth0", id: 4095 }, "new"), /^vlan\.id 4095/],
-            [() => renderFeature("node1", { kind: "vlan", parent: "enp0s31f6abcd", id: 4000 }, "new"), /^vlan link "enp0s31f6abcd\.4000" must be a Linux interface name/],
+            [() => renderFeature("node1", { kind: "vlan", parent: "enp0s31f6abcd", id: 4000 }, "new"), /^vlan link "enp0s31f6abcd\.4000" is not a valid Linux interface name/],
             [() => renderFeature("node1", { ...SHIM, address: "198.51.100.250" }, "new"), /^shim\.address "198\.51\.100\.250" must be an IPv4 address with \/32/],
-            [() => renderFeature("node1", { ...SHIM, link: "all" }, "new"), /^shim\.link "all" names a global entry/],
+            [() => renderFeature("node1", { ...SHIM, link: "all" }, "new"), /^shim\.link "all" is reserved: all and default name the global entries/],
             [() => renderFeature("node1", { ...SHIM, link: "eth0.50" }, "new"), /^shim\.link "eth0\.50" must differ from shim\.lower/],
             [() => renderFeature("node1", { ...ROUTE, cidr: "198.51.100.12/24" }, "new"), /^route\.cidr "198\.51\.100\.12\/24" has host bits set/],
             [() => renderFeature("node1", { kind: "bridge" } as unknown as HostFeature, "new"), /^feature\.kind "bridge" must be one of/],
             [() => renderFeature("node1", PROMISC, "drift:x y"), /^token "drift:x y" must match/],
             [() => renderFeature("node1", PROMISC, ""), /^token "" must match/],
             [() => renderProbe("node1", [PROMISC, PROMISC]), /^features "promisc-eth0" appears twice/],
-            [() => renderPreflight({ host: "node1", parent: "eth 0", needsVlan: false, needsDocker: false }), /^parent "eth 0" must be a Linux interface name/],
+            [() => renderPreflight({ host: "node1", parent: "eth 0", needsVlan: false, needsDocker: false }), /^parent "eth 0" is not a valid Linux interface name/],
         ];
         for (const [f, re] of cases) assert.throws(f, refused(re), re.source);
     });

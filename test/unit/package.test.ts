@@ -6,6 +6,7 @@ import * as assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
+import { runtimeFiles } from "../../scripts/build";
 
 const REPO = path.resolve(__dirname, "../..");
 
@@ -14,6 +15,7 @@ interface PackageJson {
     types: string;
     exports: { ".": { types: string; default: string } };
     files: string[];
+    scripts: { build: string };
 }
 
 describe("the package", function () {
@@ -32,9 +34,10 @@ describe("the package", function () {
         consumer = path.join(tmp, "consumer");
         mkdirSync(root);
         copyFileSync(path.join(REPO, "package.json"), path.join(root, "package.json"));
-        // The build command, with the output in the copy so the checkout's bin/ is left alone.
-        const tsc = spawnSync(process.execPath, [path.join(REPO, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.json", "--outDir", path.join(root, "bin")], { cwd: REPO, encoding: "utf8" });
-        assert.equal(tsc.status, 0, `tsc failed:\n${tsc.stdout}${tsc.stderr}`);
+        // The build command (`npm run build`), with the output in the copy so the checkout's bin/ is left alone.
+        assert.equal(pkg.scripts.build, "tsx scripts/build.ts");
+        const build = spawnSync(process.execPath, [path.join(REPO, "node_modules/tsx/dist/cli.mjs"), "scripts/build.ts", "--outDir", path.join(root, "bin")], { cwd: REPO, encoding: "utf8" });
+        assert.equal(build.status, 0, `the build failed:\n${build.stdout}${build.stderr}`);
         mkdirSync(path.join(consumer, "node_modules"), { recursive: true });
         // Its own package.json, or Node would take require("pulumi-macvlan") as the checkout's self-reference.
         writeFileSync(path.join(consumer, "package.json"), JSON.stringify({ name: "consumer", private: true }));
@@ -64,6 +67,12 @@ describe("the package", function () {
             ["buildStack", "function"],
             ["MacvlanConfigError", "function"],
         ]);
+    });
+
+    it("ships the static files the components read at run time (the host scripts' shell), which tsc does not copy", () => {
+        const files = runtimeFiles();
+        assert.ok(files.includes("components/host/lib/core.sh") && files.includes("components/host/kinds/vlan.sh"), files.join(" "));
+        for (const rel of files) assert.equal(readFileSync(built(`bin/${rel}`), "utf8"), readFileSync(path.join(REPO, rel), "utf8"), rel);
     });
 
     it("ships typings for the components and their Args", () => {

@@ -1,0 +1,54 @@
+# shellcheck shell=sh
+# The drift probe's own shell (renderProbe). Each "#@ <part>" line starts a part; this header and
+# the "#@" lines are not rendered (format: ../shellFiles.ts).
+#
+# pm_emit KEY CODES prints KEY=<stored token> when CODES is empty and the token is sane, else
+# KEY=drift:<codes>@<cksum of the stored token, or of the boot id when none>.
+
+#@ prologue: no set -e (a read that fails is drift, not the end of the probe)
+set -u
+LC_ALL=C
+export LC_ALL
+PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
+
+#@ lib: pm_add, pm_infra (runner and unit as installed?) and pm_emit; needs link.sh, pm_runner, pm_unit
+pm_add() {
+    pm_d="${pm_d:+$pm_d,}$1"
+}
+pm_infra=""
+if ! pm_same "$RUNNER" pm_runner || ! pm_same "$UNIT" pm_unit || [ ! -L "$WANTS_LINK" ] || [ ! -e "$WANTS_LINK" ]; then
+    pm_infra=unit
+fi
+pm_emit() {
+    pm_t=""
+    if [ -f "$STATE_ROOT/$1/token" ]; then
+        read -r pm_t < "$STATE_ROOT/$1/token" || :
+    fi
+    case "$pm_t" in
+        [A-Za-z0-9]*) ;;
+        *) pm_t="" ;;
+    esac
+    case "$pm_t" in
+        *[!A-Za-z0-9:@._,=+-]*) pm_t="" ;;
+    esac
+    if [ "${#pm_t}" -gt 200 ]; then
+        pm_t=""
+    fi
+    pm_w=$2
+    if [ -z "$pm_t" ]; then
+        pm_w="new${pm_w:+,$pm_w}"
+    fi
+    if [ -n "$pm_infra" ]; then
+        pm_w="${pm_w:+$pm_w,}$pm_infra"
+    fi
+    if [ -z "$pm_w" ]; then
+        echo "$1=$pm_t"
+        return 0
+    fi
+    pm_seed=$pm_t
+    if [ -z "$pm_seed" ]; then
+        pm_seed=$(cat /proc/sys/kernel/random/boot_id 2>/dev/null) || pm_seed=none
+    fi
+    pm_h=$(printf "%s" "$pm_seed" | cksum)
+    echo "$1=drift:$pm_w@${pm_h%% *}"
+}
