@@ -1,27 +1,19 @@
 /**
- * The package's public API (`package.json` exports): the two components, the stack builder, the
- * config validation entry point, the drift probe and the model types.
+ * The package's public API (`package.json` exports), kept narrow: the two components with their
+ * arguments and outputs, the stack builder, the config entry point, the error type, the model
+ * types with their defaults, and the child names (released: a changed name replaces a resource).
  */
 export {
     MacvlanHost,
-    DEFAULT_IP_FORWARD,
-    DEFAULT_PROMISC,
-    DEFAULT_SHIM_LINK,
-    UNPROBED_TOKEN,
-    dockerSshHost,
-    dockerSshOpts,
-    featureTriggers,
-    macvlanHostProblems,
-    planHostFeatures,
+    MACVLAN_HOST_TYPE,
     type MacvlanHostArgs,
     type MacvlanHostConnection,
     type MacvlanHostShim,
     type MacvlanHostShimInfo,
-    type PlannedFeature,
 } from "./macvlanHost";
 export {
     MacvlanNetwork,
-    CONTAINER_NETWORK_MODE,
+    MACVLAN_NETWORK_TYPE,
     type MacvlanNetworkArgs,
     type MacvlanNetworkContainer,
     type MacvlanNetworkHost,
@@ -30,7 +22,6 @@ export {
 } from "./macvlanNetwork";
 export {
     buildStack,
-    hostArgsFromModel,
     type BuildStackOptions,
     type BuiltStack,
     type StackOutputs,
@@ -39,7 +30,7 @@ export {
     type NetworkHostStackOutputs,
     type ContainerStackOutputs,
 } from "./stack/build";
-export { probeHosts, sshProber, type HostProber, type ProbeTarget, type SshProberOptions } from "./stack/probe";
-export { parseStackConfig, MacvlanConfigError, type RawStackConfig } from "./config/validate";
+export { parseStackConfig, type RawStackConfig } from "./config/parse";
+export { MacvlanConfigError } from "./net/problems";
 export * from "./config/model";
-export { hostChildNames, networkChildNames, addressSlug } from "./plan/names";
+export { hostChildNames, networkChildNames } from "./net/names";

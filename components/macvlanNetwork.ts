@@ -1,29 +1,18 @@
 /**
  * MacvlanNetwork: one Docker macvlan network, created with the same name on every host it spans,
  * and the containers pinned on it (fixed IPv4 address and MAC), each through the host's own
- * Docker provider.
+ * Docker provider. The class, its arguments, its outputs and the container's inputs; the checks
+ * and the IPAM config come from the pure plan (`plan/network.ts`).
  */
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { parseAddress, parseCidr } from "./net/addr";
 import { DEFAULT_MODE, DEFAULT_RESTART, type IpamPoolModel, type MacvlanMode, type RestartPolicy } from "./config/model";
-import { networkChildNames } from "./plan/names";
+import { MacvlanConfigError } from "./net/problems";
+import { networkChildNames } from "./net/names";
+import { CONTAINER_NETWORK_MODE, planNetwork, sortedEnvs } from "./plan/network";
 
 /** Pulumi type token of the component. */
 export const MACVLAN_NETWORK_TYPE = "macvlan:index:MacvlanNetwork";
-
-/**
- * The container's network mode as sent to Docker. Always `bridge`, explicitly: the provider
- * creates the container on it, disconnects it and connects the `networksAdvanced` networks
- * before the first start, then reads `HostConfig.NetworkMode` back into state — and that stays
- * what was sent. Left unset, the provider's default and what newer engines (26.1+) report stop
- * agreeing, and every run shows `- networkMode: "bridge"`, a replacement (pulumi/pulumi-docker#1272,
- * kreuzwerker/terraform-provider-docker#603 and #723, hashicorp/consul#21043). Setting it to the
- * macvlan network's name instead would make Docker attach the container at create time without
- * the pinned address, and the provider's later connect to the same network is then a silent
- * no-op in the engine: the pin would be lost. See `containerArgs` for the other choices.
- */
-export const CONTAINER_NETWORK_MODE = "bridge";
 
 /** One host the network spans. */
 export interface MacvlanNetworkHost {
@@ -94,48 +83,13 @@ export interface MacvlanNetworkHostOutputs {
 }
 
 /**
- * The IPAM config Docker gets, one entry per pool; aux addresses go to the pool containing them.
- * Empty fields are left out rather than sent empty: the provider reads the pools back from
- * `docker network inspect` into a set, and an empty map or string would not match what Docker
- * reports (kreuzwerker/terraform-provider-docker#54). Note that a pool without a gateway gets one
- * assigned by engines before 29, which then reads back as a change: configure the LAN router.
- */
-export function ipamConfigs(name: string, pools: readonly IpamPoolModel[], aux: Readonly<Record<string, string>>): docker.types.input.NetworkIpamConfig[] {
-    const subnets = pools.map((p) => {
-        const c = parseCidr(p.subnet);
-        if (!c.ok) throw new Error(`MacvlanNetwork ${name}: subnet ${p.subnet} ${c.problem}`);
-        return c.value;
-    });
-    const auxByPool: Record<string, string>[] = pools.map(() => ({}));
-    for (const key of Object.keys(aux).sort()) {
-        const a = parseAddress(aux[key]);
-        const at = a.ok ? subnets.findIndex((s) => s.contains(a.value)) : -1;
-        if (at < 0) throw new Error(`MacvlanNetwork ${name}: aux address ${key} ${aux[key]} is not inside any subnet`);
-        auxByPool[at][key] = aux[key];
-    }
-    return pools.map((p, i) => ({
-        subnet: p.subnet,
-        ...(p.gateway === undefined ? {} : { gateway: p.gateway }),
-        ...(p.ipRange === undefined ? {} : { ipRange: p.ipRange }),
-        ...(Object.keys(auxByPool[i]).length === 0 ? {} : { auxAddress: auxByPool[i] }),
-    }));
-}
-
-/** `KEY=value` lines sorted by key, so a reordered map gives the same input. */
-export function sortedEnvs(env: Readonly<Record<string, string>>): string[] {
-    return Object.keys(env)
-        .sort()
-        .map((k) => `${k}=${env[k]}`);
-}
-
-/**
  * The container's inputs. Chosen so that a re-run with the same config shows no change
  * (pulumi-docker wraps kreuzwerker/terraform-provider-docker, whose read-back decides it):
  * - `image`: the RemoteImage's `imageId` (`sha256:…`), not the reference: the provider reads
  *   `Config.Image` back as the id, so a name would show as a replacement on every run
  *   (hashicorp/terraform-provider-docker#242; the provider documents `image_id`). A moved tag
  *   therefore changes nothing until the image is pulled again.
- * - `networkMode`: `bridge`, see `CONTAINER_NETWORK_MODE`.
+ * - `networkMode`: `bridge`, see `CONTAINER_NETWORK_MODE` (`plan/network.ts`).
  * - `networksAdvanced`: one entry, `name` is the network resource's name output (so the
  *   container follows the network), `ipv4Address` and `macAddress` pinned. The provider does not
  *   read it back, so it never drifts. On engines older than 25 (API < 1.44) the daemon ignores a
@@ -188,12 +142,8 @@ export class MacvlanNetwork extends pulumi.ComponentResource {
 
     constructor(name: string, args: MacvlanNetworkArgs, opts?: pulumi.ComponentResourceOptions) {
         // Checked before anything is registered.
-        if (args.ipam.length === 0) throw new Error(`MacvlanNetwork ${name}: needs at least one IPAM pool`);
-        const hostNames = new Set(args.hosts.map((h) => h.name));
-        for (const c of args.containers ?? []) {
-            if (!hostNames.has(c.host)) throw new Error(`MacvlanNetwork ${name}: container ${c.name} is on host ${c.host}, which the network does not span`);
-        }
-        const ipam = ipamConfigs(name, args.ipam, args.auxAddresses ?? {});
+        const { problems, ipam } = planNetwork(name, args);
+        if (ipam === undefined) throw new MacvlanConfigError(problems, `MacvlanNetwork ${name} has ${problems.length} problem${problems.length === 1 ? "" : "s"}:`);
         super(MACVLAN_NETWORK_TYPE, name, {}, opts);
         this.networkName = args.networkName ?? name;
         this.mode = args.mode ?? DEFAULT_MODE;

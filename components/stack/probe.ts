@@ -6,20 +6,11 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { Client, type ConnectConfig, type ServerHostKeyAlgorithm } from "ssh2";
-import { parseProbeOutput, renderProbe } from "../host/scripts";
-import { planHostFeatures } from "../macvlanHost";
-import type { StackModel } from "../config/model";
-import { hostArgsFromModel } from "./build";
+import { parseProbeOutput } from "../host/scripts";
+import { probePlan, type PlannedHost, type ProbeTarget as PlannedTarget } from "../plan/stack";
 
-/** Where and as whom to run a probe. */
-export interface ProbeTarget {
-    /** Host name (for messages). */
-    readonly host: string;
-    readonly address: string;
-    readonly port: number;
-    readonly user: string;
-    /** Pinned host key `<type> <base64>`; when given, any other server key is refused. */
-    readonly hostKey?: string;
+/** Where and as whom to run a probe, with the key. */
+export interface ProbeTarget extends PlannedTarget {
     /** Private key contents. Never logged, never part of an error message. */
     readonly privateKey: string;
 }
@@ -132,30 +123,21 @@ function known<T>(input: pulumi.Input<T>): Promise<T> {
 }
 
 /**
- * Probes every host of the model (in parallel) with the script for exactly the features
- * MacvlanHost will register there, and resolves, once all have answered, with each host's drift
- * tokens by `featureKey`, as plain (not secret: tokens carry no secret) Outputs for
- * `buildStack`'s `probes`. Rejects with the first failure, naming the host, so a program can stop
- * before it registers anything.
+ * Probes every planned host (in parallel) with the script for exactly the features MacvlanHost
+ * will register there, and resolves, once all have answered, with each host's drift tokens by
+ * `featureKey`, as plain (not secret: tokens carry no secret) Outputs for `buildStack`'s `probes`.
+ * Rejects with the first failure, naming the host, so a program can stop before it registers
+ * anything.
  */
 export async function probeHosts(
-    model: StackModel,
+    hosts: readonly PlannedHost[],
     privateKey: pulumi.Input<string>,
     prober: HostProber = sshProber(),
 ): Promise<ReadonlyMap<string, pulumi.Output<Record<string, string>>>> {
     const key = await known(privateKey);
     const results = await Promise.all(
-        model.hosts.map(async (h) => {
-            const features = planHostFeatures(h.name, hostArgsFromModel(model, h, "")).map((p) => p.feature);
-            const script = renderProbe(h.name, features);
-            const target: ProbeTarget = {
-                host: h.name,
-                address: h.address,
-                port: h.port,
-                user: h.user,
-                privateKey: key,
-                ...(h.hostKey === undefined ? {} : { hostKey: h.hostKey }),
-            };
+        probePlan(hosts).map(async ({ target: planned, script }) => {
+            const target: ProbeTarget = { ...planned, privateKey: key };
             const stdout = await prober(target, script);
             let tokens: ReadonlyMap<string, string>;
             try {
@@ -163,7 +145,7 @@ export async function probeHosts(
             } catch (e) {
                 throw new Error(`probe of ${targetLabel(target)} gave an unreadable answer: ${e instanceof Error ? e.message : String(e)}`);
             }
-            return [h.name, Object.fromEntries(tokens)] as const;
+            return [planned.host, Object.fromEntries(tokens)] as const;
         }),
     );
     return new Map(results.map(([name, tokens]) => [name, pulumi.output(tokens)]));

@@ -1,5 +1,5 @@
 /**
- * End to end (issue 4): index.ts applied to the lab by the test harness (test/support/engine), which
+ * End to end: index.ts applied to the lab by the test harness (test/support/engine), which
  * performs every registered resource for real — remote commands over SSH with their registered
  * connection, Docker networks and containers through each host's registered `ssh://` provider — and
  * the field notes' experiments reproduced as assertions on real engines and kernels:
@@ -22,11 +22,13 @@ import * as assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { isDeepStrictEqual } from "node:util";
 import * as yaml from "js-yaml";
-import { MacvlanConfigError } from "../../components/config/validate";
+// The mocks first (importing them sets them), then the code under test (the engine runs index.ts under them).
+import "../support/mocks";
+import * as pulumi from "@pulumi/pulumi";
 import { labDocker, labDown, labExec, labUp, releaseLab, setHairpin, type Lab, type LabHost } from "../../lab/lab";
 import { createContainer, DockerApi } from "../support/engine/docker";
 import { Engine, TYPES, type PassResult, type Step } from "../support/engine/engine";
-import { clone } from "../support/mocks";
+import { clone } from "../support/stacks";
 
 const log = (l: string): void => void process.stdout.write(`      e2e: ${l}\n`);
 const IMAGE = "local/busybox:1";
@@ -335,7 +337,7 @@ describe("end to end: index.ts applied to the lab through the harness", function
         networkOf(bad, "e2e_lan").containers[0].ip = "10.9.9.9";
         const [regs, ops] = [engine.registrations, engine.operations.length];
         await assert.rejects(engine.up(bad), (e: unknown) => {
-            assert.ok(e instanceof MacvlanConfigError, String(e));
+            assert.ok(pulumi.RunError.isInstance(e), String(e));
             assert.match(e.message, /networks\[0\]\.containers\[0\]\.ip 10\.9\.9\.9 does not belong to subnet 198\.18\.0\.0\/24/);
             return true;
         });
@@ -445,7 +447,7 @@ describe("end to end: index.ts applied to the lab through the harness", function
         networkOf(bad, "e2e_pass").containers.push({ name: "s2", host: "vlan1", image: IMAGE, ip: "198.18.70.11", command: SLEEP } as never);
         const [regs, ops] = [engine.registrations, engine.operations.length];
         await assert.rejects(engine.up(bad), (e: unknown) => {
-            assert.ok(e instanceof MacvlanConfigError, String(e));
+            assert.ok(pulumi.RunError.isInstance(e), String(e));
             assert.match(e.message, /networks\[3\]\.containers\[1\]\.host vlan1 already has networks\[3\]\.containers\[0\] on passthru network/);
             assert.match(e.message, /passthru has a single port per parent/);
             return true;

@@ -3,17 +3,14 @@
  * choices), argument checks, and the graph it registers under mocks through given providers.
  */
 import * as assert from "node:assert/strict";
+// The mocks first (importing them sets them), then the code under test.
+import { recorded, reset } from "../support/mocks";
+import { runUnderMocks } from "../support/program";
+import { byName, isSecretValue, summary } from "../support/records";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import {
-    CONTAINER_NETWORK_MODE,
-    MacvlanNetwork,
-    containerArgs,
-    ipamConfigs,
-    sortedEnvs,
-    type MacvlanNetworkArgs,
-} from "../../components/macvlanNetwork";
-import { byName, isSecretValue, recorded, reset, runUnderMocks, summary } from "../support/mocks";
+import { MacvlanNetwork, containerArgs, type MacvlanNetworkArgs } from "../../components/macvlanNetwork";
+import { CONTAINER_NETWORK_MODE, ipamConfigs, sortedEnvs } from "../../components/plan/network";
 
 describe("MacvlanNetwork", () => {
     describe("ipamConfigs", () => {

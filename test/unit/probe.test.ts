@@ -7,11 +7,12 @@ import type { AddressInfo } from "node:net";
 import * as pulumi from "@pulumi/pulumi";
 import { Server, type ServerChannel } from "ssh2";
 import { featureKey } from "../../components/host/scripts";
-import { planHostFeatures } from "../../components/macvlanHost";
+import { planStack, type PlannedHost } from "../../components/plan/stack";
 import { probeHosts, sshProber, type ProbeTarget } from "../../components/stack/probe";
-import { hostArgsFromModel } from "../../components/stack/build";
-import { parseStackConfig } from "../../components/config/validate";
-import { KEY_MARKER, TEST_PRIVATE_KEY, ed25519, fakeProber, stackConfig } from "../support/mocks";
+import { parseStackConfig } from "../../components/config/parse";
+import { fakeProber } from "../support/prober";
+import { KEY_MARKER, TEST_PRIVATE_KEY, ed25519 } from "../support/keys";
+import { stackConfig } from "../support/stacks";
 
 /** Behaviour of the test server per exec'd command. */
 type Handler = (command: string, channel: ServerChannel) => void;
@@ -119,9 +120,10 @@ describe("probe", () => {
             const config = stackConfig("compose");
             const model = parseStackConfig({ hosts: config["macvlan:hosts"], networks: config["macvlan:networks"] });
             const calls: Array<{ target: ProbeTarget; script: string }> = [];
-            const probes = await probeHosts(model, pulumi.secret(TEST_PRIVATE_KEY), fakeProber(config, (_h, k) => `t-${k}`, calls));
+            const hosts = planStack(model).hosts as readonly PlannedHost[];
+            const probes = await probeHosts(hosts, pulumi.secret(TEST_PRIVATE_KEY), fakeProber(config, (_h, k) => `t-${k}`, calls));
             assert.deepEqual([...probes.keys()], ["docker1"]);
-            const keys = planHostFeatures("docker1", hostArgsFromModel(model, model.hosts[0], "")).map((p) => featureKey(p.feature));
+            const keys = (hosts[0]).plan.features.map((p) => featureKey(p.feature));
             const tokens = await new Promise<Record<string, string>>((resolve) => probes.get("docker1")!.apply(resolve));
             assert.deepEqual(tokens, Object.fromEntries(keys.map((k) => [k, `t-${k}`])));
             const secret = await (probes.get("docker1") as unknown as { isSecret: Promise<boolean> }).isSecret;
@@ -135,7 +137,7 @@ describe("probe", () => {
             const config = stackConfig("modes");
             const model = parseStackConfig({ hosts: config["macvlan:hosts"], networks: config["macvlan:networks"] });
             await assert.rejects(
-                probeHosts(model, "k", (t) => {
+                probeHosts(planStack(model).hosts as readonly PlannedHost[], "k", (t) => {
                     if (t.host === "node2") return Promise.reject(new Error("probe of host node2 failed: timeout"));
                     return Promise.resolve("");
                 }),

@@ -5,34 +5,21 @@
  */
 import * as assert from "node:assert/strict";
 import { createHash } from "node:crypto";
+// The mocks first (importing them sets them), then the code under test.
+import { recorded, reset } from "../support/mocks";
+import { runProgram, runUnderMocks } from "../support/program";
+import { fakeProber } from "../support/prober";
+import { byName, dependencyNames, isSecretValue, nameByUrn, providerName, stringsIn, summary, unwrapSecrets, type RecordedResource } from "../support/records";
+import { KEY_MARKER, TEST_PRIVATE_KEY } from "../support/keys";
+import { STACKS, clone, stackConfig, withKey, type StackName } from "../support/stacks";
+import * as pulumi from "@pulumi/pulumi";
 import type { ProbeTarget } from "../../components/stack/probe";
 import { renderFeature } from "../../components/host/scripts";
-import { planHostFeatures } from "../../components/macvlanHost";
-import { buildStack, hostArgsFromModel } from "../../components/stack/build";
-import { MacvlanConfigError, parseStackConfig } from "../../components/config/validate";
-import {
-    KEY_MARKER,
-    STACKS,
-    TEST_PRIVATE_KEY,
-    byName,
-    clone,
-    dependencyNames,
-    fakeProber,
-    isSecretValue,
-    nameByUrn,
-    providerName,
-    recorded,
-    reset,
-    runProgram,
-    runUnderMocks,
-    stackConfig,
-    stringsIn,
-    summary,
-    unwrapSecrets,
-    withKey,
-    type RecordedResource,
-    type StackName,
-} from "../support/mocks";
+import { planHostFeatures } from "../../components/plan/host";
+import { hostSpec } from "../../components/plan/stack";
+import { buildStack } from "../../components/stack/build";
+import { parseStackConfig } from "../../components/config/parse";
+import { MacvlanConfigError } from "../../components/net/problems";
 
 const HOST = "macvlan:index:MacvlanHost";
 const NETWORK = "macvlan:index:MacvlanNetwork";
@@ -230,6 +217,17 @@ function changed(a: readonly RecordedResource[], b: readonly RecordedResource[])
     return [...names].filter((n) => ia.get(n) !== ib.get(n)).sort();
 }
 
+/**
+ * The problems a failed program run reports: the program's edge throws a `pulumi.RunError` (printed
+ * without a stack trace) whose message is a header line, then one indented problem per line.
+ */
+function programProblems(e: unknown): string[] {
+    assert.ok(pulumi.RunError.isInstance(e), `a RunError, not ${String(e)}`);
+    const [header, ...lines] = (e).message.split("\n");
+    assert.match(header ?? "", /^macvlan stack config has [0-9]+ problems?:$/);
+    return lines.map((l) => l.replace(/^ {2}/, ""));
+}
+
 describe("program (index.ts) under mocks", () => {
     for (const stack of STACKS) {
         describe(`stacks/Pulumi.${stack}.yaml`, () => {
@@ -261,12 +259,12 @@ describe("program (index.ts) under mocks", () => {
                 const cfg = stackConfig(stack);
                 const model = parseStackConfig({ hosts: cfg["macvlan:hosts"], networks: cfg["macvlan:networks"] });
                 for (const h of model.hosts) {
-                    for (const planned of planHostFeatures(h.name, hostArgsFromModel(model, h, "k"))) {
+                    for (const planned of planHostFeatures(h.name, hostSpec(model, h))) {
                         const r = byName(resources, planned.name);
                         // Its own identity, then what it builds on: a route its host's shim (no shim here rides a VLAN).
                         const builtOn = planned.name.includes("-shim-route-") ? [FEATURES[stack][`${h.name}-shim`]] : [];
                         assert.deepEqual(r.inputs["triggers"], [FEATURES[stack][planned.name], ...builtOn], planned.name);
-                        // runProgram's fake prober answers every key with the token `ok` (test/support/mocks.ts).
+                        // runProgram's fake prober answers every key with the token `ok` (test/support/prober.ts).
                         const rendered = renderFeature(h.name, planned.feature, "ok");
                         assert.deepEqual([r.inputs["create"], r.inputs["update"], r.inputs["delete"]], [rendered.create, rendered.update, rendered.delete], planned.name);
                         assert.equal(r.deleteBeforeReplace, true, planned.name);
@@ -359,8 +357,7 @@ describe("program (index.ts) under mocks", () => {
             networks[0]["vlan"] = 5000;
             ((networks[1]["containers"] as Array<Record<string, unknown>>)[1])["ip"] = "10.9.9.9";
             await assert.rejects(runProgram(config), (e: unknown) => {
-                const problems = (e as { problems?: readonly string[] }).problems ?? [];
-                assert.equal((e as Error).name, "MacvlanConfigError");
+                const problems = programProblems(e);
                 for (const path of ["hosts[0].parent", "networks[0].vlan", "networks[1].containers[1].ip", "sshPrivateKey"]) {
                     assert.ok(problems.some((p) => p.startsWith(path)), `no problem for ${path} in:\n${problems.join("\n")}`);
                     assert.ok((e as Error).message.includes(path), `message names ${path}`);
@@ -379,8 +376,7 @@ describe("program (index.ts) under mocks", () => {
             for (const bad of ["-oProxyCommand=sh", "~/.ssh/id %h", "key'file"]) {
                 const config = { ...withKey(stackConfig("twohosts")), "macvlan:sshIdentityFile": bad };
                 await assert.rejects(runProgram(config), (e: unknown) => {
-                    assert.equal((e as Error).name, "MacvlanConfigError");
-                    assert.deepEqual((e as { problems: readonly string[] }).problems, [
+                    assert.deepEqual(programProblems(e), [
                         `sshIdentityFile ${JSON.stringify(bad)} is not a usable key file path: characters of A-Z, a-z, 0-9, ., _, /, ~, + and -, not starting with -`,
                     ]);
                     return true;
@@ -398,7 +394,7 @@ describe("program (index.ts) under mocks", () => {
                 runUnderMocks(() => buildStack(bad, { privateKey: "k" })),
                 (e: unknown) => {
                     assert.ok(e instanceof MacvlanConfigError, String(e));
-                    assert.deepEqual(e.problems, ['hosts[1]: MacvlanHost centos2: parent "all" is not a valid Linux interface name']);
+                    assert.deepEqual(e.problems, ['hosts[1]: MacvlanHost centos2: parent "all" is reserved: all and default name the global entries of /proc/sys/net/ipv4/conf, not a link']);
                     return true;
                 },
             );

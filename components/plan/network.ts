@@ -1,0 +1,85 @@
+/**
+ * The plan of one macvlan network (pure, no resource imports): its checks, the IPAM config Docker
+ * gets, and how a container's plain settings are sent. MacvlanNetwork registers what this says.
+ */
+import type * as docker from "@pulumi/docker";
+import type { IpamPoolModel } from "../config/model";
+import { parseAddress, parseCidr } from "../net/addr";
+import { MacvlanConfigError } from "../net/problems";
+
+/**
+ * The container's network mode as sent to Docker. Always `bridge`, explicitly: the provider
+ * creates the container on it, disconnects it and connects the `networksAdvanced` networks
+ * before the first start, then reads `HostConfig.NetworkMode` back into state — and that stays
+ * what was sent. Left unset, the provider's default and what newer engines (26.1+) report stop
+ * agreeing, and every run shows `- networkMode: "bridge"`, a replacement (pulumi/pulumi-docker#1272,
+ * kreuzwerker/terraform-provider-docker#603 and #723, hashicorp/consul#21043). Setting it to the
+ * macvlan network's name instead would make Docker attach the container at create time without
+ * the pinned address, and the provider's later connect to the same network is then a silent
+ * no-op in the engine: the pin would be lost. See `containerArgs` for the other choices.
+ */
+export const CONTAINER_NETWORK_MODE = "bridge";
+
+/** What the checks read of a network's arguments. */
+export interface NetworkSpec {
+    readonly ipam: readonly IpamPoolModel[];
+    readonly auxAddresses?: Readonly<Record<string, string>>;
+    readonly hosts: readonly { readonly name: string }[];
+    readonly containers?: readonly { readonly name: string; readonly host: string }[];
+}
+
+/** Either every problem with a network's arguments (each `MacvlanNetwork <name>: …`), or its IPAM config. */
+export function planNetwork(name: string, spec: NetworkSpec): { readonly problems: readonly string[]; readonly ipam?: docker.types.input.NetworkIpamConfig[] } {
+    const problems: string[] = [];
+    if (spec.ipam.length === 0) problems.push(`MacvlanNetwork ${name}: needs at least one IPAM pool`);
+    const hostNames = new Set(spec.hosts.map((h) => h.name));
+    for (const c of spec.containers ?? []) {
+        if (!hostNames.has(c.host)) problems.push(`MacvlanNetwork ${name}: container ${c.name} is on host ${c.host}, which the network does not span`);
+    }
+    const ipam = ipamProblemsOr(name, spec.ipam, spec.auxAddresses ?? {});
+    if (Array.isArray(ipam)) problems.push(...ipam);
+    return problems.length > 0 || Array.isArray(ipam) ? { problems } : { problems, ipam: ipam.configs };
+}
+
+/**
+ * The IPAM config Docker gets, one entry per pool; aux addresses go to the pool containing them.
+ * Empty fields are left out rather than sent empty: the provider reads the pools back from
+ * `docker network inspect` into a set, and an empty map or string would not match what Docker
+ * reports (kreuzwerker/terraform-provider-docker#54). Note that a pool without a gateway gets one
+ * assigned by engines before 29, which then reads back as a change: configure the LAN router.
+ */
+export function ipamConfigs(name: string, pools: readonly IpamPoolModel[], aux: Readonly<Record<string, string>>): docker.types.input.NetworkIpamConfig[] {
+    const r = ipamProblemsOr(name, pools, aux);
+    if (Array.isArray(r)) throw new MacvlanConfigError(r, `MacvlanNetwork ${name} has ${r.length} problem${r.length === 1 ? "" : "s"}:`);
+    return r.configs;
+}
+
+function ipamProblemsOr(name: string, pools: readonly IpamPoolModel[], aux: Readonly<Record<string, string>>): string[] | { configs: docker.types.input.NetworkIpamConfig[] } {
+    const problems: string[] = [];
+    const subnets = pools.map((p) => {
+        const c = parseCidr(p.subnet);
+        if (!c.ok) problems.push(`MacvlanNetwork ${name}: subnet ${p.subnet} ${c.problem}`);
+        return c.ok ? c.value : undefined;
+    });
+    const auxByPool: Record<string, string>[] = pools.map(() => ({}));
+    for (const key of Object.keys(aux).sort()) {
+        const a = parseAddress(aux[key]);
+        const at = a.ok ? subnets.findIndex((s) => s !== undefined && s.contains(a.value)) : -1;
+        if (at < 0) problems.push(`MacvlanNetwork ${name}: aux address ${key} ${aux[key]} is not inside any subnet`);
+        else auxByPool[at][key] = aux[key];
+    }
+    if (problems.length > 0) return problems;
+    return { configs: pools.map((p, i) => ({
+        subnet: p.subnet,
+        ...(p.gateway === undefined ? {} : { gateway: p.gateway }),
+        ...(p.ipRange === undefined ? {} : { ipRange: p.ipRange }),
+        ...(Object.keys(auxByPool[i]).length === 0 ? {} : { auxAddress: auxByPool[i] }),
+    })) };
+}
+
+/** `KEY=value` lines sorted by key, so a reordered map gives the same input. */
+export function sortedEnvs(env: Readonly<Record<string, string>>): string[] {
+    return Object.keys(env)
+        .sort()
+        .map((k) => `${k}=${env[k]}`);
+}
