@@ -16,7 +16,7 @@ import { labExec } from "../../lab/lab";
 
 /** The host lock (flock(1)); the delete that removes the last feature removes it. */
 export const LOCK_FILE = "/run/pulumi-macvlan.lock";
-/** The directories (and the lock file) the host scripts write (see components/hostScripts.ts). */
+/** The directories (and the lock file) the host scripts write (see HOST_PATHS in components/host/feature.ts). */
 export const SCRIPT_DIRS = ["/etc/pulumi-macvlan", "/var/lib/pulumi-macvlan", "/etc/systemd/system", "/etc/sysctl.d", LOCK_FILE] as const;
 
 type Json = Record<string, unknown>;

@@ -9,7 +9,7 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as yaml from "js-yaml";
-import { parseStackConfig } from "../../components/config/validate";
+import { parseStackConfig } from "../../components/config/parse";
 import {
     ensureImage,
     findLeftovers,

@@ -1,7 +1,7 @@
 /**
- * MacvlanHost proven over REAL SSH on REAL kernels (issue 3, "Proven for real").
+ * MacvlanHost proven over REAL SSH on REAL kernels.
  *
- * index.ts runs under the Pulumi mocks (test/support/mocks.ts `runProgram`) with a stack config built from
+ * index.ts runs under the Pulumi mocks (test/support/program.ts `runProgram`) with a stack config built from
  * the running lab (lab/) and the REAL drift probe (`sshProber`: ssh2 to every host). Every
  * `command:remote:Command` it registers is taken from the records — its `create`/`update`/`delete`
  * text and its `connection` exactly as registered — and run over SSH by test/support/engine/command.ts
@@ -33,6 +33,10 @@
  */
 import * as assert from "node:assert/strict";
 import { createHash } from "node:crypto";
+// The mocks first (importing them sets them), then the code under test.
+import "../support/mocks";
+import { runProgram } from "../support/program";
+import { isSecretValue, nameByUrn, unwrapSecrets } from "../support/records";
 import {
     BOOT_RUNNER_TEXT,
     BOOT_UNIT_TEXT,
@@ -46,7 +50,6 @@ import { sshProber } from "../../components/stack/probe";
 import { unwrapSh } from "../../components/host/shell";
 import { connectionOf, runRemote, type CommandConnection } from "../support/engine/command";
 import { hostChanges, labExec, labUp, releaseLab, type Lab, type LabHost } from "../../lab/lab";
-import { isSecretValue, nameByUrn, runProgram, unwrapSecrets } from "../support/mocks";
 import {
     diffViews,
     exactView,
@@ -560,7 +563,7 @@ async function snapshots(hosts: readonly string[]): Promise<Record<string, HostS
 
 // ---------------------------------------------------------------------------------------------
 
-describe("MacvlanHost over real SSH on real kernels (issue 3)", function () {
+describe("MacvlanHost over real SSH on real kernels", function () {
     this.timeout(15 * 60_000);
 
     let lab: Lab;

@@ -8,7 +8,7 @@
  * `logging`, proxies/agents/passwords, the PULUMI_COMMAND_STDOUT/STDERR variables.
  */
 import { Client, type ConnectConfig } from "ssh2";
-import { unwrapSecrets } from "../mocks";
+import { unwrapSecrets } from "../records";
 
 /** The registered `connection` of a remote.Command (secrets already unwrapped). */
 export interface CommandConnection {

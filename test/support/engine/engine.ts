@@ -2,10 +2,11 @@
  * A small stand-in for the Pulumi engine and the two providers, for the system tests only (never
  * part of the package). See test/support/engine/README.md for what it does and does not emulate.
  *
- * `up(config)` runs index.ts under the mocks of test/support/mocks.ts with this engine installed as the
- * mocks' backend, so every registration is performed for real as the program registers it, in the
- * order the SDK sends them (a resource registers only once its inputs and `dependsOn` resources have
- * been performed, which gives the engine's dependency order and its parallelism). Against the
+ * `up(config)` runs index.ts under the mocks of test/support/mocks.ts (`runProgram` of
+ * test/support/program.ts) with this engine installed as the mocks' backend, so every registration
+ * is performed for real as the program registers it, in the order the SDK sends them (a resource
+ * registers only once its inputs and `dependsOn` resources have been performed, which gives the
+ * engine's dependency order and its parallelism). Against the
  * state of earlier passes (URN → type, inputs, outputs, id, dependencies):
  * - inputs (and provider) equal to the state's → no-op, the old id and outputs are reused;
  * - a remote.Command with other `triggers` → replacement (pulumi-command replaces on a trigger
@@ -26,9 +27,12 @@
  */
 import { randomUUID } from "node:crypto";
 import { isDeepStrictEqual } from "node:util";
+// The mocks first (importing them sets them), then the code under test.
+import { setBackend, type Backend, type BackendRequest, type BackendResult } from "../mocks";
+import { runProgram } from "../program";
+import { unwrapSecrets } from "../records";
 import { sshProber } from "../../../components/stack/probe";
 import { ensureImage, readLab } from "../../../lab/lab";
-import { runProgram, unwrapSecrets, type Backend, type BackendRequest, type BackendResult, setBackend } from "../mocks";
 import { connectionOf, runRemote } from "./command";
 import { createContainer, createNetwork, deleteContainer, deleteNetwork, DockerApi, parseSshHost } from "./docker";
 

@@ -1,0 +1,29 @@
+/** A fake drift prober for a stack config (what each host would answer); pure: loads no mocks. */
+import { parseStackConfig } from "../../components/config/parse";
+import { featureKey } from "../../components/host/scripts";
+import { planHostFeatures } from "../../components/plan/host";
+import { hostSpec } from "../../components/plan/stack";
+import type { HostProber, ProbeTarget } from "../../components/stack/probe";
+
+/** Drift token a fake host reports for a feature; default `ok`. */
+export type TokenFn = (host: string, key: string) => string;
+
+/**
+ * A fake prober for a config: answers each host with one `key=token` line per feature that
+ * MacvlanHost plans there (what the host would print for `renderProbe`'s script) and records
+ * the calls and scripts.
+ */
+export function fakeProber(
+    config: Record<string, unknown>,
+    token: TokenFn = () => "ok",
+    calls: Array<{ target: ProbeTarget; script: string }> = [],
+): HostProber {
+    return (target, script) => {
+        calls.push({ target, script });
+        const model = parseStackConfig({ hosts: config["macvlan:hosts"], networks: config["macvlan:networks"] });
+        const host = model.hosts.find((h) => h.name === target.host);
+        if (host === undefined) throw new Error(`fake prober: unknown host ${target.host}`);
+        const keys = planHostFeatures(host.name, hostSpec(model, host)).map((p) => featureKey(p.feature));
+        return Promise.resolve(keys.map((k) => `${k}=${token(host.name, k)}\n`).join(""));
+    };
+}

@@ -1,0 +1,83 @@
+/** Running code under the mocks: index.ts with a stack config (runProgram), any program (runUnderMocks), the config. */
+// The mocks first: importing them sets them, before anything here loads code under test.
+import { recorded, reset } from "./mocks";
+import * as pulumi from "@pulumi/pulumi";
+import type { HostProber } from "../../components/stack/probe";
+import { fakeProber } from "./prober";
+import type { RecordedResource } from "./records";
+
+/** Every Output/Promise inside a value resolved (plain values are kept). */
+async function resolveDeep(v: unknown): Promise<unknown> {
+    if (pulumi.Output.isInstance(v)) {
+        return resolveDeep(await new Promise<unknown>((resolve) => v.apply((x) => resolve(x))));
+    }
+    if (v instanceof Promise) return resolveDeep(await v);
+    if (Array.isArray(v)) return Promise.all(v.map(resolveDeep));
+    if (typeof v === "object" && v !== null && !pulumi.Resource.isInstance(v)) {
+        const entries = await Promise.all(Object.entries(v).map(async ([k, x]) => [k, await resolveDeep(x)] as const));
+        return Object.fromEntries(entries);
+    }
+    return v;
+}
+
+/**
+ * Runs `program` under the mocks and waits until everything it registered has been recorded and
+ * every Output in its result resolved. Resolves with the plain result; rejects with the program's
+ * error (then it also waits for the registrations already started, so none leaks into the next test).
+ */
+export async function runUnderMocks<T>(program: () => T | Promise<T>): Promise<unknown> {
+    let result: T;
+    try {
+        result = await program();
+    } finally {
+        await settleRegistrations();
+    }
+    const plain = await resolveDeep(result);
+    await settleRegistrations();
+    return plain;
+}
+
+/** Waits for every outstanding resource registration to reach the mocks. */
+export async function settleRegistrations(): Promise<void> {
+    await (pulumi.runtime as unknown as { waitForRPCs(): Promise<void> }).waitForRPCs();
+}
+
+/** Replaces the whole Pulumi config: `macvlan:*` keys to strings (objects are JSON-encoded, as the CLI does). */
+export function setConfig(values: Readonly<Record<string, unknown>>, secretKeys: readonly string[] = []): void {
+    const flat: Record<string, string> = {};
+    for (const [k, v] of Object.entries(values)) flat[k] = typeof v === "string" ? v : JSON.stringify(v);
+    pulumi.runtime.setAllConfig(flat, [...secretKeys]);
+}
+
+/** What index.ts exports: the program function. */
+export type ProgramMain = (deps?: { prober?: HostProber; readFile?: (p: string) => string }) => Promise<unknown>;
+
+/** index.ts, loaded on first use (after the mocks, which are set by this file's first import). */
+export function loadMain(): ProgramMain {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const mod = require("../../index") as { default?: ProgramMain } & ProgramMain;
+    return typeof mod.default === "function" ? mod.default : mod;
+}
+
+/** Options of runProgram. */
+export interface RunOptions {
+    /** Default: `fakeProber(config)`. */
+    readonly prober?: HostProber;
+    readonly readFile?: (p: string) => string;
+    /** Secret config keys. Default: `macvlan:sshPrivateKey`. */
+    readonly secretKeys?: readonly string[];
+}
+
+/** Runs index.ts under the mocks with exactly `config` (from a clean record); returns its plain outputs and the records. */
+export async function runProgram(
+    config: Record<string, unknown>,
+    opts: RunOptions = {},
+): Promise<{ outputs: unknown; resources: RecordedResource[] }> {
+    reset();
+    setConfig(config, opts.secretKeys ?? ["macvlan:sshPrivateKey"]);
+    const main = loadMain();
+    const outputs = await runUnderMocks(() =>
+        main({ prober: opts.prober ?? fakeProber(config), ...(opts.readFile ? { readFile: opts.readFile } : {}) }),
+    );
+    return { outputs, resources: [...recorded] };
+}
