@@ -106,6 +106,15 @@ export function alive(pid: number | undefined): boolean {
     }
 }
 
+/** A process's command line, arguments joined with spaces ("" when it is gone). */
+export function cmdline(pid: number): string {
+    try {
+        return fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0/g, " ").trim();
+    } catch {
+        return "";
+    }
+}
+
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /**

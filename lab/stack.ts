@@ -1,10 +1,10 @@
 /**
  * `stacks/Pulumi.lab.yaml`: a stack for `pulumi up -s lab` that describes the running lab in the
- * `macvlan:hosts` / `macvlan:networks` contract (issue 2). Written by labUp; gitignored.
+ * `macvlan:hosts` / `macvlan:networks` contract. Written by labUp; gitignored.
  *
  * YAML is written by hand: every scalar is a JSON string or number, which YAML reads as is.
  */
-import type { Lab, LabHost } from "./lab";
+import type { Lab, LabHost } from "./types";
 
 /** The addresses the lab stack uses (all in 198.18.0.0/15, the benchmarking range). */
 export const LAB_STACK = {
