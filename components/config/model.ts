@@ -1,5 +1,5 @@
 /**
- * The typed model of a stack: what `index.ts` builds from the `macvlan:hosts` and
+ * The typed model of a stack: what `parseStackConfig` (config/parse.ts) builds from the `macvlan:hosts` and
  * `macvlan:networks` config keys after validation. Types only; no resource imports.
  *
  * Kept open for what comes next: a network holds a list of IPAM pools (not one subnet), an

@@ -53,7 +53,12 @@ export const FEATURE_KEY_RE = new RegExp(`^(?:${KIND_NAMES.map((k) => KINDS[k].k
 
 /** The state key of a feature on the host, e.g. `promisc-eth0`, `vlan-eth0.50`. Unique per host. */
 export function featureKey(f: HostFeature): string {
-    return kindOf(checkFeature(f)).key(f);
+    return keyOf(checkFeature(f));
+}
+
+/** featureKey of a feature already checked: the renderers check a feature once, then use this. */
+export function keyOf(f: HostFeature): string {
+    return kindOf(f).key(f);
 }
 
 /**
@@ -68,11 +73,20 @@ export function featureKey(f: HostFeature): string {
  * deleted under its containers). Never reword them; a new feature gets a new string.
  */
 export function featureIdentity(f: HostFeature): string {
-    return kindOf(checkFeature(f)).identity(f);
+    return identityOf(checkFeature(f));
+}
+
+/** featureIdentity of a feature already checked. */
+export function identityOf(f: HostFeature): string {
+    return kindOf(f).identity(f);
 }
 
 /** The boot fragment of a feature on the host: `<bootDir>/<order>-<key>.sh`. */
 export function bootFragmentPath(f: HostFeature): string {
-    const order = kindOf(checkFeature(f)).bootOrder;
-    return `${HOST_PATHS.bootDir}/${order}-${featureKey(f)}.sh`;
+    return fragmentPathOf(checkFeature(f));
+}
+
+/** bootFragmentPath of a feature already checked. */
+export function fragmentPathOf(f: HostFeature): string {
+    return `${HOST_PATHS.bootDir}/${kindOf(f).bootOrder}-${keyOf(f)}.sh`;
 }

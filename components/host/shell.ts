@@ -7,7 +7,7 @@
  */
 import { parseCidr } from "../net/addr";
 import { MacvlanConfigError } from "../net/problems";
-import { HOST_NAME_RE, IFNAME_RULE, ifNameProblem, isIpv4Literal, isVlanId } from "../net/patterns";
+import { HOST_NAME_RE, HOST_NAME_RULE, IFNAME_RULE, ifNameProblem, isIpv4Literal, isVlanId, VLAN_ID_RULE } from "../net/patterns";
 
 /**
  * A value refused before it could reach a shell. `field` says which input, `value` what it was.
@@ -77,7 +77,7 @@ function firstLineWith(script: string, needle: string): string {
 /** Host name as used in messages and resource names (HOST_NAME_RE from patterns.ts). */
 export function assertHostName(field: string, s: unknown): string {
     if (typeof s !== "string" || !HOST_NAME_RE.test(s)) {
-        throw new ShellValueError(field, s, `must match ${HOST_NAME_RE.source}`);
+        throw new ShellValueError(field, s, HOST_NAME_RULE);
     }
     return s;
 }
@@ -94,7 +94,7 @@ export function assertIfName(field: string, s: unknown): string {
 
 /** 802.1Q VLAN id, an integer 1-4094. */
 export function assertVlanId(field: string, n: unknown): number {
-    if (!isVlanId(n)) throw new ShellValueError(field, n, "must be an integer VLAN id 1-4094");
+    if (!isVlanId(n)) throw new ShellValueError(field, n, VLAN_ID_RULE);
     return n;
 }
 

@@ -6,7 +6,7 @@
  * probe reads exactly the features the component registers.
  */
 import { DEFAULT_IP_FORWARD, DEFAULT_PROMISC, DEFAULT_SHIM_LINK, DEFAULT_SSH_PORT, DEFAULT_SSH_USER } from "../config/model";
-import { featureIdentity, renderFeature, renderPreflight, type HostFeature } from "../host/scripts";
+import { identityOf, renderFeature, renderPreflight, type HostFeature } from "../host/scripts";
 import {
     IDENTITY_FILE_RULE,
     ifNameProblem,
@@ -124,7 +124,10 @@ export function vlanIds(spec: Pick<HostSpec, "vlans">): number[] {
     return [...new Set(spec.vlans ?? [])].sort((a, b) => a - b);
 }
 
-/** The host settings in registration order, with their child names, ordering and triggers. */
+/**
+ * The host settings in registration order, with their child names, ordering and triggers, without
+ * the checks (planHost checks; this is what the probe's fake in the tests and planHost share).
+ */
 export function planHostFeatures(name: string, spec: HostSpec): PlannedFeature[] {
     return withTriggers(hostSettings(name, spec));
 }
@@ -166,7 +169,7 @@ function withTriggers(settings: readonly Setting[]): PlannedFeature[] {
     const of = (p: Setting): string[] => {
         const known = triggers.get(p.name);
         if (known !== undefined) return known;
-        const ids = [featureIdentity(p.feature)];
+        const ids = [identityOf(p.feature)];
         for (const n of p.after) {
             const dep = byName.get(n);
             if (dep === undefined) throw new Error(`${p.name} must follow ${n}, which is not planned`);
@@ -230,7 +233,8 @@ const planned = new Map<string, HostPlanResult>();
  * name and arguments, so the stack's up-front check, the probe and the component share one check.
  */
 export function planHost(name: string, spec: HostSpec): HostPlanResult {
-    const key = JSON.stringify([name, spec.connection.address, spec.connection.port, spec.connection.user, spec.connection.hostKey, spec.connection.identityFile, spec.parent, spec.promisc, spec.ipForward, spec.vlans, spec.shim, spec.needsDocker]);
+    // The plain arguments (no key material, no probe tokens: they do not change the plan).
+    const key = JSON.stringify([name, spec], (k, v: unknown) => (k === "privateKey" || k === "probe" ? undefined : v));
     const known = planned.get(key);
     if (known !== undefined) return known;
     const result = makePlan(name, spec);

@@ -270,9 +270,9 @@ describe("hostScripts: renderFeature", () => {
 
     it("refuses every invalid value, naming the field", () => {
         const cases: [() => unknown, RegExp][] = [
-            [() => renderFeature("Node1", PROMISC, "new"), /^host "Node1" must match/],
+            [() => renderFeature("Node1", PROMISC, "new"), /^host "Node1" is not a valid host name/],
             [() => renderFeature("node1", { kind: "promisc", parent: "eth0;reboot" }, "new"), /^promisc\.parent "eth0;reboot" is not a valid Linux interface name/],
-            [() => renderFeature("node1", { kind: "vlan", parent: "eth0", id: 0 }, "new"), /^vlan\.id 0 must be an integer VLAN id/],
+            [() => renderFeature("node1", { kind: "vlan", parent: "eth0", id: 0 }, "new"), /^vlan\.id 0 is not a VLAN id: an integer 1-4094/],
             [() => renderFeature("node1", { kind: "vlan", parent: "eth0", id: 4095 }, "new"), /^vlan\.id 4095/],
             [() => renderFeature("node1", { kind: "vlan", parent: "enp0s31f6abcd", id: 4000 }, "new"), /^vlan link "enp0s31f6abcd\.4000" is not a valid Linux interface name/],
             [() => renderFeature("node1", { ...SHIM, address: "198.51.100.250" }, "new"), /^shim\.address "198\.51\.100\.250" must be an IPv4 address with \/32/],

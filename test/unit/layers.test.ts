@@ -42,9 +42,9 @@ function sources(dir: string): string[] {
 /** `import … from "x"`, `export … from "x"`, `import("x")`, `require("x")`, with whether it is type-only. */
 function imports(text: string): { spec: string; typeOnly: boolean }[] {
     const out: { spec: string; typeOnly: boolean }[] = [];
-    const re = /^\s*(import|export)\s+(type\s+)?[^;]*?\sfrom\s+"([^"]+)"|import\("([^"]+)"\)|require\("([^"]+)"\)/gms;
+    const re = /^\s*(import|export)\s+(type\s+)?[^;]*?\sfrom\s+["']([^"']+)["']|^\s*import\s+["']([^"']+)["']|import\(\s*["']([^"']+)["']\s*\)|require\(\s*["']([^"']+)["']\s*\)/gms;
     for (const m of text.matchAll(re)) {
-        const spec = m[3] ?? m[4] ?? m[5];
+        const spec = m[3] ?? m[4] ?? m[5] ?? m[6];
         if (spec !== undefined) out.push({ spec, typeOnly: m[2] !== undefined });
     }
     return out;
@@ -83,10 +83,12 @@ describe("layers", () => {
     });
 
     it("the check is not vacuous: an upward import is found", () => {
-        const found = imports('import { x } from "../stack/build";\nimport type { Y } from "@pulumi/docker";\n');
+        const found = imports('import { x } from "../stack/build";\nimport type { Y } from "@pulumi/docker";\nimport "./side";\nconst z = import(\n  \'../a\'\n);\n');
         assert.deepEqual(found, [
             { spec: "../stack/build", typeOnly: false },
             { spec: "@pulumi/docker", typeOnly: true },
+            { spec: "./side", typeOnly: false },
+            { spec: "../a", typeOnly: false },
         ]);
     });
 });

@@ -146,10 +146,10 @@ describe("shell: strict checks", () => {
 
     it("host names", () => {
         assert.equal(assertHostName("host", "node-1"), "node-1");
-        refuses(() => assertHostName("host", "Node1"), /^host "Node1" must match/);
-        refuses(() => assertHostName("host", "-a"), /must match/);
-        refuses(() => assertHostName("host", "a b"), /must match/);
-        refuses(() => assertHostName("host", 7), /^host 7 must match/);
+        refuses(() => assertHostName("host", "Node1"), /^host "Node1" is not a valid host name/);
+        refuses(() => assertHostName("host", "-a"), /is not a valid host name/);
+        refuses(() => assertHostName("host", "a b"), /is not a valid host name/);
+        refuses(() => assertHostName("host", 7), /^host 7 is not a valid host name/);
     });
 
     it("interface names, including the ones that would name a global sysctl", () => {
@@ -162,7 +162,7 @@ describe("shell: strict checks", () => {
     it("VLAN ids", () => {
         assert.equal(assertVlanId("id", 1), 1);
         assert.equal(assertVlanId("id", 4094), 4094);
-        for (const bad of [0, 4095, 1.5, -1, "50", NaN]) refuses(() => assertVlanId("id", bad), /must be an integer VLAN id 1-4094/);
+        for (const bad of [0, 4095, 1.5, -1, "50", NaN]) refuses(() => assertVlanId("id", bad), /is not a VLAN id: an integer 1-4094/);
     });
 
     it("shim addresses are IPv4 /32", () => {
