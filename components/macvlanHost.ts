@@ -9,7 +9,7 @@ import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { renderFeature, featureKey } from "./host/scripts";
-import { MacvlanConfigError } from "./net/problems";
+import { problemsOf } from "./net/problems";
 import { segmentLink } from "./net/names";
 import { planHost, UNPROBED_TOKEN, type ShimInfo } from "./plan/host";
 
@@ -113,7 +113,7 @@ export class MacvlanHost extends pulumi.ComponentResource {
     constructor(name: string, args: MacvlanHostArgs, opts?: pulumi.ComponentResourceOptions) {
         // Checked before anything is registered: these values reach ssh options and scripts.
         const { problems, plan } = planHost(name, args);
-        if (plan === undefined) throw new MacvlanConfigError(problems, `MacvlanHost ${name} has ${problems.length} problem${problems.length === 1 ? "" : "s"}:`);
+        if (plan === undefined) throw problemsOf(`MacvlanHost ${name}`, problems);
         super(MACVLAN_HOST_TYPE, name, {}, opts);
 
         this.address = args.connection.address;

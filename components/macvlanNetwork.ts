@@ -7,7 +7,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { DEFAULT_MODE, DEFAULT_RESTART, type IpamPoolModel, type MacvlanMode, type RestartPolicy } from "./config/model";
-import { MacvlanConfigError } from "./net/problems";
+import { problemsOf } from "./net/problems";
 import { networkChildNames } from "./net/names";
 import { CONTAINER_NETWORK_MODE, planNetwork, sortedEnvs } from "./plan/network";
 
@@ -143,7 +143,7 @@ export class MacvlanNetwork extends pulumi.ComponentResource {
     constructor(name: string, args: MacvlanNetworkArgs, opts?: pulumi.ComponentResourceOptions) {
         // Checked before anything is registered.
         const { problems, ipam } = planNetwork(name, args);
-        if (ipam === undefined) throw new MacvlanConfigError(problems, `MacvlanNetwork ${name} has ${problems.length} problem${problems.length === 1 ? "" : "s"}:`);
+        if (ipam === undefined) throw problemsOf(`MacvlanNetwork ${name}`, problems);
         super(MACVLAN_NETWORK_TYPE, name, {}, opts);
         this.networkName = args.networkName ?? name;
         this.mode = args.mode ?? DEFAULT_MODE;

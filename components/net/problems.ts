@@ -15,9 +15,16 @@ export class MacvlanConfigError extends Error {
     }
 }
 
-/** The error message: a header line, then one problem per line, indented. */
+/** The error message: a header line (`<subject> has N problems:`), then one problem per line, indented. */
 export function formatProblems(problems: readonly string[], header?: string): string {
-    const n = problems.length;
-    const head = header ?? `macvlan stack config has ${n} problem${n === 1 ? "" : "s"}:`;
-    return [head, ...problems.map((p) => `  ${p}`)].join("\n");
+    return [header ?? problemsHeader("macvlan stack config", problems.length), ...problems.map((p) => `  ${p}`)].join("\n");
+}
+
+function problemsHeader(subject: string, n: number): string {
+    return `${subject} has ${n} problem${n === 1 ? "" : "s"}:`;
+}
+
+/** The MacvlanConfigError of one named thing: `MacvlanHost node1 has 2 problems:` and the problems. */
+export function problemsOf(subject: string, problems: readonly string[]): MacvlanConfigError {
+    return new MacvlanConfigError(problems, problemsHeader(subject, problems.length));
 }

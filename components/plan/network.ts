@@ -5,7 +5,7 @@
 import type * as docker from "@pulumi/docker";
 import type { IpamPoolModel } from "../config/model";
 import { parseAddress, parseCidr } from "../net/addr";
-import { MacvlanConfigError } from "../net/problems";
+import { problemsOf } from "../net/problems";
 
 /**
  * The container's network mode as sent to Docker. Always `bridge`, explicitly: the provider
@@ -50,7 +50,7 @@ export function planNetwork(name: string, spec: NetworkSpec): { readonly problem
  */
 export function ipamConfigs(name: string, pools: readonly IpamPoolModel[], aux: Readonly<Record<string, string>>): docker.types.input.NetworkIpamConfig[] {
     const r = ipamProblemsOr(name, pools, aux);
-    if (Array.isArray(r)) throw new MacvlanConfigError(r, `MacvlanNetwork ${name} has ${r.length} problem${r.length === 1 ? "" : "s"}:`);
+    if (Array.isArray(r)) throw problemsOf(`MacvlanNetwork ${name}`, r);
     return r.configs;
 }
 
