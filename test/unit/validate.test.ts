@@ -6,53 +6,14 @@ import { parseStackConfig, type RawStackConfig } from "../../components/config/p
 import { childPath, showValue } from "../../components/config/problems";
 import { suggestKey } from "../../components/config/read";
 import { allowsSharedParent } from "../../components/config/rules";
-import { formatProblems, MacvlanConfigError } from "../../components/net/problems";
-
-type Raw = Record<string, unknown>;
+import { MacvlanConfigError } from "../../components/net/problems";
+import { cfg, expectProblems, node1, node2, problemsOf, pubNet, web, withContainers } from "../support/configs";
 
 const ED25519 = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIObw31n2MGR/TVqGBf3Iqzs7FZSsUzRRJ7PHEeSUyNr4";
 
 const HOST_KEYS = "name, address, port, user, hostKey, parent, promisc, ipForward, vlans, shim, dockerVersion";
 const NETWORK_KEYS = "name, vlan, mode, subnet, gateway, ipRange, auxAddresses, hosts, containers";
 const CONTAINER_KEYS = "name, host, image, ip, mac, command, env, restart";
-
-/** Fixtures: the field notes' two VMs on one subnet, moved to documentation ranges. */
-function node1(over: Raw = {}): Raw {
-    return { name: "node1", address: "198.51.100.145", parent: "ens33", ...over };
-}
-function node2(over: Raw = {}): Raw {
-    return { name: "node2", address: "198.51.100.146", parent: "ens33", ...over };
-}
-function pubNet(over: Raw = {}): Raw {
-    return { name: "pub_net", subnet: "198.51.100.0/24", gateway: "198.51.100.1", ...over };
-}
-function web(over: Raw = {}): Raw {
-    return { name: "web", host: "node1", image: "nginx:1.27", ip: "198.51.100.12", ...over };
-}
-function cfg(hosts: unknown[], networks: unknown[] = []): RawStackConfig {
-    return { hosts, networks };
-}
-
-/** The problems of a config that must fail, asserting the error type and message shape. */
-function problemsOf(raw: RawStackConfig): string[] {
-    try {
-        parseStackConfig(raw);
-    } catch (e) {
-        assert.ok(e instanceof MacvlanConfigError, `expected MacvlanConfigError, got ${String(e)}`);
-        assert.equal(e.message, formatProblems(e.problems));
-        return [...e.problems];
-    }
-    assert.fail("expected a MacvlanConfigError, but the config was accepted");
-}
-
-function expectProblems(raw: RawStackConfig, expected: string[]): void {
-    assert.deepEqual(problemsOf(raw), expected);
-}
-
-/** One network with the given containers on node1 and node2. */
-function withContainers(containers: unknown[], net: Raw = {}, hosts: unknown[] = [node1(), node2()]): RawStackConfig {
-    return cfg(hosts, [pubNet({ containers, ...net })]);
-}
 
 describe("validate", () => {
     describe("MacvlanConfigError", () => {
