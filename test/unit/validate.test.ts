@@ -218,11 +218,12 @@ describe("validate", () => {
         });
 
         it("allows the same ip on two VLAN segments and the same container name on two hosts", () => {
+            // On two hosts: one host cannot carry one subnet on two parents (Docker's one address space).
             const raw = cfg(
-                [node1({ vlans: [50] }), node2({ vlans: [50] })],
+                [node1(), node2({ vlans: [50] })],
                 [
-                    pubNet({ containers: [web()] }),
-                    { name: "low", vlan: 50, subnet: "198.51.100.0/24", gateway: "198.51.100.1", containers: [web({ host: "node2" })] },
+                    pubNet({ hosts: ["node1"], containers: [web()] }),
+                    { name: "low", vlan: 50, subnet: "198.51.100.0/24", gateway: "198.51.100.1", hosts: ["node2"], containers: [web({ host: "node2" })] },
                 ],
             );
             const model = parseStackConfig(raw);
@@ -234,10 +235,10 @@ describe("validate", () => {
 
         it("allows one passthru container per host, and networks on one parent name of different hosts", () => {
             const raw = cfg(
-                [node1(), node2()],
+                [node1({ vlans: [50] }), node2({ vlans: [50] })],
                 [
-                    pubNet({ mode: "passthru", hosts: ["node1"], containers: [web()] }),
-                    { name: "other", subnet: "198.51.100.0/24", gateway: "198.51.100.1", hosts: ["node2"], containers: [web({ name: "bb", host: "node2", ip: "198.51.100.13" })] },
+                    pubNet({ mode: "passthru", vlan: 50, hosts: ["node1"], containers: [web()] }),
+                    { name: "other", vlan: 50, subnet: "198.51.100.0/24", gateway: "198.51.100.1", hosts: ["node2"], containers: [web({ name: "bb", host: "node2", ip: "198.51.100.13" })] },
                 ],
             );
             assert.equal(parseStackConfig(raw).networks[0].mode, "passthru");
@@ -614,12 +615,13 @@ describe("validate", () => {
             ]);
         });
         it("lets a passthru network share its parent with no other, whatever the Docker version", () => {
-            expectProblems(cfg([node1({ dockerVersion: "28.0" })], [pubNet({ mode: "passthru" }), { name: "mgmt", subnet: "203.0.113.0/24", gateway: "203.0.113.1" }]), [
-                "networks[0].mode passthru cannot share its parent with networks[1] (mgmt) on host node1 (parent ens33): a passthru network takes the whole parent; give one of them another vlan",
+            expectProblems(cfg([node1({ dockerVersion: "28.0", vlans: [50] })], [pubNet({ mode: "passthru", vlan: 50 }), { name: "mgmt", vlan: 50, subnet: "203.0.113.0/24", gateway: "203.0.113.1" }]), [
+                "networks[0].mode passthru cannot share its parent with networks[1] (mgmt) on host node1 (parent ens33.50): a passthru network takes the whole parent; give one of them another vlan",
             ]);
         });
         it("allows at most one container per host on a passthru network", () => {
-            expectProblems(withContainers([web(), web({ name: "bb", ip: "198.51.100.13" }), web({ name: "cc", host: "node2", ip: "198.51.100.14" })], { mode: "passthru" }), [
+            const hosts = [node1({ vlans: [50] }), node2({ vlans: [50] })];
+            expectProblems(withContainers([web(), web({ name: "bb", ip: "198.51.100.13" }), web({ name: "cc", host: "node2", ip: "198.51.100.14" })], { mode: "passthru", vlan: 50 }, hosts), [
                 'networks[0].containers[1].host node1 already has networks[0].containers[0] on passthru network networks[0] (pub_net); passthru has a single port per parent (Docker: "failed to create the macvlan port: invalid argument")',
             ]);
         });
@@ -664,8 +666,8 @@ describe("validate", () => {
             ]);
         });
         it("cannot sit on a parent a passthru network takes", () => {
-            expectProblems(withContainers([], { mode: "passthru", ipRange: "198.51.100.0/25" }, [node1({ shim: { address: "198.51.100.250" } })]), [
-                "hosts[0].shim.address 198.51.100.250 would sit on parent ens33, which passthru network networks[0] (pub_net) takes whole on host node1; put the shim on another vlan or remove it",
+            expectProblems(withContainers([], { mode: "passthru", vlan: 50, ipRange: "198.51.100.0/25" }, [node1({ vlans: [50], shim: { address: "198.51.100.250", vlan: 50 } })]), [
+                "hosts[0].shim.address 198.51.100.250 would sit on parent ens33.50, which passthru network networks[0] (pub_net) takes whole on host node1; put the shim on another vlan or remove it",
             ]);
         });
     });
