@@ -1,6 +1,7 @@
 /**
  * The checks of one host entry on its own (`macvlan:hosts[i]`, with its shim): types, syntax and
- * defaults. Rules across entries (unique names, VLANs of networks, shim addresses) are in cross.ts.
+ * defaults. Rules across entries (unique names, VLANs of networks) are in cross.ts, the rules of
+ * a shim's LAN segment in segments.ts.
  */
 import type { Address } from "../net/addr";
 import { vlanLink } from "../net/names";
@@ -13,8 +14,8 @@ import {
     EMPTY_VLAN,
     HOST_KEY,
     HOST_NAME,
-    IFNAME,
     LISTED_TWICE,
+    PARENT,
     PORT,
     SSH_ADDRESS,
     SSH_USER,
@@ -72,7 +73,7 @@ export function checkHost(p: Problems, raw: unknown, index: number): CheckedHost
         port: readField(p, map, "port", path, PORT) ?? DEFAULT_SSH_PORT,
         user: readField(p, map, "user", path, SSH_USER) ?? DEFAULT_SSH_USER,
         hostKey: readField(p, map, "hostKey", path, HOST_KEY),
-        parent: readField(p, map, "parent", path, IFNAME, true),
+        parent: readField(p, map, "parent", path, PARENT, true),
         promisc: readField(p, map, "promisc", path, BOOLEAN) ?? DEFAULT_PROMISC,
         ipForward: readField(p, map, "ipForward", path, BOOLEAN) ?? DEFAULT_IP_FORWARD,
         vlans: [],

@@ -1,7 +1,7 @@
 /**
  * The checks of one network entry on its own (`macvlan:networks[i]`, with its containers): types,
  * syntax, defaults and the address math inside the network's subnet. Rules across entries (unique
- * names, shared parents, collisions on a LAN segment) are in cross.ts.
+ * names, shared parents) are in cross.ts, the rules of a LAN segment in segments.ts.
  */
 import { parseCidr, type Address, type Cidr } from "../net/addr";
 import { defaultMac } from "../net/mac";
@@ -25,12 +25,12 @@ import {
     HOST_LIST,
     HOST_REF,
     IMAGE,
+    lanSubnetProblem,
     LISTED_TWICE,
     MAC,
     MODE,
     NETWORK_NAME,
     notAHostProblem,
-    reservedIn,
     RESTART,
     VLAN_ID,
 } from "./rules";
@@ -45,6 +45,14 @@ const CONTAINER_KEYS = ["name", "host", "image", "ip", "mac", "command", "env", 
  * change on every run), and 29+ gives the containers no default route at all.
  */
 const GATEWAY_REQUIRED = "is required: the LAN's real router (Docker before 29 invents one when it is missing, and 29+ gives the containers no default route)";
+
+/**
+ * passthru hands the parent whole to one container: on the untagged parent that is the host's own
+ * link, and the SSH session that manages the host goes with it.
+ */
+function untaggedPassthruProblem(path: string): string {
+    return `on the untagged parent would take the host's own link, and its SSH with it: set ${path}.vlan so that it takes a VLAN sub-interface (a network has no dedicated NIC of its own: its parent is its hosts' parent)`;
+}
 
 interface CheckedAux {
     readonly name: string;
@@ -73,6 +81,8 @@ export interface CheckedNetwork {
     vlan?: number;
     vlanOk: boolean;
     mode: MacvlanMode;
+    /** False when `mode` was refused (passthru on the untagged parent): the rules that follow from it skip the network. */
+    modeOk: boolean;
     /** The subnet; with host bits set, the block it should be (the problem is reported). */
     subnet?: Cidr;
     gateway?: Address;
@@ -105,18 +115,30 @@ export function checkNetwork(p: Problems, raw: unknown, index: number, hosts: Ho
         vlan: vlan.value,
         vlanOk: vlan.ok,
         mode: readField(p, map, "mode", path, MODE) ?? DEFAULT_MODE,
+        modeOk: true,
         aux: [],
         hosts: [...hosts.byName.keys()],
         containers: [],
     };
 
+    if (n.mode === "passthru" && n.vlan === undefined && n.vlanOk) {
+        p.add(`${path}.mode`, n.mode, untaggedPassthruProblem(path));
+        n.modeOk = false;
+    }
+
     // A subnet with host bits set is reported, and the block it should be stands in for it, so the
-    // checks that need the subnet still run.
+    // checks that need the subnet still run. A block no LAN can have is reported alone (the fix is
+    // another subnet, not the block it should be), and the checks that need the subnet skip it.
     const subnet = readField(p, map, "subnet", path, STRING, true);
     if (subnet !== undefined) {
         const r = parseCidr(subnet);
-        if (!r.ok) p.add(`${path}.subnet`, subnet, r.problem);
-        n.subnet = r.ok ? r.value : r.corrected;
+        const block = r.ok ? r.value : r.corrected;
+        const notLan = block === undefined ? undefined : lanSubnetProblem(block);
+        if (notLan !== undefined) p.add(`${path}.subnet`, subnet, notLan);
+        else {
+            if (!r.ok) p.add(`${path}.subnet`, subnet, r.problem);
+            n.subnet = block;
+        }
     }
     // Without a subnet the gateway cannot be placed: it is then left out of the checks across entries.
     const gateway = readField(p, map, "gateway", path, addressIn(n.subnet), GATEWAY_REQUIRED);
@@ -133,7 +155,12 @@ export function checkNetwork(p: Problems, raw: unknown, index: number, hosts: Ho
     return n;
 }
 
-/** The network's `auxAddresses`: valid names, each with an address in the subnet. */
+/**
+ * The network's `auxAddresses`: valid names, each with an address in the subnet that Docker does
+ * not hold already: not the network or broadcast address, not the gateway, not another aux
+ * address (Docker: "failed to allocate secondary ip address"). A refused address is dropped, so
+ * the rules across entries see each address once.
+ */
 function checkAux(p: Problems, map: RawMap, n: CheckedNetwork): void {
     const mapPath = `${n.path}.auxAddresses`;
     const aux = readField(p, map, "auxAddresses", n.path, AUX_MAP);
@@ -144,7 +171,13 @@ function checkAux(p: Problems, map: RawMap, n: CheckedNetwork): void {
         const v = own(aux, key);
         const entry: CheckedAux = { name: key, path: at };
         if (v === undefined) p.addBare(at, emptyProblem("an address"));
-        else entry.address = checkValue(p, v, at, reservedIn(n.subnet));
+        else {
+            const address = checkValue(p, v, at, addressIn(n.subnet));
+            const twin = address === undefined ? undefined : n.aux.find((a) => a.address?.equals(address) === true);
+            if (address !== undefined && n.gateway?.equals(address) === true) p.add(at, v, `is the gateway ${n.path}.gateway`);
+            else if (twin !== undefined) p.add(at, v, `is already reserved as ${twin.path}`);
+            else entry.address = address;
+        }
         n.aux.push(entry);
     }
 }

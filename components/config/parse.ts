@@ -5,8 +5,8 @@
  * `<path> <value> <rule>`, e.g. `networks[0].containers[1].ip 10.9.9.9 does not belong to subnet 198.51.100.0/24`.
  *
  * Each entry is checked on its own first (hosts.ts, networks.ts: types, syntax, address math
- * inside one network), then the rules across entries run on what passed (cross.ts). Pure: no
- * resource imports.
+ * inside one network), then the rules across entries run on what passed (cross.ts, and
+ * segments.ts for each LAN segment). Pure: no resource imports.
  */
 import { MacvlanConfigError } from "../net/problems";
 import { checkHostsAcross, checkNetworksAcross } from "./cross";

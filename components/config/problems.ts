@@ -46,6 +46,11 @@ export function childPath(path: string, key: string | number): string {
     return /^[A-Za-z_][A-Za-z0-9_-]*$/.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`;
 }
 
+/** An entry in messages: its path, and its name when it has one: `networks[0] (pub_net)`. */
+export function entryLabel(e: { readonly path: string; readonly name?: string }): string {
+    return e.name === undefined ? e.path : `${e.path} (${e.name})`;
+}
+
 /** The collected problems, in the order found. */
 export class Problems {
     readonly list: string[] = [];

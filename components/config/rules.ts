@@ -3,7 +3,7 @@
  * and the wording shared by the checks of several entries. A rule returns the rule broken,
  * phrased to follow `<path> <value>`, or undefined.
  */
-import { Address, Cidr, broadcastAddress, networkAddress, parseAddress, parseCidr } from "../net/addr";
+import { Address, Cidr, broadcastAddress, networkAddress, nonHostBlockOf, nonLanBlockOverlapping, parseAddress, parseCidr } from "../net/addr";
 import { parseMac } from "../net/mac";
 import {
     DOCKER_VERSION_RE,
@@ -52,11 +52,25 @@ function rule<T>(holds: (value: T) => boolean, broken: string): Rule<T> {
 // ---------------------------------------------------------------------------------------------
 // Rules with more than one wording, or on more than one value
 
-/** SSH targets: an IPv4 address or a DNS name. */
+/** SSH targets: an IPv4 address a host can have, or a DNS name. */
 function sshAddressProblem(s: string): string | undefined {
-    if (isIpv4Literal(s) || isDnsName(s)) return undefined;
+    if (isIpv4Literal(s)) {
+        const r = parseAddress(s);
+        const special = r.ok ? nonHostBlockOf(r.value) : undefined;
+        return special === undefined ? undefined : `is not a host address: ${special.name} ${special.why}; give the host's own address on the LAN`;
+    }
+    if (isDnsName(s)) return undefined;
     if (isIpv6Literal(s)) return "is an IPv6 address; IPv6 is not supported yet";
     return "is not an IPv4 address or DNS name";
+}
+
+/** The loopback interface: a host's parent must be a link that reaches the LAN. */
+const LOOPBACK_IFNAME = "lo";
+
+/** A host's parent: an interface name, and not the loopback interface. */
+function parentProblem(s: string): string | undefined {
+    if (s === LOOPBACK_IFNAME) return "is the loopback interface, which carries no LAN and cannot be a macvlan parent; give the NIC that carries the LAN";
+    return ifNameProblem(s);
 }
 
 function networkNameProblem(s: string): string | undefined {
@@ -81,6 +95,18 @@ const nulProblem = rule<string>((s) => !s.includes("\0"), "contains a NUL charac
 /** `address` lies in `subnet` (Docker's wording: "does not belong to … subnets"). */
 function inSubnetProblem(address: Address | Cidr, subnet: Cidr): string | undefined {
     return subnet.contains(address) ? undefined : `does not belong to subnet ${subnet.toString()}`;
+}
+
+/**
+ * A subnet a LAN can have: not a /0 (every address), and clear of the blocks set aside for other
+ * uses (NON_LAN_IPV4: "this network", loopback, link-local, multicast, the limited broadcast).
+ */
+export function lanSubnetProblem(subnet: Cidr): string | undefined {
+    if (subnet.prefix === 0) return "cannot be a LAN subnet: a /0 is every address there is";
+    const special = nonLanBlockOverlapping(subnet);
+    if (special === undefined) return undefined;
+    if (special.block.contains(subnet)) return `cannot be a LAN subnet: ${special.name} ${special.why}`;
+    return `cannot be a LAN subnet: it covers ${special.name}, which ${special.why}`;
 }
 
 /** `address` is neither the network nor the broadcast address of `subnet`. */
@@ -130,7 +156,7 @@ export const SSH_ADDRESS: Field<string> = field("a string", isString, sshAddress
 export const PORT: Field<number> = field("an integer 1-65535", isNumber, rule(isPort, PORT_RULE));
 export const SSH_USER: Field<string> = field("a string", isString, rule(isSshUser, SSH_USER_RULE));
 export const HOST_KEY: Field<string> = field("a string", isString, sshHostKeyProblem);
-export const IFNAME: Field<string> = field("a string", isString, ifNameProblem);
+export const PARENT: Field<string> = field("a string", isString, parentProblem);
 export const VLAN_ID: Field<number> = field(VLAN_ID_TYPE, isNumber, rule(isVlanId, VLAN_ID_RULE));
 export const VLAN_LIST: Field<unknown[]> = field("a list of VLAN ids", isList);
 export const DOCKER_VERSION: Field<string> = field('a string "major.minor" (quote it in YAML)', isString, rule(isDockerVersion, 'is not a Docker version "major.minor" like "27.3"'));
@@ -145,14 +171,12 @@ export const HOST_LIST: Field<unknown[]> = field("a list of host names", isList)
 export const HOST_REF: Field<string> = field("a host name", isString);
 export const CONTAINER_LIST: Field<unknown[]> = field("a list", isList);
 
-/** An address a gateway or a container takes: in `subnet`, not its network or broadcast address (unchecked while the subnet is unknown). */
+/**
+ * An address a gateway, a container or an aux address takes: in `subnet`, not its network or
+ * broadcast address, which Docker holds already (unchecked while the subnet is unknown).
+ */
 export function addressIn(subnet: Cidr | undefined): Field<Address> {
     return parsedField(parseAddress, subnet === undefined ? undefined : (a) => inSubnetProblem(a, subnet) ?? reservedInSubnetProblem(a, subnet));
-}
-
-/** An address reserved from Docker's allocation (auxAddresses): in `subnet` when it is known. */
-export function reservedIn(subnet: Cidr | undefined): Field<Address> {
-    return parsedField(parseAddress, subnet === undefined ? undefined : (a) => inSubnetProblem(a, subnet));
 }
 
 /** A block inside `subnet` when it is known (ipRange). */

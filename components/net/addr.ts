@@ -220,3 +220,42 @@ export function nthAddress(c: Cidr, offset: bigint): Address | undefined {
     if (offset < 0n || offset >= c.size) return undefined;
     return Address.fromValue(c.family, c.first().value + offset);
 }
+
+/**
+ * An IPv4 block set aside for something other than a LAN's hosts (RFC 6890): how a message names
+ * it, why no LAN may hold it, and whether an address in it can still be a host's (an SSH target).
+ */
+export interface NonLanBlock {
+    readonly block: Cidr;
+    /** `link-local (169.254.0.0/16)`. */
+    readonly name: string;
+    /** Phrased to follow the name: `is not routable on a LAN`. */
+    readonly why: string;
+    /** True when one host may hold an address of it (link-local: a host has one, a LAN does not route it). */
+    readonly hostAddress: boolean;
+}
+
+function nonLan(cidr: string, name: string, why: string, hostAddress = false): NonLanBlock {
+    const r = parseCidr(cidr);
+    if (!r.ok) throw new Error(`internal: ${cidr} ${r.problem}`);
+    return { block: r.value, name, why, hostAddress };
+}
+
+/** The IPv4 blocks no LAN subnet may touch, lowest first. */
+export const NON_LAN_IPV4: readonly NonLanBlock[] = [
+    nonLan("0.0.0.0/8", '"this network" (0.0.0.0/8)', "is never a host's address"),
+    nonLan("127.0.0.0/8", "loopback (127.0.0.0/8)", "never leaves a host"),
+    nonLan("169.254.0.0/16", "link-local (169.254.0.0/16)", "is not routable on a LAN", true),
+    nonLan("224.0.0.0/4", "multicast (224.0.0.0/4)", "addresses groups, not hosts"),
+    nonLan("255.255.255.255/32", "the limited broadcast (255.255.255.255)", "reaches every host on a link, never one"),
+];
+
+/** The first NON_LAN_IPV4 block that `c` overlaps (lies in or covers), or undefined; none for IPv6. */
+export function nonLanBlockOverlapping(c: Cidr): NonLanBlock | undefined {
+    return NON_LAN_IPV4.find((b) => b.block.overlaps(c));
+}
+
+/** The NON_LAN_IPV4 block holding `a` when no host may have an address there, or undefined. */
+export function nonHostBlockOf(a: Address): NonLanBlock | undefined {
+    return NON_LAN_IPV4.find((b) => !b.hostAddress && b.block.contains(a));
+}

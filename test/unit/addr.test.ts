@@ -1,6 +1,6 @@
 import * as assert from "node:assert/strict";
 import fc from "fast-check";
-import { Address, Cidr, SUPPORTED_FAMILIES, broadcastAddress, contains, detectFamily, networkAddress, nthAddress, overlaps, parseAddress, parseCidr } from "../../components/net/addr";
+import { Address, Cidr, NON_LAN_IPV4, SUPPORTED_FAMILIES, broadcastAddress, contains, detectFamily, networkAddress, nonHostBlockOf, nonLanBlockOverlapping, nthAddress, overlaps, parseAddress, parseCidr } from "../../components/net/addr";
 
 function addr(s: string): Address {
     const r = parseAddress(s);
@@ -209,6 +209,56 @@ describe("addr", () => {
                     const b = broadcastAddress(c);
                     if (prefix <= 30) assert.equal(b === undefined ? -1 : toInt(b.toString()), last);
                     else assert.equal(b, undefined);
+                }),
+            );
+        });
+    });
+
+    describe("blocks no LAN may hold", () => {
+        const name = (b: { name: string } | undefined) => b?.name;
+
+        it("lists \"this network\", loopback, link-local, multicast and the limited broadcast", () => {
+            assert.deepEqual(
+                NON_LAN_IPV4.map((b) => b.block.toString()),
+                ["0.0.0.0/8", "127.0.0.0/8", "169.254.0.0/16", "224.0.0.0/4", "255.255.255.255/32"],
+            );
+        });
+
+        it("finds the block a subnet lies in or covers", () => {
+            assert.equal(name(nonLanBlockOverlapping(cidr("127.0.0.0/8"))), "loopback (127.0.0.0/8)");
+            assert.equal(name(nonLanBlockOverlapping(cidr("127.1.2.0/24"))), "loopback (127.0.0.0/8)");
+            assert.equal(name(nonLanBlockOverlapping(cidr("169.254.0.0/16"))), "link-local (169.254.0.0/16)");
+            assert.equal(name(nonLanBlockOverlapping(cidr("169.0.0.0/8"))), "link-local (169.254.0.0/16)");
+            assert.equal(name(nonLanBlockOverlapping(cidr("239.1.0.0/16"))), "multicast (224.0.0.0/4)");
+            assert.equal(name(nonLanBlockOverlapping(cidr("255.255.255.255/32"))), "the limited broadcast (255.255.255.255)");
+            assert.equal(name(nonLanBlockOverlapping(cidr("240.0.0.0/4"))), "the limited broadcast (255.255.255.255)");
+            assert.equal(name(nonLanBlockOverlapping(cidr("0.0.0.0/0"))), '"this network" (0.0.0.0/8)');
+        });
+
+        it("finds none for the documentation, private and benchmarking ranges, or next to the blocks", () => {
+            for (const c of ["192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "198.18.0.0/15", "1.0.0.0/8", "126.0.0.0/8", "128.0.0.0/8", "169.253.0.0/16", "223.255.255.0/24"]) {
+                assert.equal(nonLanBlockOverlapping(cidr(c)), undefined, c);
+            }
+        });
+
+        it("finds the block of an address no host may have (link-local is a host's)", () => {
+            assert.equal(name(nonHostBlockOf(addr("0.0.0.0"))), '"this network" (0.0.0.0/8)');
+            assert.equal(name(nonHostBlockOf(addr("127.0.0.1"))), "loopback (127.0.0.0/8)");
+            assert.equal(name(nonHostBlockOf(addr("224.0.0.1"))), "multicast (224.0.0.0/4)");
+            assert.equal(name(nonHostBlockOf(addr("255.255.255.255"))), "the limited broadcast (255.255.255.255)");
+            assert.equal(nonHostBlockOf(addr("169.254.1.1")), undefined);
+            assert.equal(nonHostBlockOf(addr("198.51.100.145")), undefined);
+            assert.equal(nonHostBlockOf(addr("255.255.255.254")), undefined);
+        });
+
+        it("agrees with interval math on random blocks", () => {
+            fc.assert(
+                fc.property(fc.integer({ min: 0, max: 0xffffffff }), fc.integer({ min: 0, max: 32 }), (n, prefix) => {
+                    const c = Cidr.containing(v4(n), prefix);
+                    const first = Number(c.first().value);
+                    const last = Number(c.last().value);
+                    const hit = NON_LAN_IPV4.find((b) => Number(b.block.first().value) <= last && first <= Number(b.block.last().value));
+                    assert.equal(nonLanBlockOverlapping(c), hit);
                 }),
             );
         });

@@ -6,53 +6,14 @@ import { parseStackConfig, type RawStackConfig } from "../../components/config/p
 import { childPath, showValue } from "../../components/config/problems";
 import { suggestKey } from "../../components/config/read";
 import { allowsSharedParent } from "../../components/config/rules";
-import { formatProblems, MacvlanConfigError } from "../../components/net/problems";
-
-type Raw = Record<string, unknown>;
+import { MacvlanConfigError } from "../../components/net/problems";
+import { cfg, expectProblems, node1, node2, problemsOf, pubNet, web, withContainers } from "../support/configs";
 
 const ED25519 = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIObw31n2MGR/TVqGBf3Iqzs7FZSsUzRRJ7PHEeSUyNr4";
 
 const HOST_KEYS = "name, address, port, user, hostKey, parent, promisc, ipForward, vlans, shim, dockerVersion";
 const NETWORK_KEYS = "name, vlan, mode, subnet, gateway, ipRange, auxAddresses, hosts, containers";
 const CONTAINER_KEYS = "name, host, image, ip, mac, command, env, restart";
-
-/** Fixtures: the field notes' two VMs on one subnet, moved to documentation ranges. */
-function node1(over: Raw = {}): Raw {
-    return { name: "node1", address: "198.51.100.145", parent: "ens33", ...over };
-}
-function node2(over: Raw = {}): Raw {
-    return { name: "node2", address: "198.51.100.146", parent: "ens33", ...over };
-}
-function pubNet(over: Raw = {}): Raw {
-    return { name: "pub_net", subnet: "198.51.100.0/24", gateway: "198.51.100.1", ...over };
-}
-function web(over: Raw = {}): Raw {
-    return { name: "web", host: "node1", image: "nginx:1.27", ip: "198.51.100.12", ...over };
-}
-function cfg(hosts: unknown[], networks: unknown[] = []): RawStackConfig {
-    return { hosts, networks };
-}
-
-/** The problems of a config that must fail, asserting the error type and message shape. */
-function problemsOf(raw: RawStackConfig): string[] {
-    try {
-        parseStackConfig(raw);
-    } catch (e) {
-        assert.ok(e instanceof MacvlanConfigError, `expected MacvlanConfigError, got ${String(e)}`);
-        assert.equal(e.message, formatProblems(e.problems));
-        return [...e.problems];
-    }
-    assert.fail("expected a MacvlanConfigError, but the config was accepted");
-}
-
-function expectProblems(raw: RawStackConfig, expected: string[]): void {
-    assert.deepEqual(problemsOf(raw), expected);
-}
-
-/** One network with the given containers on node1 and node2. */
-function withContainers(containers: unknown[], net: Raw = {}, hosts: unknown[] = [node1(), node2()]): RawStackConfig {
-    return cfg(hosts, [pubNet({ containers, ...net })]);
-}
 
 describe("validate", () => {
     describe("MacvlanConfigError", () => {
@@ -257,11 +218,12 @@ describe("validate", () => {
         });
 
         it("allows the same ip on two VLAN segments and the same container name on two hosts", () => {
+            // On two hosts: one host cannot carry one subnet on two parents (Docker's one address space).
             const raw = cfg(
-                [node1({ vlans: [50] }), node2({ vlans: [50] })],
+                [node1(), node2({ vlans: [50] })],
                 [
-                    pubNet({ containers: [web()] }),
-                    { name: "low", vlan: 50, subnet: "198.51.100.0/24", gateway: "198.51.100.1", containers: [web({ host: "node2" })] },
+                    pubNet({ hosts: ["node1"], containers: [web()] }),
+                    { name: "low", vlan: 50, subnet: "198.51.100.0/24", gateway: "198.51.100.1", hosts: ["node2"], containers: [web({ host: "node2" })] },
                 ],
             );
             const model = parseStackConfig(raw);
@@ -273,10 +235,10 @@ describe("validate", () => {
 
         it("allows one passthru container per host, and networks on one parent name of different hosts", () => {
             const raw = cfg(
-                [node1(), node2()],
+                [node1({ vlans: [50] }), node2({ vlans: [50] })],
                 [
-                    pubNet({ mode: "passthru", hosts: ["node1"], containers: [web()] }),
-                    { name: "other", subnet: "198.51.100.0/24", gateway: "198.51.100.1", hosts: ["node2"], containers: [web({ name: "bb", host: "node2", ip: "198.51.100.13" })] },
+                    pubNet({ mode: "passthru", vlan: 50, hosts: ["node1"], containers: [web()] }),
+                    { name: "other", vlan: 50, subnet: "198.51.100.0/24", gateway: "198.51.100.1", hosts: ["node2"], containers: [web({ name: "bb", host: "node2", ip: "198.51.100.13" })] },
                 ],
             );
             assert.equal(parseStackConfig(raw).networks[0].mode, "passthru");
@@ -653,12 +615,13 @@ describe("validate", () => {
             ]);
         });
         it("lets a passthru network share its parent with no other, whatever the Docker version", () => {
-            expectProblems(cfg([node1({ dockerVersion: "28.0" })], [pubNet({ mode: "passthru" }), { name: "mgmt", subnet: "203.0.113.0/24", gateway: "203.0.113.1" }]), [
-                "networks[0].mode passthru cannot share its parent with networks[1] (mgmt) on host node1 (parent ens33): a passthru network takes the whole parent; give one of them another vlan",
+            expectProblems(cfg([node1({ dockerVersion: "28.0", vlans: [50] })], [pubNet({ mode: "passthru", vlan: 50 }), { name: "mgmt", vlan: 50, subnet: "203.0.113.0/24", gateway: "203.0.113.1" }]), [
+                "networks[0].mode passthru cannot share its parent with networks[1] (mgmt) on host node1 (parent ens33.50): a passthru network takes the whole parent; give one of them another vlan",
             ]);
         });
         it("allows at most one container per host on a passthru network", () => {
-            expectProblems(withContainers([web(), web({ name: "bb", ip: "198.51.100.13" }), web({ name: "cc", host: "node2", ip: "198.51.100.14" })], { mode: "passthru" }), [
+            const hosts = [node1({ vlans: [50] }), node2({ vlans: [50] })];
+            expectProblems(withContainers([web(), web({ name: "bb", ip: "198.51.100.13" }), web({ name: "cc", host: "node2", ip: "198.51.100.14" })], { mode: "passthru", vlan: 50 }, hosts), [
                 'networks[0].containers[1].host node1 already has networks[0].containers[0] on passthru network networks[0] (pub_net); passthru has a single port per parent (Docker: "failed to create the macvlan port: invalid argument")',
             ]);
         });
@@ -703,8 +666,8 @@ describe("validate", () => {
             ]);
         });
         it("cannot sit on a parent a passthru network takes", () => {
-            expectProblems(withContainers([], { mode: "passthru", ipRange: "198.51.100.0/25" }, [node1({ shim: { address: "198.51.100.250" } })]), [
-                "hosts[0].shim.address 198.51.100.250 would sit on parent ens33, which passthru network networks[0] (pub_net) takes whole on host node1; put the shim on another vlan or remove it",
+            expectProblems(withContainers([], { mode: "passthru", vlan: 50, ipRange: "198.51.100.0/25" }, [node1({ vlans: [50], shim: { address: "198.51.100.250", vlan: 50 } })]), [
+                "hosts[0].shim.address 198.51.100.250 would sit on parent ens33.50, which passthru network networks[0] (pub_net) takes whole on host node1; put the shim on another vlan or remove it",
             ]);
         });
     });

@@ -1,0 +1,199 @@
+/**
+ * The rules of each LAN segment (a network's vlan, or the untagged LAN), across all hosts and
+ * networks: one subnet per segment, the hosts' shims, and the addresses and MACs held on it. Run
+ * by checkNetworksAcross (cross.ts) on what passed each entry's own checks; a rule skips inputs
+ * that already failed their own check, so one mistake gives one message.
+ */
+import { segmentLink } from "../net/names";
+import { isIpv4Literal } from "../net/patterns";
+import type { CheckedHost } from "./hosts";
+import type { CheckedNetwork } from "./networks";
+import { entryLabel as label, type Problems } from "./problems";
+import { reservedInSubnetProblem } from "./rules";
+
+/** A LAN segment in messages: `the untagged LAN segment` or `LAN segment vlan 50`. */
+function segmentLabel(vlan: number | undefined): string {
+    return vlan === undefined ? "the untagged LAN segment" : `LAN segment vlan ${vlan}`;
+}
+
+/** A LAN segment in lookup keys. */
+function segmentKey(vlan: number | undefined): string {
+    return vlan === undefined ? "untagged" : String(vlan);
+}
+
+/** The rules of each LAN segment, in the order their problems are reported. */
+export function checkSegments(p: Problems, hosts: readonly CheckedHost[], networks: readonly CheckedNetwork[]): void {
+    checkSegmentSubnets(p, networks);
+    const claims = segmentClaims(hosts, networks);
+    checkShims(p, hosts, networks, claims);
+    checkSegmentAddresses(p, hosts, networks, claims);
+}
+
+/**
+ * Rule: networks of one segment on different hosts that overlap have the same subnet. One segment
+ * is one LAN with one mask: 192.0.2.0/24 on one host and 192.0.2.0/25 on another would disagree
+ * on which addresses are on the link and which is the broadcast. (Networks of one segment on one
+ * host share its link: checkSharedParents refuses any overlap there.)
+ */
+function checkSegmentSubnets(p: Problems, networks: readonly CheckedNetwork[]): void {
+    for (let i = 0; i < networks.length; i++) {
+        for (let j = i + 1; j < networks.length; j++) {
+            const a = networks[i];
+            const b = networks[j];
+            if (!a.vlanOk || !b.vlanOk || a.vlan !== b.vlan || a.subnet === undefined || b.subnet === undefined) continue;
+            if (a.subnet.prefix === b.subnet.prefix || !a.subnet.overlaps(b.subnet) || a.hosts.some((h) => b.hosts.includes(h))) continue;
+            p.add(
+                `${b.path}.subnet`,
+                b.subnet.toString(),
+                `overlaps ${a.path}.subnet ${a.subnet.toString()} on ${segmentLabel(a.vlan)} with another mask; a segment is one LAN with one subnet: give both the same subnet (and split it with ipRange)`,
+            );
+        }
+    }
+}
+
+/** An address somebody holds, for collision checks: where it is held and how a problem says so. */
+interface Claim {
+    readonly path: string;
+    readonly phrase: string;
+}
+
+/** The addresses held before any container or shim, by `<segment> <address>`. */
+interface SegmentClaims {
+    /** Gateways and aux addresses; a network's own come first. */
+    readonly fixed: ReadonlyMap<string, readonly { network: CheckedNetwork; claim: Claim }[]>;
+    /**
+     * The hosts' SSH addresses that are IPv4 literals, the first host of each: on the untagged
+     * segment only, where a host's own address lives (its parent's untagged LAN). A VLAN is another
+     * segment, where a container may have the same address.
+     */
+    readonly ssh: ReadonlyMap<string, Claim>;
+}
+
+function segmentClaims(hosts: readonly CheckedHost[], networks: readonly CheckedNetwork[]): SegmentClaims {
+    const fixed = new Map<string, { network: CheckedNetwork; claim: Claim }[]>();
+    const put = (key: string, network: CheckedNetwork, claim: Claim) => {
+        const list = fixed.get(key) ?? [];
+        list.push({ network, claim });
+        fixed.set(key, list);
+    };
+    for (const n of networks) {
+        if (!n.vlanOk) continue;
+        const seg = segmentKey(n.vlan);
+        if (n.gateway !== undefined) put(`${seg} ${n.gateway.toString()}`, n, { path: `${n.path}.gateway`, phrase: `is the gateway ${n.path}.gateway` });
+        for (const a of n.aux) {
+            if (a.address !== undefined) put(`${seg} ${a.address.toString()}`, n, { path: a.path, phrase: `is reserved as ${a.path}` });
+        }
+    }
+    const ssh = new Map<string, Claim>();
+    for (const h of hosts) {
+        const key = `${segmentKey(undefined)} ${h.address ?? ""}`;
+        if (h.address === undefined || !isIpv4Literal(h.address) || ssh.has(key)) continue;
+        ssh.set(key, { path: `${h.path}.address`, phrase: `is the SSH address of host ${h.name ?? h.path} (${h.path}.address)` });
+    }
+    return { fixed, ssh };
+}
+
+/**
+ * Rules for each host's shim: its vlan's segment carries a network spanning the host whose subnet
+ * holds the address; not on a passthru network's parent; not a network, broadcast or gateway
+ * address, nor an SSH address (on the untagged segment) or another host's shim; reserved from Docker's dynamic allocation (outside the
+ * ipRange or listed in auxAddresses) on every network of the segment whose subnet holds it.
+ */
+function checkShims(p: Problems, hosts: readonly CheckedHost[], networks: readonly CheckedNetwork[], claims: SegmentClaims): void {
+    const shims = new Map<string, string>();
+    for (const h of hosts) {
+        const shim = h.shim;
+        if (shim?.address === undefined || !shim.vlanOk || h.name === undefined) continue;
+        const at = `${shim.path}.address`;
+        const addr = shim.address;
+        const text = addr.toString();
+        const key = `${segmentKey(shim.vlan)} ${text}`;
+        const seg = segmentLabel(shim.vlan);
+        const sameSegment = networks.filter((n) => n.vlanOk && n.vlan === shim.vlan);
+        const here = sameSegment.filter((n) => n.hosts.includes(h.name ?? ""));
+
+        // (A refused passthru on the untagged parent is its own problem, whose fix frees the parent.)
+        const passthru = here.find((n) => n.mode === "passthru" && n.modeOk);
+        if (passthru !== undefined && h.parent !== undefined) {
+            p.add(at, text, `would sit on parent ${segmentLink(h.parent, shim.vlan)}, which passthru network ${label(passthru)} takes whole on host ${h.name}; put the shim on another vlan or remove it`);
+            continue;
+        }
+        const holders = sameSegment.filter((n) => n.subnet?.contains(addr) === true);
+        if (!holders.some((n) => here.includes(n))) {
+            const withSubnet = here.filter((n) => n.subnet !== undefined);
+            const where = withSubnet.length === 0 ? `: no network on ${seg} spans host ${h.name}` : ` (${withSubnet.map((n) => n.subnet?.toString()).join(", ")})`;
+            p.add(at, text, `does not belong to the subnet of any network on ${seg} that spans host ${h.name}${where}`);
+            continue;
+        }
+        const reserved = holders.map((n) => (n.subnet === undefined ? undefined : reservedInSubnetProblem(addr, n.subnet))).find((r) => r !== undefined);
+        if (reserved !== undefined) {
+            p.add(at, text, reserved);
+            continue;
+        }
+        const gateway = (claims.fixed.get(key) ?? []).find((f) => f.claim.path.endsWith(".gateway"));
+        const taken = gateway?.claim ?? claims.ssh.get(key);
+        if (taken !== undefined) {
+            p.add(at, text, taken.phrase);
+            continue;
+        }
+        const earlier = shims.get(key);
+        if (earlier !== undefined) {
+            p.add(at, text, `is already used by ${earlier} on ${seg}`);
+            continue;
+        }
+        shims.set(key, at);
+        for (const n of holders) {
+            if (n.aux.some((a) => a.address?.equals(addr) === true)) continue;
+            const example = `(e.g. ${h.name}-shim: ${text})`;
+            if (n.ipRange === undefined) {
+                p.add(at, text, `may be handed out by Docker on ${label(n)}, which has no ipRange: list it in ${n.path}.auxAddresses ${example} or set ${n.path}.ipRange to a range that excludes it`);
+            } else if (n.ipRange.contains(addr)) {
+                p.add(at, text, `is inside ${n.path}.ipRange ${n.ipRange.toString()}, so Docker may hand it out: list it in ${n.path}.auxAddresses ${example} or choose an address outside the ipRange`);
+            }
+        }
+    }
+}
+
+/**
+ * Rules for container addresses on each LAN segment (a network's vlan, or untagged), across all
+ * hosts and networks: a container ip is not a gateway, an aux address, a shim, a host's SSH
+ * address (on the untagged segment) or another container's ip; a container MAC (configured or
+ * derived) is not another's.
+ */
+function checkSegmentAddresses(p: Problems, hosts: readonly CheckedHost[], networks: readonly CheckedNetwork[], claims: SegmentClaims): void {
+    const shims = new Map<string, Claim>();
+    for (const h of hosts) {
+        if (h.shim?.address === undefined || !h.shim.vlanOk) continue;
+        const key = `${segmentKey(h.shim.vlan)} ${h.shim.address.toString()}`;
+        if (!shims.has(key)) shims.set(key, { path: `${h.shim.path}.address`, phrase: `is the shim address ${h.shim.path}.address of host ${h.name ?? h.path}` });
+    }
+    const ips = new Map<string, string>();
+    const macs = new Map<string, { path: string; derived: boolean }>();
+    const derivedNote = (d: boolean) => (d ? " (derived from its ip)" : "");
+    for (const n of networks) {
+        if (!n.vlanOk) continue;
+        const seg = segmentKey(n.vlan);
+        for (const c of n.containers) {
+            if (c.ip !== undefined) {
+                const text = c.ip.toString();
+                const key = `${seg} ${text}`;
+                const fixed = claims.fixed.get(key) ?? [];
+                const phrase =
+                    (fixed.find((f) => f.network === n) ?? fixed[0])?.claim.phrase ??
+                    shims.get(key)?.phrase ??
+                    claims.ssh.get(key)?.phrase ??
+                    (ips.has(key) ? `is already used by ${ips.get(key)} on ${segmentLabel(n.vlan)}` : undefined);
+                if (phrase !== undefined) p.add(`${c.path}.ip`, text, phrase);
+                if (!ips.has(key)) ips.set(key, `${c.path}.ip`);
+            }
+            if (c.mac !== undefined) {
+                const key = `${seg} ${c.mac}`;
+                const first = macs.get(key);
+                if (first === undefined) macs.set(key, { path: `${c.path}.mac`, derived: c.macDerived });
+                else if (!(first.derived && c.macDerived)) {
+                    p.addBare(`${c.path}.mac`, `${c.mac}${derivedNote(c.macDerived)} is already used by ${first.path}${derivedNote(first.derived)} on ${segmentLabel(n.vlan)}`);
+                }
+            }
+        }
+    }
+}
