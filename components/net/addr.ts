@@ -231,7 +231,7 @@ export interface NonLanBlock {
     readonly name: string;
     /** Phrased to follow the name: `is not routable on a LAN`. */
     readonly why: string;
-    /** True when one host may hold an address of it (link-local: a host has one, a LAN does not route it). */
+    /** True when it may be a host's SSH target (link-local: a host has one, a LAN does not route it; loopback: the host itself). */
     readonly hostAddress: boolean;
 }
 
@@ -244,7 +244,9 @@ function nonLan(cidr: string, name: string, why: string, hostAddress = false): N
 /** The IPv4 blocks no LAN subnet may touch, lowest first. */
 export const NON_LAN_IPV4: readonly NonLanBlock[] = [
     nonLan("0.0.0.0/8", '"this network" (0.0.0.0/8)', "is never a host's address"),
-    nonLan("127.0.0.0/8", "loopback (127.0.0.0/8)", "never leaves a host"),
+    // A loopback SSH target is a host's own: pulumi run on the Docker host itself, or a VM's
+    // forwarded port (127.0.0.1:2222); its parent is still the NIC on the LAN.
+    nonLan("127.0.0.0/8", "loopback (127.0.0.0/8)", "never leaves a host", true),
     nonLan("169.254.0.0/16", "link-local (169.254.0.0/16)", "is not routable on a LAN", true),
     nonLan("224.0.0.0/4", "multicast (224.0.0.0/4)", "addresses groups, not hosts"),
     nonLan("255.255.255.255/32", "the limited broadcast (255.255.255.255)", "reaches every host on a link, never one"),

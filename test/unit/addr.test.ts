@@ -241,12 +241,12 @@ describe("addr", () => {
             }
         });
 
-        it("finds the block of an address no host may have (link-local is a host's)", () => {
+        it("finds the block of an address no host may have (link-local and loopback are a host's)", () => {
             assert.equal(name(nonHostBlockOf(addr("0.0.0.0"))), '"this network" (0.0.0.0/8)');
-            assert.equal(name(nonHostBlockOf(addr("127.0.0.1"))), "loopback (127.0.0.0/8)");
             assert.equal(name(nonHostBlockOf(addr("224.0.0.1"))), "multicast (224.0.0.0/4)");
             assert.equal(name(nonHostBlockOf(addr("255.255.255.255"))), "the limited broadcast (255.255.255.255)");
             assert.equal(nonHostBlockOf(addr("169.254.1.1")), undefined);
+            assert.equal(nonHostBlockOf(addr("127.0.0.1")), undefined);
             assert.equal(nonHostBlockOf(addr("198.51.100.145")), undefined);
             assert.equal(nonHostBlockOf(addr("255.255.255.254")), undefined);
         });

@@ -138,15 +138,15 @@ describe("validate: what a LAN can be", () => {
         });
         it("refuses SSH targets that are not a host address", () => {
             const fix = "give the host's own address on the LAN";
-            expectProblems(cfg([node1({ address: "0.0.0.0" }), node2({ address: "255.255.255.255" }), { name: "node3", address: "127.0.0.1", parent: "ens33" }, { name: "node4", address: "224.0.0.251", parent: "ens33" }]), [
+            expectProblems(cfg([node1({ address: "0.0.0.0" }), node2({ address: "255.255.255.255" }), { name: "node4", address: "224.0.0.251", parent: "ens33" }]), [
                 `hosts[0].address 0.0.0.0 is not a host address: "this network" (0.0.0.0/8) is never a host's address; ${fix}`,
                 `hosts[1].address 255.255.255.255 is not a host address: the limited broadcast (255.255.255.255) reaches every host on a link, never one; ${fix}`,
-                `hosts[2].address 127.0.0.1 is not a host address: loopback (127.0.0.0/8) never leaves a host; ${fix}`,
-                `hosts[3].address 224.0.0.251 is not a host address: multicast (224.0.0.0/4) addresses groups, not hosts; ${fix}`,
+                `hosts[2].address 224.0.0.251 is not a host address: multicast (224.0.0.0/4) addresses groups, not hosts; ${fix}`,
             ]);
         });
-        it("accepts a link-local SSH target and the addresses next to those blocks", () => {
+        it("accepts a link-local or loopback SSH target (the host itself, a forwarded port) and the addresses next to those blocks", () => {
             expectValid(cfg([node1({ address: "169.254.10.1" }), node2({ address: "1.0.0.1" }), { name: "node3", address: "223.255.255.254", parent: "ens33" }, { name: "node4", address: "128.0.0.1", parent: "ens33" }]));
+            expectValid(cfg([node1({ address: "127.0.0.1", port: 2222 }), node2()]));
         });
     });
 
