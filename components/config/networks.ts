@@ -7,7 +7,7 @@ import { parseCidr, type Address, type Cidr } from "../net/addr";
 import { defaultMac } from "../net/mac";
 import { DEFAULT_MODE, DEFAULT_RESTART, type MacvlanMode, type RestartPolicy } from "./model";
 import type { CheckedHost } from "./hosts";
-import { childPath, type Problems } from "./problems";
+import { childPath, jsonValue, type Problems } from "./problems";
 import { checkKey, checkValue, own, readEntry, readField, readOptional, STRING, type RawMap } from "./read";
 import {
     addressIn,
@@ -218,11 +218,13 @@ function checkContainer(
         });
         c.command = words;
     }
+    // No problem here shows an env value (they can be secrets): problems.ts leaves out the value
+    // at every path that may hold one, and a key written `NAME=value` is shown up to the `=`.
     const env = readField(p, map, "env", path, ENV_MAP);
     if (env !== undefined) {
         const vars: Record<string, string> = {};
         for (const key of Object.keys(env)) {
-            if (!checkKey(p, `${path}.env`, key, ENV_NAME)) continue;
+            if (!checkEnvName(p, `${path}.env`, key)) continue;
             const value = checkValue(p, own(env, key) ?? null, childPath(`${path}.env`, key), ENV_VALUE);
             if (value !== undefined) Object.defineProperty(vars, key, { value, enumerable: true, writable: true, configurable: true });
         }
@@ -230,4 +232,12 @@ function checkContainer(
     }
     c.restart = readField(p, map, "restart", path, RESTART) ?? DEFAULT_RESTART;
     return c;
+}
+
+/** An env key is a valid name; `NAME=value` (a compose list item written into a map) is shown up to the `=`. */
+function checkEnvName(p: Problems, mapPath: string, key: string): boolean {
+    const eq = key.indexOf("=");
+    if (eq < 0) return checkKey(p, mapPath, key, ENV_NAME);
+    p.addBare(mapPath, `${jsonValue(`${key.slice(0, eq)}=…`)} is not a valid environment variable name; write NAME: value, not NAME=value`);
+    return false;
 }

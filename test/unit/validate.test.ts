@@ -291,13 +291,13 @@ describe("validate", () => {
             expectProblems(cfg([]), ["hosts [] must list at least one host"]);
         });
         it("requires lists", () => {
-            expectProblems({ hosts: { node1: {} }, networks: "pub_net" }, ['hosts {"node1":{}} must be a list, not a map', 'networks "pub_net" must be a list, not a string']);
+            expectProblems({ hosts: { node1: {} }, networks: "pub_net" }, ['hosts {"node1":{}} must be a list, not a map', 'networks must be a list, not a string']);
         });
         it("requires a map for the config itself", () => {
-            expectProblems(null as unknown as RawStackConfig, ["config null must be a map {hosts, networks}, not null", "hosts is required (config key macvlan:hosts)"]);
+            expectProblems(null as unknown as RawStackConfig, ["config must be a map {hosts, networks}, not null", "hosts is required (config key macvlan:hosts)"]);
         });
         it("requires each entry to be a map", () => {
-            expectProblems(cfg(["node1", node2()], [["pub_net"]]), ['hosts[0] "node1" must be a map, not a string', 'networks[0] ["pub_net"] must be a map, not a list']);
+            expectProblems(cfg(["node1", node2()], [["pub_net"]]), ['hosts[0] "node1" must be a map, not a string', 'networks[0] must be a map, not a list']);
         });
     });
 
@@ -590,18 +590,101 @@ describe("validate", () => {
         it("checks command, env and restart", () => {
             expectProblems(withContainers([web({ command: "nginx -g 'daemon off;'", env: ["TZ=UTC"], restart: "sometimes" })]), [
                 `networks[0].containers[0].command "nginx -g 'daemon off;'" must be a list of strings, not a string`,
-                'networks[0].containers[0].env ["TZ=UTC"] must be a map of name to string, not a list',
+                'networks[0].containers[0].env must be a map of name to string, not a list',
                 "networks[0].containers[0].restart sometimes is not a restart policy: no, on-failure, always, unless-stopped",
             ]);
             expectProblems(withContainers([web({ command: [], env: { "MY-VAR": "x", PORT: 3306, TZ: "Asia/Shanghai" } })]), [
                 "networks[0].containers[0].command [] must list at least one word; omit it to run the image's default command",
                 'networks[0].containers[0].env "MY-VAR" is not a valid environment variable name: A-Z, a-z, 0-9 and _, not starting with a digit',
-                "networks[0].containers[0].env.PORT 3306 must be a string (quote it in YAML), not a number",
+                "networks[0].containers[0].env.PORT must be a string (quote it in YAML), not a number",
             ]);
             expectProblems(withContainers([web({ command: ["nginx", 5, "a\0b"] })]), [
                 "networks[0].containers[0].command[1] 5 must be a string, not a number",
                 'networks[0].containers[0].command[2] "a\\u0000b" contains a NUL character',
             ]);
+        });
+    });
+
+    describe("secret env", () => {
+        // Env values can be secrets: no problem may show one, whatever its shape or wherever it sits.
+        const S = "s3cret-hunter2";
+        const N = 987654;
+
+        /** The problems of `raw`, asserting that none shows S or N. */
+        function problemsHiding(raw: unknown): string[] {
+            const problems = problemsOf(raw as RawStackConfig);
+            for (const p of problems) assert.ok(!p.includes(S) && !p.includes(String(N)), `a problem shows an env value: ${p}`);
+            return problems;
+        }
+
+        it("names the key and the rule of an env value, never the value", () => {
+            assert.deepEqual(problemsHiding(withContainers([web({ env: { A: N, B: true, C: [S], D: { x: S }, E: `${S}\0`, F: null } })])), [
+                "networks[0].containers[0].env.A must be a string (quote it in YAML), not a number",
+                "networks[0].containers[0].env.B must be a string (quote it in YAML), not a boolean",
+                "networks[0].containers[0].env.C must be a string (quote it in YAML), not a list",
+                "networks[0].containers[0].env.D must be a string (quote it in YAML), not a map",
+                "networks[0].containers[0].env.E contains a NUL character",
+                "networks[0].containers[0].env.F must be a string (quote it in YAML), not null",
+            ]);
+            assert.deepEqual(problemsHiding(withContainers([web({ env: { "MY VAR": S } })])), [
+                'networks[0].containers[0].env "MY VAR" is not a valid environment variable name: A-Z, a-z, 0-9 and _, not starting with a digit',
+            ]);
+        });
+
+        it("never shows a value that holds env: an env, a container, the containers, a network, the networks, the config", () => {
+            const c = web({ env: { PASSWORD: S, PIN: N } });
+            const cases: Array<[unknown, string[]]> = [
+                // An env written as compose writes it: a list, a string.
+                [withContainers([web({ env: [`PASSWORD=${S}`] })]), ["networks[0].containers[0].env must be a map of name to string, not a list"]],
+                [withContainers([web({ env: `PASSWORD=${S}` })]), ["networks[0].containers[0].env must be a map of name to string, not a string"]],
+                // A compose list item in a YAML flow map, `{ PASSWORD=s3cret }`: a key up to its `=`.
+                [withContainers([web({ env: { [`PASSWORD=${S}`]: null } })]), ['networks[0].containers[0].env "PASSWORD=…" is not a valid environment variable name; write NAME: value, not NAME=value']],
+                [withContainers([[c]]), ["networks[0].containers[0] must be a map, not a list"]],
+                [withContainers({ db: c } as unknown as unknown[]), ["networks[0].containers must be a list, not a map"]],
+                [cfg([node1()], [[pubNet({ containers: [c] })]]), ["networks[0] must be a map, not a list"]],
+                [{ hosts: [node1()], networks: { pub_net: pubNet({ containers: [c] }) } }, ["networks must be a list, not a map"]],
+                [[pubNet({ containers: [c] })], ["config must be a map {hosts, networks}, not a list", "hosts is required (config key macvlan:hosts)"]],
+            ];
+            for (const [raw, expected] of cases) assert.deepEqual(problemsHiding(raw), expected);
+        });
+
+        it("never shows a valid env value beside the other problems of its container, here or across entries", () => {
+            const problems = problemsHiding(
+                withContainers([web({ env: { PASSWORD: S }, ip: "10.9.9.9", restart: "sometimes", imgae: S }), web({ env: { PASSWORD: S } }), web({ name: "bb", env: { PASSWORD: S }, restart: 5 })]),
+            );
+            assert.ok(problems.length >= 5, problems.join("\n"));
+        });
+
+        it("never shows an env value, whatever the value and wherever it sits (property)", () => {
+            const junk = fc.anything({ values: [fc.constant(S), fc.constant(N), fc.constant(`PASSWORD=${S}`)], maxDepth: 3 });
+            const secretish = fc.oneof(junk, fc.constant(S), fc.constant(N));
+            fc.assert(
+                fc.property(
+                    fc.constantFrom("value", "env", "container", "containers", "network", "networks"),
+                    secretish,
+                    (where, v) => {
+                        const raw =
+                            where === "value"
+                                ? withContainers([web({ env: { PASSWORD: v } })])
+                                : where === "env"
+                                  ? withContainers([web({ env: v })])
+                                  : where === "container"
+                                    ? withContainers([v])
+                                    : where === "containers"
+                                      ? withContainers(v as unknown[])
+                                      : where === "network"
+                                        ? cfg([node1()], [v])
+                                        : { hosts: [node1()], networks: v };
+                        try {
+                            parseStackConfig(raw);
+                        } catch (e) {
+                            assert.ok(e instanceof MacvlanConfigError, String(e));
+                            for (const p of e.problems) assert.ok(!p.includes(S) && !p.includes(String(N)), `a problem shows an env value: ${p}`);
+                        }
+                    },
+                ),
+                { numRuns: 600 },
+            );
         });
     });
 
