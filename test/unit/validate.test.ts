@@ -14,7 +14,7 @@ const ED25519 = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIObw31n2MGR/TVqGBf3Iqzs7FZS
 
 const HOST_KEYS = "name, address, port, user, hostKey, parent, promisc, ipForward, vlans, shim, dockerVersion";
 const NETWORK_KEYS = "name, vlan, mode, subnet, gateway, ipRange, auxAddresses, hosts, containers";
-const CONTAINER_KEYS = "name, host, image, ip, mac, command, env, restart";
+const CONTAINER_KEYS = "name, host, image, ip, mac, command, env, secretEnv, restart";
 
 /** Fixtures: the field notes' two VMs on one subnet, moved to documentation ranges. */
 function node1(over: Raw = {}): Raw {
@@ -609,6 +609,7 @@ describe("validate", () => {
         // Env values can be secrets: no problem may show one, whatever its shape or wherever it sits.
         const S = "s3cret-hunter2";
         const N = 987654;
+        const SET = (at: string) => `set it with \`pulumi config set --secret --path 'macvlan:${at}'\` (it prompts for the value)`;
 
         /** The problems of `raw`, asserting that none shows S or N. */
         function problemsHiding(raw: unknown): string[] {
@@ -650,7 +651,7 @@ describe("validate", () => {
 
         it("never shows a valid env value beside the other problems of its container, here or across entries", () => {
             const problems = problemsHiding(
-                withContainers([web({ env: { PASSWORD: S }, ip: "10.9.9.9", restart: "sometimes", imgae: S }), web({ env: { PASSWORD: S } }), web({ name: "bb", env: { PASSWORD: S }, restart: 5 })]),
+                withContainers([web({ env: { PASSWORD: S }, ip: "10.9.9.9", restart: "sometimes", imgae: S }), web({ env: { PASSWORD: S } }), web({ name: "bb", env: { PASSWORD: S }, secretEnv: ["PASSWORD", "TOKEN"] })]),
             );
             assert.ok(problems.length >= 5, problems.join("\n"));
         });
@@ -662,7 +663,8 @@ describe("validate", () => {
                 fc.property(
                     fc.constantFrom("value", "env", "container", "containers", "network", "networks"),
                     secretish,
-                    (where, v) => {
+                    fc.boolean(),
+                    (where, v, networksSecret) => {
                         const raw =
                             where === "value"
                                 ? withContainers([web({ env: { PASSWORD: v } })])
@@ -676,7 +678,7 @@ describe("validate", () => {
                                         ? cfg([node1()], [v])
                                         : { hosts: [node1()], networks: v };
                         try {
-                            parseStackConfig(raw);
+                            parseStackConfig({ ...raw, networksSecret });
                         } catch (e) {
                             assert.ok(e instanceof MacvlanConfigError, String(e));
                             for (const p of e.problems) assert.ok(!p.includes(S) && !p.includes(String(N)), `a problem shows an env value: ${p}`);
@@ -685,6 +687,53 @@ describe("validate", () => {
                 ),
                 { numRuns: 600 },
             );
+        });
+
+        it("secretEnv: each name must be set in env, and macvlan:networks a secret key", () => {
+            const at = "networks[0].containers[0]";
+            expectProblems(withContainers([web({ env: { USER: "admin" }, secretEnv: ["PASSWORD"] })]), [
+                `${at}.env.PASSWORD is required by ${at}.secretEnv: ${SET(`${at}.env.PASSWORD`)}`,
+            ]);
+            expectProblems({ ...withContainers([web({ secretEnv: ["PASSWORD"] })]), networksSecret: true }, [
+                `${at}.env.PASSWORD is required by ${at}.secretEnv: ${SET(`${at}.env.PASSWORD`)}`,
+            ]);
+            // Set, but in plain text: the key macvlan:networks holds no secret.
+            assert.deepEqual(problemsHiding(withContainers([web({ env: { USER: "admin", PASSWORD: S }, secretEnv: ["PASSWORD"] })])), [
+                `${at}.env.PASSWORD is listed in ${at}.secretEnv but is not a secret: ${SET(`${at}.env.PASSWORD`)}`,
+            ]);
+            // Set with `pulumi config set --secret --path`: accepted.
+            const model = parseStackConfig({ ...withContainers([web({ env: { USER: "admin", PASSWORD: S }, secretEnv: ["PASSWORD"] })]), networksSecret: true });
+            assert.deepEqual(model.networks[0].containers[0].env, { USER: "admin", PASSWORD: S });
+            assert.equal(model.networks[0].containers[0].envSecret, true);
+        });
+
+        it("checks secretEnv's shape and names", () => {
+            const at = "networks[0].containers[0]";
+            expectProblems(withContainers([web({ env: { PASSWORD: "x" }, secretEnv: "PASSWORD" })]), [`${at}.secretEnv "PASSWORD" must be a list of environment variable names, not a string`]);
+            expectProblems({ ...withContainers([web({ env: { A: "x" }, secretEnv: ["MY-VAR", 5, "A", "A"] })]), networksSecret: true }, [
+                `${at}.secretEnv[0] MY-VAR is not a valid environment variable name: A-Z, a-z, 0-9 and _, not starting with a digit`,
+                `${at}.secretEnv[1] 5 must be a string, not a number`,
+                `${at}.secretEnv[3] A is listed twice`,
+            ]);
+            // An env of the wrong type is reported once, not again for each name.
+            expectProblems(withContainers([web({ env: ["A=x"], secretEnv: ["A"] })]), [`${at}.env must be a map of name to string, not a list`]);
+        });
+
+        it("with macvlan:networks a secret key, marks every container's env secret, and nothing else", () => {
+            const raw = withContainers([web({ env: { TZ: "UTC" } }), web({ name: "bb", ip: "198.51.100.13" })]);
+            const secret = parseStackConfig({ ...raw, networksSecret: true });
+            assert.deepEqual(
+                secret.networks[0].containers.map((c) => [c.name, c.env, c.envSecret]),
+                [
+                    ["web", { TZ: "UTC" }, true],
+                    ["bb", undefined, undefined],
+                ],
+            );
+            const plain = parseStackConfig(raw);
+            assert.ok(plain.networks[0].containers.every((c) => !("envSecret" in c)));
+            // Apart from envSecret, the same model.
+            const strip = (m: StackModel) => JSON.stringify(m, (k, v: unknown) => (k === "envSecret" ? undefined : v));
+            assert.equal(strip(secret), strip(plain));
         });
     });
 
@@ -837,7 +886,7 @@ describe("validate", () => {
     });
 
     describe("properties", () => {
-        const known = ["name", "address", "port", "user", "hostKey", "parent", "promisc", "ipForward", "vlans", "shim", "dockerVersion", "vlan", "mode", "subnet", "gateway", "ipRange", "auxAddresses", "hosts", "containers", "host", "image", "ip", "mac", "command", "env", "restart", "__proto__", "constructor"];
+        const known = ["name", "address", "port", "user", "hostKey", "parent", "promisc", "ipForward", "vlans", "shim", "dockerVersion", "vlan", "mode", "subnet", "gateway", "ipRange", "auxAddresses", "hosts", "containers", "host", "image", "ip", "mac", "command", "env", "secretEnv", "restart", "__proto__", "constructor"];
         const leaf = fc.oneof(
             fc.anything(),
             fc.constantFrom("node1", "ens33", "198.51.100.12", "198.51.100.0/24", "passthru", "nginx:1.27", "02:42:c6:33:64:0c", 50, 22, true, null),
