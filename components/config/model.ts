@@ -83,6 +83,8 @@ export interface ContainerModel {
     readonly attachments: readonly AttachmentModel[];
     readonly command?: readonly string[];
     readonly env?: Readonly<Record<string, string>>;
+    /** Every env value is a secret (macvlan:networks is a secret config key): buildStack sends them as Pulumi secrets. */
+    readonly envSecret?: true;
     /** Docker restart policy; default `unless-stopped`. */
     readonly restart: RestartPolicy;
 }

@@ -7,8 +7,8 @@ import { parseCidr, type Address, type Cidr } from "../net/addr";
 import { defaultMac } from "../net/mac";
 import { DEFAULT_MODE, DEFAULT_RESTART, type MacvlanMode, type RestartPolicy } from "./model";
 import type { CheckedHost } from "./hosts";
-import { childPath, type Problems } from "./problems";
-import { checkKey, checkValue, own, readEntry, readField, readOptional, STRING, type RawMap } from "./read";
+import { childPath, jsonValue, type Problems } from "./problems";
+import { checkKey, checkValue, isMap, own, readEntry, readField, readOptional, STRING, type RawMap } from "./read";
 import {
     addressIn,
     AUX_MAP,
@@ -32,13 +32,15 @@ import {
     NETWORK_NAME,
     notAHostProblem,
     RESTART,
+    SECRET_ENV,
+    SECRET_ENV_NAME,
     VLAN_ID,
 } from "./rules";
 
 /** Keys a network entry may have. */
 const NETWORK_KEYS = ["name", "vlan", "mode", "subnet", "gateway", "ipRange", "auxAddresses", "hosts", "containers"] as const;
 /** Keys a container entry may have. */
-const CONTAINER_KEYS = ["name", "host", "image", "ip", "mac", "command", "env", "restart"] as const;
+const CONTAINER_KEYS = ["name", "host", "image", "ip", "mac", "command", "env", "secretEnv", "restart"] as const;
 
 /**
  * Required: engines before 29 invent a gateway when none is given (which then reads back as a
@@ -101,8 +103,11 @@ interface HostIndex {
     readonly given: ReadonlySet<string>;
 }
 
-/** Checks one network entry and its containers. */
-export function checkNetwork(p: Problems, raw: unknown, index: number, hosts: HostIndex): CheckedNetwork | undefined {
+/**
+ * Checks one network entry and its containers. `networksSecret`: macvlan:networks is a secret
+ * config key (what a container's `secretEnv` asks for).
+ */
+export function checkNetwork(p: Problems, raw: unknown, index: number, hosts: HostIndex, networksSecret = false): CheckedNetwork | undefined {
     const path = `networks[${index}]`;
     const map = readEntry(p, raw, path, NETWORK_KEYS, "a network");
     if (map === undefined) return undefined;
@@ -149,7 +154,7 @@ export function checkNetwork(p: Problems, raw: unknown, index: number, hosts: Ho
 
     const containers = readField(p, map, "containers", path, CONTAINER_LIST);
     containers?.forEach((c, i) => {
-        const checked = checkContainer(p, c, `${path}.containers[${i}]`, i, n, hosts, listed);
+        const checked = checkContainer(p, c, `${path}.containers[${i}]`, i, n, hosts, listed, networksSecret);
         if (checked !== undefined) n.containers.push(checked);
     });
     return n;
@@ -213,6 +218,7 @@ function checkContainer(
     hosts: HostIndex,
     /** The names listed in the network's `hosts`, when it lists them. */
     listed: ReadonlySet<string> | undefined,
+    networksSecret: boolean,
 ): CheckedContainer | undefined {
     const map = readEntry(p, raw, path, CONTAINER_KEYS, "a container");
     if (map === undefined) return undefined;
@@ -251,16 +257,54 @@ function checkContainer(
         });
         c.command = words;
     }
+    // No problem here shows an env value (they can be secrets): problems.ts leaves out the value
+    // at every path that may hold one, and a key written `NAME=value` is shown up to the `=`.
     const env = readField(p, map, "env", path, ENV_MAP);
     if (env !== undefined) {
         const vars: Record<string, string> = {};
         for (const key of Object.keys(env)) {
-            if (!checkKey(p, `${path}.env`, key, ENV_NAME)) continue;
+            if (!checkEnvName(p, `${path}.env`, key)) continue;
             const value = checkValue(p, own(env, key) ?? null, childPath(`${path}.env`, key), ENV_VALUE);
             if (value !== undefined) Object.defineProperty(vars, key, { value, enumerable: true, writable: true, configurable: true });
         }
         c.env = vars;
     }
+    checkSecretEnv(p, map, path, networksSecret);
     c.restart = readField(p, map, "restart", path, RESTART) ?? DEFAULT_RESTART;
     return c;
+}
+
+/** An env key is a valid name; `NAME=value` (a compose list item written into a map) is shown up to the `=`. */
+function checkEnvName(p: Problems, mapPath: string, key: string): boolean {
+    const eq = key.indexOf("=");
+    if (eq < 0) return checkKey(p, mapPath, key, ENV_NAME);
+    p.addBare(mapPath, `${jsonValue(`${key.slice(0, eq)}=…`)} is not a valid environment variable name; write NAME: value, not NAME=value`);
+    return false;
+}
+
+/**
+ * A container's `secretEnv`: env names, each once, each set in `env` and a secret. Pulumi tells a
+ * program only which top-level keys hold a secret, so "a secret" means: macvlan:networks is a
+ * secret config key, which `pulumi config set --secret --path 'macvlan:networks[i]…env.NAME'` makes it.
+ */
+function checkSecretEnv(p: Problems, map: RawMap, path: string, networksSecret: boolean): void {
+    const names = readField(p, map, "secretEnv", path, SECRET_ENV);
+    const env = own(map, "env");
+    // An env of the wrong type is reported already, not again for each name.
+    if (names === undefined || (env !== undefined && !isMap(env))) return;
+    const seen = new Set<string>();
+    names.forEach((v, i) => {
+        const at = `${path}.secretEnv[${i}]`;
+        const name = checkValue(p, v, at, SECRET_ENV_NAME);
+        if (name === undefined) return;
+        if (seen.has(name)) {
+            p.add(at, name, LISTED_TWICE);
+            return;
+        }
+        seen.add(name);
+        const envAt = childPath(`${path}.env`, name);
+        const set = `set it with \`pulumi config set --secret --path 'macvlan:${envAt}'\` (it prompts for the value)`;
+        if (env === undefined || !Object.prototype.hasOwnProperty.call(env, name)) p.addBare(envAt, `is required by ${path}.secretEnv: ${set}`);
+        else if (!networksSecret) p.addBare(envAt, `is listed in ${path}.secretEnv but is not a secret: ${set}`);
+    });
 }

@@ -20,6 +20,13 @@ import { isMap, own, type RawMap } from "./read";
 export interface RawStackConfig {
     readonly hosts: unknown;
     readonly networks: unknown;
+    /**
+     * True when macvlan:networks is a secret config key: Pulumi marks the whole key secret once any
+     * value under it is set with `pulumi config set --secret --path`. Every container's env values
+     * are then secrets (`ContainerModel.envSecret`), and a container's `secretEnv` is satisfied.
+     * Default false.
+     */
+    readonly networksSecret?: boolean;
 }
 
 /** One of the two lists (`hosts`, `networks`): its entries, or none when it is missing or not a list. */
@@ -50,15 +57,16 @@ export function parseStackConfig(raw: RawStackConfig): StackModel {
     const byName = checkHostsAcross(p, hosts);
     const given = new Set(hosts.flatMap((h) => (h.written === undefined ? [] : [h.written])));
 
+    const networksSecret = own(config, "networksSecret") === true;
     const networks: CheckedNetwork[] = [];
     checkList(p, own(config, "networks"), "networks", false).forEach((n, i) => {
-        const checked = checkNetwork(p, n, i, { byName, given });
+        const checked = checkNetwork(p, n, i, { byName, given }, networksSecret);
         if (checked !== undefined) networks.push(checked);
     });
     checkNetworksAcross(p, hosts, byName, networks);
 
     if (p.list.length > 0) throw new MacvlanConfigError(p.list);
-    return buildModel(hosts, networks);
+    return buildModel(hosts, networks, networksSecret);
 }
 
 function defined<T>(v: T | undefined, what: string): T {
@@ -67,7 +75,7 @@ function defined<T>(v: T | undefined, what: string): T {
 }
 
 /** The model from entries that passed every check (only called when there were no problems). */
-function buildModel(hosts: readonly CheckedHost[], networks: readonly CheckedNetwork[]): StackModel {
+function buildModel(hosts: readonly CheckedHost[], networks: readonly CheckedNetwork[], networksSecret: boolean): StackModel {
     const hostModels: HostModel[] = hosts.map((h) => ({
         name: defined(h.name, `${h.path}.name`),
         address: defined(h.address, `${h.path}.address`),
@@ -91,7 +99,7 @@ function buildModel(hosts: readonly CheckedHost[], networks: readonly CheckedNet
             image: defined(c.image, `${c.path}.image`),
             attachments: [{ network: name, ipv4Address: defined(c.ip, `${c.path}.ip`).toString(), mac: defined(c.mac, `${c.path}.mac`) }],
             ...(c.command === undefined ? {} : { command: c.command }),
-            ...(c.env === undefined ? {} : { env: c.env }),
+            ...(c.env === undefined ? {} : { env: c.env, ...(networksSecret ? { envSecret: true as const } : {}) }),
             restart: c.restart,
         }));
         const auxAddresses: Record<string, string> = {};

@@ -1,6 +1,8 @@
 /**
  * The problem list of config validation, and how values and paths appear in it: every problem is
  * one line `<path> <value> <rule>`, e.g. `hosts[1].parent eth0;reboot is not a valid Linux …`.
+ * A value that is, or may hold, a container's env is never shown (`<path> <rule>`): env values
+ * can be secrets (see `holdsEnv`).
  */
 
 /** A value as it appears in a problem: printable strings bare, everything else as JSON, long values cut. */
@@ -51,19 +53,31 @@ export function entryLabel(e: { readonly path: string; readonly name?: string })
     return e.name === undefined ? e.path : `${e.path} (${e.name})`;
 }
 
+/**
+ * True for a path whose value is, or may hold, a container's env: the config, `networks`, a
+ * network, its `containers`, a container, its `env` and each env value. An env value can be a
+ * secret (`pulumi config set --secret --path …`), and a value of the wrong shape (an env written
+ * as a list of `NAME=value`, a container written as a list) holds it as well: problems at these
+ * paths name the path and the rule, never the value. Keys are not values: an env name is shown.
+ */
+export function holdsEnv(path: string): boolean {
+    return /^(config|networks(\[\d+\](\.containers(\[\d+\](\.env([.[].*)?)?)?)?)?)$/s.test(path);
+}
+
 /** The collected problems, in the order found. */
 export class Problems {
     readonly list: string[] = [];
-    /** `<path> <value> <rule>`. */
+    /** `<path> <value> <rule>`; `<path> <rule>` where the value may hold an env value (`holdsEnv`). */
     add(path: string, value: unknown, rule: string): void {
-        this.list.push(`${path} ${showValue(value)} ${rule}`);
+        this.list.push(holdsEnv(path) ? `${path} ${rule}` : `${path} ${showValue(value)} ${rule}`);
     }
     /** `<path> <rule>`, for problems without a value (a missing or unknown key). */
     addBare(path: string, rule: string): void {
         this.list.push(`${path} ${rule}`);
     }
-    /** `<path> <json value> must be <expected>, not <type>`. */
+    /** `<path> <json value> must be <expected>, not <type>`; without the value where it may hold an env value (`holdsEnv`). */
     wrongType(path: string, value: unknown, expected: string): void {
-        this.list.push(`${path} ${jsonValue(value)} must be ${expected}, not ${typeName(value)}`);
+        const shown = holdsEnv(path) ? "" : ` ${jsonValue(value)}`;
+        this.list.push(`${path}${shown} must be ${expected}, not ${typeName(value)}`);
     }
 }

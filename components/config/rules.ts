@@ -201,3 +201,6 @@ export const RESTART: Field<RestartPolicy> = textField<RestartPolicy>(restartPro
 // Keys of a map (a problem names the map, and shows the key as JSON)
 export const AUX_NAME: Rule<string> = rule(isAuxName, "is not a valid aux address name: 1-64 characters of A-Z, a-z, 0-9, _, . and -, starting with a letter or digit");
 export const ENV_NAME: Rule<string> = rule(isEnvName, "is not a valid environment variable name: A-Z, a-z, 0-9 and _, not starting with a digit");
+/** A container's `secretEnv`: the env names that must be set as secrets, each a valid name. */
+export const SECRET_ENV: Field<unknown[]> = field("a list of environment variable names", isList);
+export const SECRET_ENV_NAME: Field<string> = field("a string", isString, ENV_NAME);

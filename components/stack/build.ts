@@ -2,8 +2,8 @@
  * The stack as resources: one MacvlanHost per host and one MacvlanNetwork per network, built from
  * the validated model, and the plain stack outputs another stack can read with a StackReference.
  */
-import type * as pulumi from "@pulumi/pulumi";
-import type { NetworkModel, StackModel } from "../config/model";
+import * as pulumi from "@pulumi/pulumi";
+import type { ContainerModel, NetworkModel, StackModel } from "../config/model";
 import { MacvlanHost } from "../macvlanHost";
 import { MacvlanNetwork, type MacvlanNetworkContainer } from "../macvlanNetwork";
 import { MacvlanConfigError } from "../net/problems";
@@ -66,6 +66,16 @@ export interface BuiltStack {
     readonly outputs: StackOutputs;
 }
 
+/**
+ * A container's env as MacvlanNetwork takes it: each value a Pulumi secret when the model says the
+ * env is secret (`envSecret`), so the container's `envs` input and its state are secret while its
+ * name, address and the graph stay plain.
+ */
+function containerEnv(c: ContainerModel): MacvlanNetworkContainer["env"] {
+    if (c.env === undefined || c.envSecret !== true) return c.env;
+    return Object.fromEntries(Object.entries(c.env).map(([k, v]) => [k, pulumi.secret(v)]));
+}
+
 /** The model's containers of a network as MacvlanNetwork containers (first attachment = this network). */
 function networkContainers(network: NetworkModel): MacvlanNetworkContainer[] {
     return network.containers.map((c) => {
@@ -78,7 +88,7 @@ function networkContainers(network: NetworkModel): MacvlanNetworkContainer[] {
             mac: att.mac,
             restart: c.restart,
             ...(c.command === undefined ? {} : { command: c.command }),
-            ...(c.env === undefined ? {} : { env: c.env }),
+            ...(c.env === undefined ? {} : { env: containerEnv(c) }),
         };
     });
 }

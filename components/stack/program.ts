@@ -23,12 +23,35 @@ function message(e: unknown): string {
     return e instanceof Error ? e.message : String(e);
 }
 
-/** `config.getObject`, with a malformed value reported as a problem instead of thrown. */
+/**
+ * True when `macvlan:<key>` is a secret config key. The language host passes the secret keys to
+ * the program (PULUMI_CONFIG_SECRET_KEYS), and the SDK answers with `runtime.isConfigSecret`,
+ * which it does not declare in its types (unit tests check that it is there); without it, the
+ * environment variable itself.
+ */
+function isSecretConfigKey(config: pulumi.Config, key: string): boolean {
+    const fullKey = `${config.name}:${key}`;
+    const sdk = (pulumi.runtime as unknown as { isConfigSecret?: (k: string) => boolean }).isConfigSecret;
+    if (typeof sdk === "function") return sdk(fullKey);
+    try {
+        const keys: unknown = JSON.parse(process.env["PULUMI_CONFIG_SECRET_KEYS"] ?? "[]");
+        return Array.isArray(keys) && keys.includes(fullKey);
+    } catch {
+        return false;
+    }
+}
+
+/**
+ * `config.getObject`, with a malformed value reported as a problem instead of thrown. The SDK's
+ * error quotes the value: it is left out for a secret key and for `networks` (whose env values
+ * can be secrets).
+ */
 function readObject(config: pulumi.Config, key: string, problems: string[]): unknown {
     try {
         return config.getObject<unknown>(key);
     } catch (e) {
-        problems.push(`${key} is not structured config (a YAML list under macvlan:${key}): ${message(e)}`);
+        const quiet = key === "networks" || isSecretConfigKey(config, key);
+        problems.push(`${key} is not structured config (a YAML list under macvlan:${key})${quiet ? "" : `: ${message(e)}`}`);
         return undefined;
     }
 }
@@ -49,7 +72,17 @@ export async function macvlanProgram(deps: ProgramDeps = {}): Promise<StackOutpu
     const config = new pulumi.Config("macvlan");
     const problems: string[] = [];
 
-    const raw = { hosts: readObject(config, "hosts", problems), networks: readObject(config, "networks", problems) };
+    // `macvlan:networks` is read plain even when it is a secret key (a value under it was set with
+    // `pulumi config set --secret --path`): its structure (names, addresses, how many containers)
+    // shapes the resource graph and cannot wait on an Output, as `getSecretObject` would make it.
+    // Pulumi does not say which value under the key was the secret, so the model marks every
+    // container env value secret (`networksSecret`), and only those: names, addresses and outputs
+    // stay plain.
+    const raw = {
+        hosts: readObject(config, "hosts", problems),
+        networks: readObject(config, "networks", problems),
+        networksSecret: isSecretConfigKey(config, "networks"),
+    };
     let model: ReturnType<typeof parseStackConfig> | undefined;
     try {
         model = parseStackConfig(raw);

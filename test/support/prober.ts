@@ -4,6 +4,7 @@ import { featureKey } from "../../components/host/scripts";
 import { planHostFeatures } from "../../components/plan/host";
 import { hostSpec } from "../../components/plan/stack";
 import type { HostProber, ProbeTarget } from "../../components/stack/probe";
+import { declaresSecretEnv } from "./stacks";
 
 /** Drift token a fake host reports for a feature; default `ok`. */
 export type TokenFn = (host: string, key: string) => string;
@@ -20,7 +21,8 @@ export function fakeProber(
 ): HostProber {
     return (target, script) => {
         calls.push({ target, script });
-        const model = parseStackConfig({ hosts: config["macvlan:hosts"], networks: config["macvlan:networks"] });
+        // macvlan:networks is secret when its containers list secretEnv (as runProgram sets it by default).
+        const model = parseStackConfig({ hosts: config["macvlan:hosts"], networks: config["macvlan:networks"], networksSecret: declaresSecretEnv(config) });
         const host = model.hosts.find((h) => h.name === target.host);
         if (host === undefined) throw new Error(`fake prober: unknown host ${target.host}`);
         const keys = planHostFeatures(host.name, hostSpec(model, host)).map((p) => featureKey(p.feature));

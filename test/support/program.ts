@@ -5,6 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { HostProber } from "../../components/stack/probe";
 import { fakeProber } from "./prober";
 import type { RecordedResource } from "./records";
+import { declaresSecretEnv } from "./stacks";
 
 /** Every Output/Promise inside a value resolved (plain values are kept). */
 async function resolveDeep(v: unknown): Promise<unknown> {
@@ -59,12 +60,20 @@ export function loadMain(): ProgramMain {
     return typeof mod.default === "function" ? mod.default : mod;
 }
 
+/**
+ * The keys the CLI would have marked secret: `macvlan:sshPrivateKey`, and `macvlan:networks` when a
+ * container lists `secretEnv` (its values were set with `pulumi config set --secret --path`).
+ */
+export function defaultSecretKeys(config: Record<string, unknown>): string[] {
+    return ["macvlan:sshPrivateKey", ...(declaresSecretEnv(config) ? ["macvlan:networks"] : [])];
+}
+
 /** Options of runProgram. */
 export interface RunOptions {
     /** Default: `fakeProber(config)`. */
     readonly prober?: HostProber;
     readonly readFile?: (p: string) => string;
-    /** Secret config keys. Default: `macvlan:sshPrivateKey`. */
+    /** Secret config keys. Default: `macvlan:sshPrivateKey`, and `macvlan:networks` when a container lists `secretEnv` (`defaultSecretKeys`). */
     readonly secretKeys?: readonly string[];
 }
 
@@ -74,7 +83,7 @@ export async function runProgram(
     opts: RunOptions = {},
 ): Promise<{ outputs: unknown; resources: RecordedResource[] }> {
     reset();
-    setConfig(config, opts.secretKeys ?? ["macvlan:sshPrivateKey"]);
+    setConfig(config, opts.secretKeys ?? defaultSecretKeys(config));
     const main = loadMain();
     const outputs = await runUnderMocks(() =>
         main({ prober: opts.prober ?? fakeProber(config), ...(opts.readFile ? { readFile: opts.readFile } : {}) }),

@@ -1,4 +1,4 @@
-/** The example stacks of stacks/ as configs (STACKS, stackConfig, withKey, clone); pure: loads no mocks and no code under test. */
+/** The example stacks of stacks/ as configs (STACKS, stackConfig, withKey, secretEnvValue, declaresSecretEnv, clone); pure: loads no mocks and no code under test. */
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import * as yaml from "js-yaml";
@@ -15,9 +15,41 @@ export function stackConfig(name: StackName): Record<string, unknown> {
     return doc.config;
 }
 
-/** A stack config plus the private key TEST_PRIVATE_KEY of ./keys.ts (set as a secret by `runProgram`). */
+/** The test value of env `name` of container `container`, where its `secretEnv` lists it. */
+export function secretEnvValue(container: string, name: string): string {
+    return `s3cret-${container}-${name}`;
+}
+
+type RawContainer = { name?: unknown; env?: Record<string, unknown>; secretEnv?: unknown };
+
+/** The containers of a config's macvlan:networks (as far as it is a list of networks with lists of containers). */
+function containersOf(config: Record<string, unknown>): RawContainer[] {
+    const networks = config["macvlan:networks"];
+    if (!Array.isArray(networks)) return [];
+    return networks.flatMap((n: { containers?: unknown }) => (Array.isArray(n?.containers) ? (n.containers as RawContainer[]) : []));
+}
+
+/** True when a container of the config lists `secretEnv`: its values were set with `pulumi config set --secret --path`, so macvlan:networks is a secret key. */
+export function declaresSecretEnv(config: Record<string, unknown>): boolean {
+    return containersOf(config).some((c) => Array.isArray(c.secretEnv) && c.secretEnv.length > 0);
+}
+
+/**
+ * A stack config plus the secrets a user sets with the CLI: the private key TEST_PRIVATE_KEY of
+ * ./keys.ts, and `secretEnvValue` for each name a container lists in `secretEnv` (that are not set).
+ * `runProgram` marks them secret (macvlan:networks when `declaresSecretEnv`).
+ */
 export function withKey(config: Record<string, unknown>): Record<string, unknown> {
-    return { ...config, "macvlan:sshPrivateKey": TEST_PRIVATE_KEY };
+    const out = clone({ ...config, "macvlan:sshPrivateKey": TEST_PRIVATE_KEY });
+    for (const c of containersOf(out)) {
+        if (!Array.isArray(c.secretEnv)) continue;
+        for (const name of c.secretEnv) {
+            if (typeof name !== "string" || typeof c.name !== "string") continue;
+            c.env = { ...(c.env ?? {}) };
+            if (!Object.prototype.hasOwnProperty.call(c.env, name)) c.env[name] = secretEnvValue(c.name, name);
+        }
+    }
+    return out;
 }
 
 /** A deep copy, to edit a config without touching the original. */

@@ -6,7 +6,7 @@ import * as assert from "node:assert/strict";
 // The mocks first (importing them sets them), then the code under test.
 import { recorded, reset } from "../support/mocks";
 import { runUnderMocks } from "../support/program";
-import { byName, isSecretValue, summary } from "../support/records";
+import { byName, isSecretValue, summary, unwrapSecrets } from "../support/records";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { MacvlanNetwork, containerArgs, type MacvlanNetworkArgs } from "../../components/macvlanNetwork";
@@ -106,6 +106,29 @@ describe("MacvlanNetwork", () => {
             assert.deepEqual((c.inputs["envs"] as { value: unknown }).value, ["PASSWORD=hunter2", "TZ=UTC"]);
             assert.equal(c.inputs["restart"], "always");
             assert.deepEqual(c.inputs["command"], ["mysqld"]);
+        });
+
+        it("keeps an env value given as a secret secret, in envs only; a plain env stays plain", async () => {
+            reset();
+            await runUnderMocks(() => {
+                const provider = new docker.Provider("p1", {});
+                const base = args(provider);
+                const db = base.containers![0];
+                return new MacvlanNetwork("lan", {
+                    ...base,
+                    containers: [
+                        // One value a secret Output, the env map itself an Output.
+                        { ...db, env: pulumi.output({ TZ: "UTC", PASSWORD: pulumi.secret("hunter2") }) },
+                        { ...db, name: "web", ipv4Address: "198.51.100.9", mac: "02:42:c6:33:64:09", env: { TZ: "UTC" } },
+                    ],
+                });
+            });
+            const db = byName(recorded, "lan-h1-db");
+            assert.ok(isSecretValue(db.inputs["envs"]));
+            assert.deepEqual(unwrapSecrets(db.inputs["envs"]), ["PASSWORD=hunter2", "TZ=UTC"]);
+            for (const [k, v] of Object.entries(db.inputs)) if (k !== "envs") assert.deepEqual(v, unwrapSecrets(v), `${k} is plain`);
+            assert.deepEqual(byName(recorded, "lan-h1-web").inputs["envs"], ["TZ=UTC"]);
+            assert.deepEqual(byName(recorded, "lan-h1").inputs, unwrapSecrets(byName(recorded, "lan-h1").inputs), "the network is plain");
         });
 
         it("waits for the given dependencies on each host", async () => {

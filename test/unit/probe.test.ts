@@ -12,7 +12,7 @@ import { probeHosts, sshProber, type ProbeTarget } from "../../components/stack/
 import { parseStackConfig } from "../../components/config/parse";
 import { fakeProber } from "../support/prober";
 import { KEY_MARKER, TEST_PRIVATE_KEY, ed25519 } from "../support/keys";
-import { stackConfig } from "../support/stacks";
+import { stackConfig, withKey } from "../support/stacks";
 
 /** Behaviour of the test server per exec'd command. */
 type Handler = (command: string, channel: ServerChannel) => void;
@@ -117,8 +117,9 @@ describe("probe", () => {
 
     describe("probeHosts", () => {
         it("sends each host the probe script of its planned features and returns plain tokens by feature key", async () => {
-            const config = stackConfig("compose");
-            const model = parseStackConfig({ hosts: config["macvlan:hosts"], networks: config["macvlan:networks"] });
+            // With its database passwords set, as secrets (its containers list them in secretEnv).
+            const config = withKey(stackConfig("compose"));
+            const model = parseStackConfig({ hosts: config["macvlan:hosts"], networks: config["macvlan:networks"], networksSecret: true });
             const calls: Array<{ target: ProbeTarget; script: string }> = [];
             const hosts = planStack(model).hosts as readonly PlannedHost[];
             const probes = await probeHosts(hosts, pulumi.secret(TEST_PRIVATE_KEY), fakeProber(config, (_h, k) => `t-${k}`, calls));

@@ -7,11 +7,11 @@ import * as assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 // The mocks first (importing them sets them), then the code under test.
 import { recorded, reset } from "../support/mocks";
-import { runProgram, runUnderMocks } from "../support/program";
+import { defaultSecretKeys, loadMain, runProgram, runUnderMocks, setConfig } from "../support/program";
 import { fakeProber } from "../support/prober";
 import { byName, dependencyNames, isSecretValue, nameByUrn, providerName, stringsIn, summary, unwrapSecrets, type RecordedResource } from "../support/records";
 import { KEY_MARKER, TEST_PRIVATE_KEY } from "../support/keys";
-import { STACKS, clone, stackConfig, withKey, type StackName } from "../support/stacks";
+import { STACKS, clone, declaresSecretEnv, secretEnvValue, stackConfig, withKey, type StackName } from "../support/stacks";
 import * as pulumi from "@pulumi/pulumi";
 import type { ProbeTarget } from "../../components/stack/probe";
 import { renderFeature } from "../../components/host/scripts";
@@ -139,7 +139,11 @@ const NETWORK_INPUTS: Record<StackName, Record<string, unknown>> = {
     },
 };
 
-/** Expected container facts per `<network>-<host>-<container>`: network, address, MAC (the default derived from the address), extras. */
+/**
+ * Expected container facts per `<network>-<host>-<container>`: network, address, MAC (the default
+ * derived from the address), extras; `envs` is the plaintext, secret where the stack's
+ * macvlan:networks is a secret key (`declaresSecretEnv`).
+ */
 const CONTAINERS: Record<StackName, Record<string, { net: string; ip: string; mac: string; image: string; extra?: Record<string, unknown> }>> = {
     twohosts: {
         "mynet-centos1-test1": { net: "mynet", ip: "198.51.100.10", mac: "02:42:c6:33:64:0a", image: "centos:7", extra: { command: ["sleep", "infinity"] } },
@@ -154,14 +158,26 @@ const CONTAINERS: Record<StackName, Record<string, { net: string; ip: string; ma
             image: "mysql:5.7",
             extra: {
                 command: ["mysqld", "--character-set-server=utf8"],
-                envs: ["MYSQL_RANDOM_ROOT_PASSWORD=yes", "TZ=Asia/Shanghai"],
+                envs: [`MYSQL_ROOT_PASSWORD=${secretEnvValue("mysql", "MYSQL_ROOT_PASSWORD")}`, "TZ=Asia/Shanghai"],
                 restart: "always",
             },
         },
         "pub_net_low-docker1-kodexplorer": { net: "pub_net_low", ip: "192.0.2.15", mac: "02:42:c0:00:02:0f", image: "registry.example.com:5000/hp_kodexplorer_a1223" },
         "pub_net_low-docker1-kodexplorer_bak": { net: "pub_net_low", ip: "192.0.2.16", mac: "02:42:c0:00:02:10", image: "registry.example.com:5000/hp_kodexplorer_a1223" },
-        "pub_net_mid-docker1-mongodb": { net: "pub_net_mid", ip: "203.0.113.20", mac: "02:42:cb:00:71:14", image: "mongo:latest" },
-        "pub_net_mid-docker1-mongodb_bak": { net: "pub_net_mid", ip: "203.0.113.21", mac: "02:42:cb:00:71:15", image: "mongo:latest" },
+        "pub_net_mid-docker1-mongodb": {
+            net: "pub_net_mid",
+            ip: "203.0.113.20",
+            mac: "02:42:cb:00:71:14",
+            image: "mongo:latest",
+            extra: { envs: [`MONGO_INITDB_ROOT_PASSWORD=${secretEnvValue("mongodb", "MONGO_INITDB_ROOT_PASSWORD")}`, "MONGO_INITDB_ROOT_USERNAME=admin"] },
+        },
+        "pub_net_mid-docker1-mongodb_bak": {
+            net: "pub_net_mid",
+            ip: "203.0.113.21",
+            mac: "02:42:cb:00:71:15",
+            image: "mongo:latest",
+            extra: { envs: [`MONGO_INITDB_ROOT_PASSWORD=${secretEnvValue("mongodb_bak", "MONGO_INITDB_ROOT_PASSWORD")}`, "MONGO_INITDB_ROOT_USERNAME=admin"] },
+        },
     },
     modes: {
         "priv_net-node1-a1": { net: "priv_net", ip: "198.51.100.131", mac: "02:42:c6:33:64:83", image: "busybox:1.36", extra: { command: ["sleep", "infinity"] } },
@@ -256,8 +272,8 @@ describe("program (index.ts) under mocks", () => {
             it("gives each host command its feature's rendered scripts, its triggers, and delete-before-replace", () => {
                 const commands = resources.filter((r) => r.type === COMMAND && !r.name.endsWith("-preflight"));
                 assert.deepEqual(commands.map((r) => r.name).sort(), Object.keys(FEATURES[stack]).sort());
-                const cfg = stackConfig(stack);
-                const model = parseStackConfig({ hosts: cfg["macvlan:hosts"], networks: cfg["macvlan:networks"] });
+                const cfg = withKey(stackConfig(stack));
+                const model = parseStackConfig({ hosts: cfg["macvlan:hosts"], networks: cfg["macvlan:networks"], networksSecret: declaresSecretEnv(cfg) });
                 for (const h of model.hosts) {
                     for (const planned of planHostFeatures(h.name, hostSpec(model, h))) {
                         const r = byName(resources, planned.name);
@@ -284,14 +300,18 @@ describe("program (index.ts) under mocks", () => {
                 assert.deepEqual(got, NETWORK_INPUTS[stack]);
             });
 
-            it("pins each container on its network by address and MAC, from its image", () => {
+            it("pins each container on its network by address and MAC, from its image; env secret only where macvlan:networks is", () => {
                 const containers = resources.filter((r) => r.type === CONTAINER);
                 assert.deepEqual(containers.map((c) => c.name).sort(), Object.keys(CONTAINERS[stack]).sort());
+                const secretEnv = declaresSecretEnv(withKey(stackConfig(stack)));
                 for (const c of containers) {
                     const want = CONTAINERS[stack][c.name];
                     const image = byName(resources, `${c.name}-image`);
                     assert.deepEqual(image.inputs, { name: want.image, keepLocally: true });
-                    assert.deepEqual(c.inputs, {
+                    const { envs, ...rest } = c.inputs;
+                    if (envs !== undefined) assert.equal(isSecretValue(envs), secretEnv, `${c.name}.envs is ${secretEnv ? "" : "not "}secret`);
+                    // Plain everywhere else: no secret wrapper in any other input.
+                    assert.deepEqual({ ...rest, ...(envs === undefined ? {} : { envs: unwrapSecrets(envs) }) }, {
                         name: c.name.split("-").slice(2).join("-"),
                         image: `sha256:${createHash("sha256").update(want.image).digest("hex")}`,
                         networkMode: "bridge",
@@ -580,6 +600,123 @@ describe("program (index.ts) under mocks", () => {
             ]);
             const conn = unwrapSecrets(byName(resources, "centos1-promisc").inputs["connection"]) as Record<string, unknown>;
             assert.equal(conn["privateKey"], TEST_PRIVATE_KEY);
+        });
+    });
+
+    describe("secret env (macvlan:networks set with `pulumi config set --secret --path`)", () => {
+        const ENV = "docker:index/container:Container";
+
+        /** The paths of the secret Outputs inside a program's result, before anything is resolved. */
+        async function secretOutputs(v: unknown, at = "outputs"): Promise<string[]> {
+            if (pulumi.Output.isInstance(v)) {
+                const inner = await new Promise<unknown>((resolve) => v.apply(resolve));
+                return [...((await pulumi.isSecret(v)) ? [at] : []), ...(await secretOutputs(inner, at))];
+            }
+            if (typeof v !== "object" || v === null) return [];
+            const nested = await Promise.all(Object.entries(v).map(([k, x]) => secretOutputs(x, `${at}.${k}`)));
+            return nested.flat();
+        }
+
+        /** Runs index.ts with `config` and `secretKeys`, returning what it returned, unresolved. */
+        async function rawOutputs(config: Record<string, unknown>, secretKeys: readonly string[]): Promise<unknown> {
+            reset();
+            setConfig(config, secretKeys);
+            const main = loadMain();
+            let raw: unknown;
+            await runUnderMocks(async () => (raw = await main({ prober: fakeProber(config) })));
+            return raw;
+        }
+
+        it("compose: the SDK says macvlan:networks is secret; every envs input is a secret, and nothing else but the connections", async () => {
+            const config = withKey(stackConfig("compose"));
+            assert.deepEqual(defaultSecretKeys(config), ["macvlan:sshPrivateKey", "macvlan:networks"]);
+            const { resources } = await runProgram(config);
+            const withEnv = resources.filter((r) => r.type === ENV && r.inputs["envs"] !== undefined).map((r) => r.name).sort();
+            assert.deepEqual(withEnv, ["pub_net-docker1-mysql", "pub_net_mid-docker1-mongodb", "pub_net_mid-docker1-mongodb_bak"]);
+            for (const r of resources) {
+                for (const [k, v] of Object.entries(r.inputs)) {
+                    const secret = (r.type === ENV && k === "envs") || (r.type === COMMAND && k === "connection");
+                    assert.equal(isSecretValue(v), secret, `${r.name}.${k}`);
+                    if (!secret) assert.deepEqual(v, unwrapSecrets(v), `${r.name}.${k} holds no secret inside`);
+                }
+            }
+            assert.deepEqual(unwrapSecrets(byName(resources, "pub_net_mid-docker1-mongodb").inputs["envs"]), [
+                `MONGO_INITDB_ROOT_PASSWORD=${secretEnvValue("mongodb", "MONGO_INITDB_ROOT_PASSWORD")}`,
+                "MONGO_INITDB_ROOT_USERNAME=admin",
+            ]);
+        });
+
+        it("compose: no stack output is a secret", async () => {
+            const config = withKey(stackConfig("compose"));
+            const raw = await rawOutputs(config, defaultSecretKeys(config));
+            assert.ok(typeof raw === "object" && raw !== null && "networks" in raw);
+            assert.deepEqual(await secretOutputs(raw), []);
+        });
+
+        it("an env marks nothing secret until macvlan:networks is a secret key; then only envs changes", async () => {
+            const config = withKey(clone(stackConfig("twohosts")));
+            const c = ((config["macvlan:networks"] as Array<{ containers: Array<Record<string, unknown>> }>)[0]).containers[0];
+            c["env"] = { TZ: "UTC", API_TOKEN: "t0ken" };
+            const plain = await runProgram(config, { secretKeys: ["macvlan:sshPrivateKey"] });
+            const envs = byName(plain.resources, "mynet-centos1-test1").inputs["envs"];
+            assert.deepEqual(envs, ["API_TOKEN=t0ken", "TZ=UTC"], "plain, as before");
+
+            const secret = await runProgram(config, { secretKeys: ["macvlan:sshPrivateKey", "macvlan:networks"] });
+            const sEnvs = byName(secret.resources, "mynet-centos1-test1").inputs["envs"];
+            assert.ok(isSecretValue(sEnvs), "a secret");
+            assert.deepEqual(unwrapSecrets(sEnvs), ["API_TOKEN=t0ken", "TZ=UTC"]);
+            // Byte for byte the same registrations (names, URNs, every other input), envs aside.
+            const withoutEnvs = (rs: RecordedResource[]) =>
+                JSON.stringify(rs.map((r) => [r.type, r.name, r.urn, r.parent, Object.fromEntries(Object.entries(r.inputs).filter(([k]) => k !== "envs"))]));
+            assert.equal(withoutEnvs(secret.resources), withoutEnvs(plain.resources));
+            assert.deepEqual(await secretOutputs(await rawOutputs(config, ["macvlan:sshPrivateKey", "macvlan:networks"])), []);
+        });
+
+        it("compose: refuses a database password that is missing, or set but not as a secret, without showing it", async () => {
+            const missing = { ...stackConfig("compose"), "macvlan:sshPrivateKey": TEST_PRIVATE_KEY };
+            await assert.rejects(runProgram(missing), (e: unknown) => {
+                assert.deepEqual(
+                    programProblems(e).map((p) => p.replace(/:.*/, "")),
+                    [
+                        "networks[0].containers[1].env.MYSQL_ROOT_PASSWORD is required by networks[0].containers[1].secretEnv",
+                        "networks[2].containers[0].env.MONGO_INITDB_ROOT_PASSWORD is required by networks[2].containers[0].secretEnv",
+                        "networks[2].containers[1].env.MONGO_INITDB_ROOT_PASSWORD is required by networks[2].containers[1].secretEnv",
+                    ],
+                );
+                assert.ok((e as Error).message.includes("pulumi config set --secret --path 'macvlan:networks[2].containers[0].env.MONGO_INITDB_ROOT_PASSWORD'"));
+                return true;
+            });
+            assert.deepEqual(recorded, []);
+
+            // The values in plain text (macvlan:networks not a secret key).
+            const config = withKey(stackConfig("compose"));
+            await assert.rejects(runProgram(config, { secretKeys: ["macvlan:sshPrivateKey"] }), (e: unknown) => {
+                const problems = programProblems(e);
+                assert.equal(problems.length, 3);
+                for (const p of problems) assert.match(p, /^networks\[[02]\]\.containers\[[01]\]\.env\.[A-Z_]+_PASSWORD is listed in .* but is not a secret: set it with `pulumi config set --secret --path /);
+                assert.ok(!(e as Error).message.includes("s3cret"), "no value shown");
+                return true;
+            });
+            assert.deepEqual(recorded, []);
+        });
+
+        it("a macvlan:networks that is not structured config is reported without its value", async () => {
+            const config = { ...withKey(stackConfig("twohosts")), "macvlan:networks": "{ PASSWORD=s3cret-x" };
+            await assert.rejects(runProgram(config), (e: unknown) => {
+                const problems = programProblems(e);
+                assert.ok(problems.includes("networks is not structured config (a YAML list under macvlan:networks)"), problems.join("\n"));
+                assert.ok(!(e as Error).message.includes("s3cret"), "no value shown");
+                return true;
+            });
+            assert.deepEqual(recorded, []);
+        });
+
+        it("the installed SDK answers which config keys are secret (runtime.isConfigSecret, not in its types)", () => {
+            const isConfigSecret = (pulumi.runtime as unknown as { isConfigSecret?: (k: string) => boolean }).isConfigSecret;
+            assert.equal(typeof isConfigSecret, "function");
+            setConfig({ "macvlan:networks": [], "macvlan:hosts": [] }, ["macvlan:networks"]);
+            assert.equal(isConfigSecret!("macvlan:networks"), true);
+            assert.equal(isConfigSecret!("macvlan:hosts"), false);
         });
     });
 });

@@ -15,14 +15,15 @@ import { renderFeature } from "../../components/host/scripts";
 import { unwrapSh } from "../../components/host/shell";
 import { UNPROBED_TOKEN } from "../../components/plan/host";
 import { planStack, probePlan, type PlannedHost } from "../../components/plan/stack";
-import { stackConfig, type StackName } from "../support/stacks";
+import { stackConfig, withKey, type StackName } from "../support/stacks";
 
 const STACKS: readonly StackName[] = ["twohosts", "compose"];
 
 /** Every script of the reference stack by relative file name (`<host>/<nn>-<child name>.<what>.sh`), plus the plan as text. */
 function referenceStack(stack: StackName): Map<string, string> {
-    const cfg = stackConfig(stack);
-    const model = parseStackConfig({ hosts: cfg["macvlan:hosts"], networks: cfg["macvlan:networks"] });
+    // As a user's stack holds it: the example's secret env values set (the host scripts do not use them).
+    const cfg = withKey(stackConfig(stack));
+    const model = parseStackConfig({ hosts: cfg["macvlan:hosts"], networks: cfg["macvlan:networks"], networksSecret: true });
     const planned = planStack(model);
     assert.ok(planned.hosts !== undefined, planned.problems.join("\n"));
     const hosts: readonly PlannedHost[] = planned.hosts;

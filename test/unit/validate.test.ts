@@ -13,7 +13,7 @@ const ED25519 = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIObw31n2MGR/TVqGBf3Iqzs7FZS
 
 const HOST_KEYS = "name, address, port, user, hostKey, parent, promisc, ipForward, vlans, shim, dockerVersion";
 const NETWORK_KEYS = "name, vlan, mode, subnet, gateway, ipRange, auxAddresses, hosts, containers";
-const CONTAINER_KEYS = "name, host, image, ip, mac, command, env, restart";
+const CONTAINER_KEYS = "name, host, image, ip, mac, command, env, secretEnv, restart";
 
 describe("validate", () => {
     describe("MacvlanConfigError", () => {
@@ -253,13 +253,13 @@ describe("validate", () => {
             expectProblems(cfg([]), ["hosts [] must list at least one host"]);
         });
         it("requires lists", () => {
-            expectProblems({ hosts: { node1: {} }, networks: "pub_net" }, ['hosts {"node1":{}} must be a list, not a map', 'networks "pub_net" must be a list, not a string']);
+            expectProblems({ hosts: { node1: {} }, networks: "pub_net" }, ['hosts {"node1":{}} must be a list, not a map', 'networks must be a list, not a string']);
         });
         it("requires a map for the config itself", () => {
-            expectProblems(null as unknown as RawStackConfig, ["config null must be a map {hosts, networks}, not null", "hosts is required (config key macvlan:hosts)"]);
+            expectProblems(null as unknown as RawStackConfig, ["config must be a map {hosts, networks}, not null", "hosts is required (config key macvlan:hosts)"]);
         });
         it("requires each entry to be a map", () => {
-            expectProblems(cfg(["node1", node2()], [["pub_net"]]), ['hosts[0] "node1" must be a map, not a string', 'networks[0] ["pub_net"] must be a map, not a list']);
+            expectProblems(cfg(["node1", node2()], [["pub_net"]]), ['hosts[0] "node1" must be a map, not a string', 'networks[0] must be a map, not a list']);
         });
     });
 
@@ -552,18 +552,150 @@ describe("validate", () => {
         it("checks command, env and restart", () => {
             expectProblems(withContainers([web({ command: "nginx -g 'daemon off;'", env: ["TZ=UTC"], restart: "sometimes" })]), [
                 `networks[0].containers[0].command "nginx -g 'daemon off;'" must be a list of strings, not a string`,
-                'networks[0].containers[0].env ["TZ=UTC"] must be a map of name to string, not a list',
+                'networks[0].containers[0].env must be a map of name to string, not a list',
                 "networks[0].containers[0].restart sometimes is not a restart policy: no, on-failure, always, unless-stopped",
             ]);
             expectProblems(withContainers([web({ command: [], env: { "MY-VAR": "x", PORT: 3306, TZ: "Asia/Shanghai" } })]), [
                 "networks[0].containers[0].command [] must list at least one word; omit it to run the image's default command",
                 'networks[0].containers[0].env "MY-VAR" is not a valid environment variable name: A-Z, a-z, 0-9 and _, not starting with a digit',
-                "networks[0].containers[0].env.PORT 3306 must be a string (quote it in YAML), not a number",
+                "networks[0].containers[0].env.PORT must be a string (quote it in YAML), not a number",
             ]);
             expectProblems(withContainers([web({ command: ["nginx", 5, "a\0b"] })]), [
                 "networks[0].containers[0].command[1] 5 must be a string, not a number",
                 'networks[0].containers[0].command[2] "a\\u0000b" contains a NUL character',
             ]);
+        });
+    });
+
+    describe("secret env", () => {
+        // Env values can be secrets: no problem may show one, whatever its shape or wherever it sits.
+        const S = "s3cret-hunter2";
+        const N = 987654;
+        const SET = (at: string) => `set it with \`pulumi config set --secret --path 'macvlan:${at}'\` (it prompts for the value)`;
+
+        /** The problems of `raw`, asserting that none shows S or N. */
+        function problemsHiding(raw: unknown): string[] {
+            const problems = problemsOf(raw as RawStackConfig);
+            for (const p of problems) assert.ok(!p.includes(S) && !p.includes(String(N)), `a problem shows an env value: ${p}`);
+            return problems;
+        }
+
+        it("names the key and the rule of an env value, never the value", () => {
+            assert.deepEqual(problemsHiding(withContainers([web({ env: { A: N, B: true, C: [S], D: { x: S }, E: `${S}\0`, F: null } })])), [
+                "networks[0].containers[0].env.A must be a string (quote it in YAML), not a number",
+                "networks[0].containers[0].env.B must be a string (quote it in YAML), not a boolean",
+                "networks[0].containers[0].env.C must be a string (quote it in YAML), not a list",
+                "networks[0].containers[0].env.D must be a string (quote it in YAML), not a map",
+                "networks[0].containers[0].env.E contains a NUL character",
+                "networks[0].containers[0].env.F must be a string (quote it in YAML), not null",
+            ]);
+            assert.deepEqual(problemsHiding(withContainers([web({ env: { "MY VAR": S } })])), [
+                'networks[0].containers[0].env "MY VAR" is not a valid environment variable name: A-Z, a-z, 0-9 and _, not starting with a digit',
+            ]);
+        });
+
+        it("never shows a value that holds env: an env, a container, the containers, a network, the networks, the config", () => {
+            const c = web({ env: { PASSWORD: S, PIN: N } });
+            const cases: Array<[unknown, string[]]> = [
+                // An env written as compose writes it: a list, a string.
+                [withContainers([web({ env: [`PASSWORD=${S}`] })]), ["networks[0].containers[0].env must be a map of name to string, not a list"]],
+                [withContainers([web({ env: `PASSWORD=${S}` })]), ["networks[0].containers[0].env must be a map of name to string, not a string"]],
+                // A compose list item in a YAML flow map, `{ PASSWORD=s3cret }`: a key up to its `=`.
+                [withContainers([web({ env: { [`PASSWORD=${S}`]: null } })]), ['networks[0].containers[0].env "PASSWORD=…" is not a valid environment variable name; write NAME: value, not NAME=value']],
+                [withContainers([[c]]), ["networks[0].containers[0] must be a map, not a list"]],
+                [withContainers({ db: c } as unknown as unknown[]), ["networks[0].containers must be a list, not a map"]],
+                [cfg([node1()], [[pubNet({ containers: [c] })]]), ["networks[0] must be a map, not a list"]],
+                [{ hosts: [node1()], networks: { pub_net: pubNet({ containers: [c] }) } }, ["networks must be a list, not a map"]],
+                [[pubNet({ containers: [c] })], ["config must be a map {hosts, networks}, not a list", "hosts is required (config key macvlan:hosts)"]],
+            ];
+            for (const [raw, expected] of cases) assert.deepEqual(problemsHiding(raw), expected);
+        });
+
+        it("never shows a valid env value beside the other problems of its container, here or across entries", () => {
+            const problems = problemsHiding(
+                withContainers([web({ env: { PASSWORD: S }, ip: "10.9.9.9", restart: "sometimes", imgae: S }), web({ env: { PASSWORD: S } }), web({ name: "bb", env: { PASSWORD: S }, secretEnv: ["PASSWORD", "TOKEN"] })]),
+            );
+            assert.ok(problems.length >= 5, problems.join("\n"));
+        });
+
+        it("never shows an env value, whatever the value and wherever it sits (property)", () => {
+            const junk = fc.anything({ values: [fc.constant(S), fc.constant(N), fc.constant(`PASSWORD=${S}`)], maxDepth: 3 });
+            const secretish = fc.oneof(junk, fc.constant(S), fc.constant(N));
+            fc.assert(
+                fc.property(
+                    fc.constantFrom("value", "env", "container", "containers", "network", "networks"),
+                    secretish,
+                    fc.boolean(),
+                    (where, v, networksSecret) => {
+                        const raw =
+                            where === "value"
+                                ? withContainers([web({ env: { PASSWORD: v } })])
+                                : where === "env"
+                                  ? withContainers([web({ env: v })])
+                                  : where === "container"
+                                    ? withContainers([v])
+                                    : where === "containers"
+                                      ? withContainers(v as unknown[])
+                                      : where === "network"
+                                        ? cfg([node1()], [v])
+                                        : { hosts: [node1()], networks: v };
+                        try {
+                            parseStackConfig({ ...raw, networksSecret });
+                        } catch (e) {
+                            assert.ok(e instanceof MacvlanConfigError, String(e));
+                            for (const p of e.problems) assert.ok(!p.includes(S) && !p.includes(String(N)), `a problem shows an env value: ${p}`);
+                        }
+                    },
+                ),
+                { numRuns: 600 },
+            );
+        });
+
+        it("secretEnv: each name must be set in env, and macvlan:networks a secret key", () => {
+            const at = "networks[0].containers[0]";
+            expectProblems(withContainers([web({ env: { USER: "admin" }, secretEnv: ["PASSWORD"] })]), [
+                `${at}.env.PASSWORD is required by ${at}.secretEnv: ${SET(`${at}.env.PASSWORD`)}`,
+            ]);
+            expectProblems({ ...withContainers([web({ secretEnv: ["PASSWORD"] })]), networksSecret: true }, [
+                `${at}.env.PASSWORD is required by ${at}.secretEnv: ${SET(`${at}.env.PASSWORD`)}`,
+            ]);
+            // Set, but in plain text: the key macvlan:networks holds no secret.
+            assert.deepEqual(problemsHiding(withContainers([web({ env: { USER: "admin", PASSWORD: S }, secretEnv: ["PASSWORD"] })])), [
+                `${at}.env.PASSWORD is listed in ${at}.secretEnv but is not a secret: ${SET(`${at}.env.PASSWORD`)}`,
+            ]);
+            // Set with `pulumi config set --secret --path`: accepted.
+            const model = parseStackConfig({ ...withContainers([web({ env: { USER: "admin", PASSWORD: S }, secretEnv: ["PASSWORD"] })]), networksSecret: true });
+            assert.deepEqual(model.networks[0].containers[0].env, { USER: "admin", PASSWORD: S });
+            assert.equal(model.networks[0].containers[0].envSecret, true);
+        });
+
+        it("checks secretEnv's shape and names", () => {
+            const at = "networks[0].containers[0]";
+            expectProblems(withContainers([web({ env: { PASSWORD: "x" }, secretEnv: "PASSWORD" })]), [`${at}.secretEnv "PASSWORD" must be a list of environment variable names, not a string`]);
+            expectProblems({ ...withContainers([web({ env: { A: "x" }, secretEnv: ["MY-VAR", 5, "A", "A"] })]), networksSecret: true }, [
+                `${at}.secretEnv[0] MY-VAR is not a valid environment variable name: A-Z, a-z, 0-9 and _, not starting with a digit`,
+                `${at}.secretEnv[1] 5 must be a string, not a number`,
+                `${at}.secretEnv[3] A is listed twice`,
+            ]);
+            // An env of the wrong type is reported once, not again for each name.
+            expectProblems(withContainers([web({ env: ["A=x"], secretEnv: ["A"] })]), [`${at}.env must be a map of name to string, not a list`]);
+        });
+
+        it("with macvlan:networks a secret key, marks every container's env secret, and nothing else", () => {
+            const raw = withContainers([web({ env: { TZ: "UTC" } }), web({ name: "bb", ip: "198.51.100.13" })]);
+            const secret = parseStackConfig({ ...raw, networksSecret: true });
+            assert.deepEqual(
+                secret.networks[0].containers.map((c) => [c.name, c.env, c.envSecret]),
+                [
+                    ["web", { TZ: "UTC" }, true],
+                    ["bb", undefined, undefined],
+                ],
+            );
+            const plain = parseStackConfig(raw);
+            assert.ok(plain.networks[0].containers.every((c) => !("envSecret" in c)));
+            // Apart from envSecret, the same model.
+            const strip = (m: StackModel) => JSON.stringify(m, (k, v: unknown) => (k === "envSecret" ? undefined : v));
+            assert.equal(strip(secret), strip(plain));
         });
     });
 
@@ -717,7 +849,7 @@ describe("validate", () => {
     });
 
     describe("properties", () => {
-        const known = ["name", "address", "port", "user", "hostKey", "parent", "promisc", "ipForward", "vlans", "shim", "dockerVersion", "vlan", "mode", "subnet", "gateway", "ipRange", "auxAddresses", "hosts", "containers", "host", "image", "ip", "mac", "command", "env", "restart", "__proto__", "constructor"];
+        const known = ["name", "address", "port", "user", "hostKey", "parent", "promisc", "ipForward", "vlans", "shim", "dockerVersion", "vlan", "mode", "subnet", "gateway", "ipRange", "auxAddresses", "hosts", "containers", "host", "image", "ip", "mac", "command", "env", "secretEnv", "restart", "__proto__", "constructor"];
         const leaf = fc.oneof(
             fc.anything(),
             fc.constantFrom("node1", "ens33", "198.51.100.12", "198.51.100.0/24", "passthru", "nginx:1.27", "02:42:c6:33:64:0c", 50, 22, true, null),
