@@ -4,8 +4,7 @@
  * host, and passthru; the rules of each LAN segment are in segments.ts. A rule skips inputs that
  * already failed their own check, so one mistake gives one message.
  */
-import { segmentLink } from "../net/names";
-import { networkChildNames } from "../net/names";
+import { networkChildNames, segmentLink } from "../net/names";
 import type { CheckedHost } from "./hosts";
 import type { CheckedContainer, CheckedNetwork } from "./networks";
 import { entryLabel as label, type Problems } from "./problems";

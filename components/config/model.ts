@@ -90,6 +90,8 @@ export interface ContainerModel {
 }
 
 export type RestartPolicy = "no" | "on-failure" | "always" | "unless-stopped";
+/** Docker's restart policies. */
+export const RESTART_POLICIES: readonly RestartPolicy[] = ["no", "on-failure", "always", "unless-stopped"];
 export const DEFAULT_RESTART: RestartPolicy = "unless-stopped";
 
 /** One macvlan network, created on every host it spans. */

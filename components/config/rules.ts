@@ -31,11 +31,10 @@ import {
     VLAN_MAX,
     VLAN_MIN,
 } from "../net/patterns";
-import { MACVLAN_MODES, type MacvlanMode, type RestartPolicy } from "./model";
+import { MACVLAN_MODES, RESTART_POLICIES, type MacvlanMode, type RestartPolicy } from "./model";
 import { field, isList, isMap, isNumber, isString, parsedField, textField, type Field, type RawMap, type Rule } from "./read";
 
 /** Docker restart policies accepted for containers. */
-const RESTART_POLICIES: readonly RestartPolicy[] = ["no", "on-failure", "always", "unless-stopped"];
 /** Names of Docker's predefined networks, which a stack network cannot take. */
 const PREDEFINED_NETWORK_NAMES: readonly string[] = ["bridge", "host", "none"];
 /** The first Docker Engine major version that allows several macvlan networks on one parent. */
