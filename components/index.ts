@@ -1,7 +1,8 @@
 /**
  * The package's public API (`package.json` exports), kept narrow: the two components with their
- * arguments and outputs, the stack builder, the config entry point, the error type, the model
- * types with their defaults, and the child names (released: a changed name replaces a resource).
+ * arguments and outputs, the stack builder, the config entry point with its host key policy, the
+ * error type, the model types with their defaults, and the child names (released: a changed name
+ * replaces a resource).
  */
 export {
     MacvlanHost,
@@ -30,7 +31,7 @@ export {
     type NetworkHostStackOutputs,
     type ContainerStackOutputs,
 } from "./stack/build";
-export { parseStackConfig, type RawStackConfig } from "./config/parse";
+export { parseStackConfig, type HostKeyPolicy, type RawStackConfig } from "./config/parse";
 export { MacvlanConfigError } from "./net/problems";
 export * from "./config/model";
 export { hostChildNames, networkChildNames } from "./net/names";

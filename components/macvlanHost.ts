@@ -11,7 +11,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { renderFeature, featureKey } from "./host/scripts";
 import { problemsOf } from "./net/problems";
 import { segmentLink } from "./net/names";
-import { planHost, UNPROBED_TOKEN, type ShimInfo } from "./plan/host";
+import { hostKeyRequiredProblem, planHost, UNPROBED_TOKEN, type ShimInfo } from "./plan/host";
 
 /** Pulumi type token of the component. */
 export const MACVLAN_HOST_TYPE = "macvlan:index:MacvlanHost";
@@ -25,13 +25,14 @@ export interface MacvlanHostConnection {
     /** SSH login user; it needs root rights for `ip`, `sysctl` and Docker. Default `root` (`DEFAULT_SSH_USER`). */
     readonly user?: string;
     /**
-     * Pinned host key `<type> <base64>` (no comment). When given, the remote commands accept only
-     * this key and the Docker provider's `ssh` does strict checking against it alone (the user's
-     * known_hosts files are ignored for this host; this needs OpenSSH 8.5+ on the machine that runs
-     * `pulumi up`, for `KnownHostsCommand`). Default: not pinned — the commands accept any key and
-     * Docker's `ssh` uses the user's known_hosts.
+     * Pinned host key `<type> <base64>` (no comment), required: the remote commands accept only
+     * this key (pulumi-command's `hostKey`) and the Docker provider's `ssh` does strict checking
+     * against it alone (the user's known_hosts files are ignored for this host; this needs OpenSSH
+     * 8.5+ on the machine that runs `pulumi up`, for `KnownHostsCommand`). Types: ssh-ed25519
+     * (recommended: `ssh-keyscan -t ed25519 -p <port> <address>`) and ecdsa-sha2-nistp256/384/521;
+     * ssh-rsa is refused (docs/host-keys.md). There is no unverified mode.
      */
-    readonly hostKey?: string;
+    readonly hostKey: string;
     /**
      * Private key contents for the remote commands. Always stored as a secret (wrapped with
      * `pulumi.secret`); it never appears in command text. The Docker provider cannot take key
@@ -111,9 +112,15 @@ export class MacvlanHost extends pulumi.ComponentResource {
     readonly commands: ReadonlyMap<string, command.remote.Command>;
 
     constructor(name: string, args: MacvlanHostArgs, opts?: pulumi.ComponentResourceOptions) {
-        // Checked before anything is registered: these values reach ssh options and scripts.
-        const { problems, plan } = planHost(name, args);
-        if (plan === undefined) throw problemsOf(`MacvlanHost ${name}`, problems);
+        // Checked before anything is registered: these values reach ssh options and scripts, and
+        // nothing is registered for a host whose key is not pinned (JavaScript callers, casts).
+        const result = planHost(name, args);
+        const problems = [...result.problems];
+        if ((args.connection.hostKey as string | undefined) === undefined) problems.unshift(`MacvlanHost ${name}: ${hostKeyRequiredProblem(args.connection)}`);
+        const plan = result.plan;
+        if (plan === undefined || problems.length > 0) {
+            throw problemsOf(`MacvlanHost ${name}`, problems);
+        }
         super(MACVLAN_HOST_TYPE, name, {}, opts);
 
         this.address = args.connection.address;

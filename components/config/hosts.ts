@@ -5,6 +5,7 @@
  */
 import type { Address } from "../net/addr";
 import { vlanLink } from "../net/names";
+import { sshHostKeyType, sshKeyscanCommand, sshRsaPinRule } from "../net/patterns";
 import { DEFAULT_IP_FORWARD, DEFAULT_PROMISC, DEFAULT_SHIM_LINK, DEFAULT_SSH_PORT, DEFAULT_SSH_USER } from "./model";
 import type { Problems } from "./problems";
 import { BOOLEAN, checkValue, own, readEntry, readField, readOptional, STRING, type RawMap } from "./read";
@@ -59,20 +60,24 @@ interface CheckedShim {
 }
 
 /** Checks one host entry. */
-export function checkHost(p: Problems, raw: unknown, index: number): CheckedHost | undefined {
+export function checkHost(p: Problems, raw: unknown, index: number, policy: HostKeyPolicy = {}): CheckedHost | undefined {
     const path = `hosts[${index}]`;
     const map = readEntry(p, raw, path, HOST_KEYS, "a host");
     if (map === undefined) return undefined;
     const written = readField(p, map, "name", path, STRING, true);
+    const name = written === undefined ? undefined : checkValue(p, written, `${path}.name`, HOST_NAME);
+    const address = readField(p, map, "address", path, SSH_ADDRESS, true);
+    const port = readField(p, map, "port", path, PORT) ?? DEFAULT_SSH_PORT;
+    const user = readField(p, map, "user", path, SSH_USER) ?? DEFAULT_SSH_USER;
     const h: CheckedHost = {
         index,
         path,
         written,
-        name: written === undefined ? undefined : checkValue(p, written, `${path}.name`, HOST_NAME),
-        address: readField(p, map, "address", path, SSH_ADDRESS, true),
-        port: readField(p, map, "port", path, PORT) ?? DEFAULT_SSH_PORT,
-        user: readField(p, map, "user", path, SSH_USER) ?? DEFAULT_SSH_USER,
-        hostKey: readField(p, map, "hostKey", path, HOST_KEY),
+        name,
+        address,
+        port,
+        user,
+        hostKey: readHostKey(p, map, path, address, port, policy),
         parent: readField(p, map, "parent", path, PARENT, true),
         promisc: readField(p, map, "promisc", path, BOOLEAN) ?? DEFAULT_PROMISC,
         ipForward: readField(p, map, "ipForward", path, BOOLEAN) ?? DEFAULT_IP_FORWARD,
@@ -84,6 +89,46 @@ export function checkHost(p: Problems, raw: unknown, index: number): CheckedHost
     if (shim !== undefined) h.shim = checkShim(p, shim, `${path}.shim`, h);
     h.dockerVersion = readField(p, map, "dockerVersion", path, DOCKER_VERSION);
     return h;
+}
+
+/**
+ * How a host without a pinned `hostKey` is treated. A host key is verified on every path (remote
+ * commands, drift probe, Docker provider); the key is either pinned in the entry or, with
+ * `trustOnFirstUse` and the probe on, learned by the probe on first contact (docs/host-keys.md).
+ */
+export interface HostKeyPolicy {
+    /** `macvlan:trustOnFirstUse`: the probe learns an unpinned host's key on first contact. Default false. */
+    readonly trustOnFirstUse?: boolean;
+    /** `macvlan:probe`: the drift probe runs (it is what learns a key). Default true. */
+    readonly probe?: boolean;
+}
+
+/** True when an unpinned host's key will be learned (trust on first use, through the probe). */
+export function learnsHostKeys(policy: HostKeyPolicy): boolean {
+    return (policy.trustOnFirstUse ?? false) && (policy.probe ?? true);
+}
+
+/**
+ * The host's `hostKey`: a valid key that is not ssh-rsa (sshRsaPinRule); required unless the
+ * policy learns unpinned keys, with the `ssh-keyscan` line that prints it.
+ */
+function readHostKey(p: Problems, map: RawMap, path: string, address: string | undefined, port: number, policy: HostKeyPolicy): string | undefined {
+    const at = `${path}.hostKey`;
+    const target = address ?? "<address>";
+    const scan = `run \`${sshKeyscanCommand(target, port)}\` from a network you trust and set hostKey to the "ssh-ed25519 AAAA…" part of the line it prints`;
+    let required: string | undefined;
+    if (!learnsHostKeys(policy)) {
+        required =
+            policy.trustOnFirstUse ?? false
+                ? `is required: the SSH host key of ${target} port ${port} is not pinned, and macvlan:probe is false, so there is no probe to learn it on first contact (macvlan:trustOnFirstUse learns keys through the probe); ${scan}`
+                : `is required: the SSH host key of ${target} port ${port} is not pinned, and without it whatever answers at that address would be sent the host scripts; ${scan} (or set macvlan:trustOnFirstUse: true to learn it on first contact)`;
+    }
+    const key = readField(p, map, "hostKey", path, HOST_KEY, required);
+    if (key !== undefined && sshHostKeyType(key) === "ssh-rsa") {
+        p.add(at, key, sshRsaPinRule(target, port));
+        return undefined;
+    }
+    return key;
 }
 
 /** The host's `vlans`: valid ids, each once, whose sub-interface names fit. */

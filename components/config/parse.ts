@@ -10,7 +10,7 @@
  */
 import { MacvlanConfigError } from "../net/problems";
 import { checkHostsAcross, checkNetworksAcross } from "./cross";
-import { checkHost, type CheckedHost } from "./hosts";
+import { checkHost, type CheckedHost, type HostKeyPolicy } from "./hosts";
 import type { ContainerModel, HostModel, NetworkModel, StackModel } from "./model";
 import { checkNetwork, type CheckedNetwork } from "./networks";
 import { Problems } from "./problems";
@@ -43,15 +43,21 @@ function checkList(p: Problems, raw: unknown, path: string, required: boolean): 
     return raw as unknown[];
 }
 
-/** Parse, normalize (defaults, derived MACs) and validate; throws MacvlanConfigError listing all problems. */
-export function parseStackConfig(raw: RawStackConfig): StackModel {
+export type { HostKeyPolicy } from "./hosts";
+
+/**
+ * Parse, normalize (defaults, derived MACs) and validate; throws MacvlanConfigError listing all
+ * problems. Every host must pin its `hostKey` unless `policy` learns unpinned keys (trust on first
+ * use with the probe on): the default is safe.
+ */
+export function parseStackConfig(raw: RawStackConfig, policy: HostKeyPolicy = {}): StackModel {
     const p = new Problems();
     const config: RawMap = isMap(raw) ? raw : {};
     if (!isMap(raw)) p.wrongType("config", raw, "a map {hosts, networks}");
 
     const hosts: CheckedHost[] = [];
     checkList(p, own(config, "hosts"), "hosts", true).forEach((h, i) => {
-        const checked = checkHost(p, h, i);
+        const checked = checkHost(p, h, i, policy);
         if (checked !== undefined) hosts.push(checked);
     });
     const byName = checkHostsAcross(p, hosts);

@@ -195,6 +195,31 @@ export function sshHostKeyProblem(s: string): string | undefined {
     }
     return undefined;
 }
+/**
+ * Why an `ssh-rsa` pin is refused (docs/host-keys.md): pulumi-command checks a pin with Go's
+ * x/crypto/ssh, whose client offers exactly the host key algorithms it is given and never widens
+ * `ssh-rsa` to `rsa-sha2-256/512`; `ssh-rsa` alone means SHA-1 signatures, which OpenSSH 8.8 and
+ * later refuse. An ed25519 pin has one algorithm and no such trap.
+ */
+export function sshRsaPinRule(address: string, port: number): string {
+    return `is an ssh-rsa key: the remote commands could only check it with SHA-1 "ssh-rsa" signatures, which OpenSSH 8.8 and later refuse; pin the host's ed25519 key instead (\`${sshKeyscanCommand(address, port)}\`, see docs/host-keys.md)`;
+}
+
+/** The `ssh-keyscan` command that prints a host's ed25519 key line, e.g. `ssh-keyscan -t ed25519 -p 22 198.51.100.10`. */
+export function sshKeyscanCommand(address: string, port: number): string {
+    return `ssh-keyscan -t ed25519 -p ${port} ${address}`;
+}
+
+/** What ssh looks a host up by in known_hosts: the address for port 22, `[address]:port` otherwise. */
+export function sshKnownHostsPattern(address: string, port: number): string {
+    return port === 22 ? address : `[${address}]:${port}`;
+}
+
+/** The type of a valid `<type> <base64>` host key (its first word). */
+export function sshHostKeyType(s: string): string {
+    return s.split(" ")[0] ?? "";
+}
+
 /** True for a valid pinned SSH host key (see sshHostKeyProblem). */
 export function isSshHostKey(s: string): boolean {
     return sshHostKeyProblem(s) === undefined;

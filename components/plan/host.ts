@@ -19,6 +19,10 @@ import {
     PORT_RULE,
     SSH_USER_RULE,
     sshHostKeyProblem,
+    sshHostKeyType,
+    sshKeyscanCommand,
+    sshKnownHostsPattern,
+    sshRsaPinRule,
     VLAN_ID_RULE,
 } from "../net/patterns";
 import { hostChildNames, segmentLink } from "../net/names";
@@ -31,6 +35,10 @@ export interface HostConnectionSpec {
     readonly address: string;
     readonly port?: number;
     readonly user?: string;
+    /**
+     * Pinned host key `<type> <base64>`. A plan can be made without it (the drift probe plans
+     * before it learns a key on first use), but MacvlanHost registers nothing without one.
+     */
     readonly hostKey?: string;
     readonly identityFile?: string;
 }
@@ -97,7 +105,7 @@ function specProblems(spec: HostSpec): string[] {
     if (c.port !== undefined && !isPort(c.port)) problems.push(`connection.port ${String(c.port)} ${PORT_RULE}`);
     if (c.user !== undefined && !isSshUser(c.user)) problems.push(`connection.user ${JSON.stringify(c.user)} ${SSH_USER_RULE}`);
     if (c.hostKey !== undefined) {
-        const p = sshHostKeyProblem(c.hostKey);
+        const p = sshHostKeyProblem(c.hostKey) ?? (sshHostKeyType(c.hostKey) === "ssh-rsa" ? sshRsaPinRule(c.address, c.port ?? DEFAULT_SSH_PORT) : undefined);
         if (p !== undefined) problems.push(`connection.hostKey ${p}`);
     }
     if (c.identityFile !== undefined && !isIdentityFile(c.identityFile)) {
@@ -117,6 +125,14 @@ function specProblems(spec: HostSpec): string[] {
         }
     }
     return problems;
+}
+
+/**
+ * The problem of a connection without a pinned host key, for the components that register (the
+ * plan itself is made without one: the drift probe may still have to learn it).
+ */
+export function hostKeyRequiredProblem(c: Pick<HostConnectionSpec, "address" | "port">): string {
+    return `connection.hostKey is required: the remote commands, the drift probe and the Docker provider accept only the pinned host key ("<type> <base64>", e.g. the ed25519 key from \`${sshKeyscanCommand(c.address, c.port ?? DEFAULT_SSH_PORT)}\`)`;
 }
 
 /** The VLAN ids of a host, sorted and unique. */
@@ -204,8 +220,7 @@ export function dockerSshHost(connection: HostConnectionSpec): string {
 export function dockerSshOpts(connection: HostConnectionSpec): string[] {
     const opts = ["-o", "BatchMode=yes"];
     if (connection.hostKey !== undefined) {
-        const port = connection.port ?? DEFAULT_SSH_PORT;
-        const pattern = port === DEFAULT_SSH_PORT ? connection.address : `[${connection.address}]:${port}`;
+        const pattern = sshKnownHostsPattern(connection.address, connection.port ?? DEFAULT_SSH_PORT);
         opts.push(
             "-o",
             "StrictHostKeyChecking=yes",

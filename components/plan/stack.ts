@@ -30,9 +30,10 @@ export function attachmentTo(c: NetworkModel["containers"][number], network: str
  * The MacvlanHost arguments of a host, without key material: features from the model, VLANs also
  * from the networks that use the host (and the shim's), `needsDocker` when any network spans it,
  * and the shim's routes: the /32 of every container on this host whose network rides the shim's
- * segment (same VLAN, or both untagged).
+ * segment (same VLAN, or both untagged). The connection's `hostKey` is the host's pinned key, or
+ * `hostKey` when given (a key learned on first use).
  */
-export function hostSpec(model: StackModel, host: HostModel, identityFile?: string): HostSpec {
+export function hostSpec(model: StackModel, host: HostModel, identityFile?: string, hostKey: string | undefined = host.hostKey): HostSpec {
     const nets = networksOn(model, host.name);
     const vlans = new Set(host.vlans);
     for (const n of nets) if (n.vlan !== undefined) vlans.add(n.vlan);
@@ -54,7 +55,7 @@ export function hostSpec(model: StackModel, host: HostModel, identityFile?: stri
             address: host.address,
             port: host.port,
             user: host.user,
-            ...(host.hostKey === undefined ? {} : { hostKey: host.hostKey }),
+            ...(hostKey === undefined ? {} : { hostKey }),
             ...(identityFile === undefined ? {} : { identityFile }),
         },
         parent: host.parent,
@@ -76,12 +77,20 @@ export interface PlannedHost {
 /** Either every problem of the stack's hosts (each `hosts[i]: MacvlanHost <name>: …`), or every host planned. */
 export type StackPlanResult = { readonly problems: readonly string[]; readonly hosts?: undefined } | { readonly problems: readonly []; readonly hosts: readonly PlannedHost[] };
 
+/** Options of planStack. */
+export interface PlanStackOptions {
+    /** Key file for the Docker provider's `ssh`. */
+    readonly identityFile?: string;
+    /** Host keys by host name for hosts that pin none (learned on first use); a pinned key wins. */
+    readonly hostKeys?: ReadonlyMap<string, string>;
+}
+
 /** Plans every host of a validated model; a host that cannot be planned stops them all. */
-export function planStack(model: StackModel, opts: { readonly identityFile?: string } = {}): StackPlanResult {
+export function planStack(model: StackModel, opts: PlanStackOptions = {}): StackPlanResult {
     const problems: string[] = [];
     const hosts: PlannedHost[] = [];
     for (const [i, h] of model.hosts.entries()) {
-        const spec = hostSpec(model, h, opts.identityFile);
+        const spec = hostSpec(model, h, opts.identityFile, h.hostKey ?? opts.hostKeys?.get(h.name));
         const r = planHost(h.name, spec);
         if (r.plan === undefined) problems.push(...r.problems.map((p) => `hosts[${i}]: ${p}`));
         else hosts.push({ model: h, spec, plan: r.plan });
@@ -96,14 +105,17 @@ export interface ProbeTarget {
     readonly address: string;
     readonly port: number;
     readonly user: string;
-    /** Pinned host key `<type> <base64>`; when given, any other server key is refused. */
+    /**
+     * The host key `<type> <base64>` the server must present (pinned, or learned on a first use
+     * before); absent: not known yet, to be learned on first use.
+     */
     readonly hostKey?: string;
 }
 
 /** The probe of each planned host: its target and the script for exactly its planned features. */
 export function probePlan(hosts: readonly PlannedHost[]): { readonly target: ProbeTarget; readonly script: string }[] {
-    return hosts.map(({ model: h, plan }) => ({
-        target: { host: h.name, address: h.address, port: h.port, user: h.user, ...(h.hostKey === undefined ? {} : { hostKey: h.hostKey }) },
+    return hosts.map(({ model: h, spec, plan }) => ({
+        target: { host: h.name, address: h.address, port: h.port, user: h.user, ...(spec.connection.hostKey === undefined ? {} : { hostKey: spec.connection.hostKey }) },
         script: renderProbe(h.name, plan.features.map((f) => f.feature)),
     }));
 }

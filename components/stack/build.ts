@@ -7,6 +7,7 @@ import type { ContainerModel, NetworkModel, StackModel } from "../config/model";
 import { MacvlanHost } from "../macvlanHost";
 import { MacvlanNetwork, type MacvlanNetworkContainer } from "../macvlanNetwork";
 import { MacvlanConfigError } from "../net/problems";
+import { hostKeyRequiredProblem } from "../plan/host";
 import { attachmentTo, planStack, type PlannedHost } from "../plan/stack";
 
 /** Options of buildStack. */
@@ -108,6 +109,11 @@ export function buildStack(model: StackModel, opts: BuildStackOptions, planned?:
         if (r.hosts === undefined) throw new MacvlanConfigError(r.problems);
         plans = r.hosts;
     }
+    // Every host's key is pinned (or learned on first use) before the first is registered.
+    const unpinned = plans.flatMap(({ model: h, spec }, i) =>
+        spec.connection.hostKey === undefined ? [`hosts[${i}]: MacvlanHost ${h.name}: ${hostKeyRequiredProblem(spec.connection)}`] : [],
+    );
+    if (unpinned.length > 0) throw new MacvlanConfigError(unpinned);
 
     const hosts = new Map<string, MacvlanHost>();
     const hostOutputs: Record<string, HostStackOutputs> = {};
@@ -115,7 +121,7 @@ export function buildStack(model: StackModel, opts: BuildStackOptions, planned?:
         const probe = opts.probes?.get(h.name);
         const host = new MacvlanHost(h.name, {
             ...spec,
-            connection: { ...spec.connection, privateKey: opts.privateKey },
+            connection: { ...spec.connection, hostKey: spec.connection.hostKey as string, privateKey: opts.privateKey },
             ...(probe === undefined ? {} : { probe }),
         });
         hosts.set(h.name, host);

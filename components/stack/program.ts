@@ -5,18 +5,25 @@
  */
 import { readFileSync } from "node:fs";
 import * as pulumi from "@pulumi/pulumi";
-import { parseStackConfig } from "../config/parse";
-import { IDENTITY_FILE_RULE, isIdentityFile } from "../net/patterns";
+import { learnsHostKeys } from "../config/hosts";
+import type { StackModel } from "../config/model";
+import { parseStackConfig, type HostKeyPolicy } from "../config/parse";
+import { IDENTITY_FILE_RULE, isIdentityFile, sshKnownHostsPattern } from "../net/patterns";
 import { MacvlanConfigError } from "../net/problems";
 import { planStack, type PlannedHost } from "../plan/stack";
 import { buildStack, type StackOutputs } from "./build";
-import { probeHosts, sshProber, type HostProber } from "./probe";
+import { fileKnownHosts, knownHostsLine, parseKnownHosts, stackKnownHostsFile, type KnownHostsStore } from "./knownHosts";
+import { describeHostKey, HostKeyError, probeHosts, sshProber, type HostProber, type ProbedHostKey, type ProbeResults } from "./probe";
 
 export interface ProgramDeps {
     /** Runs the probe script on a host. Default: `sshProber()` (SSH with the `ssh2` package). */
     readonly prober?: HostProber;
     /** Reads `macvlan:sshPrivateKeyPath`. Default: `fs.readFileSync(path, "utf8")`. */
     readonly readFile?: (path: string) => string;
+    /** Where trust on first use keeps learned keys. Default: the file `stacks/Pulumi.<stack>.known_hosts`. */
+    readonly knownHosts?: KnownHostsStore;
+    /** Tells the user about a key learned on first use. Default: `pulumi.log.warn`. */
+    readonly warn?: (message: string) => void;
 }
 
 function message(e: unknown): string {
@@ -56,6 +63,16 @@ function readObject(config: pulumi.Config, key: string, problems: string[]): unk
     }
 }
 
+/** A boolean key with its default; a malformed value is reported as a problem. */
+function readBoolean(config: pulumi.Config, key: string, fallback: boolean, problems: string[]): boolean {
+    try {
+        return config.getBoolean(key) ?? fallback;
+    } catch (e) {
+        problems.push(`${key} ${message(e)}`);
+        return fallback;
+    }
+}
+
 /** The non-empty string value of a key, or undefined (project defaults of `""` count as unset). */
 function readString(config: pulumi.Config, key: string): string | undefined {
     const v = config.get(key);
@@ -66,11 +83,18 @@ function readString(config: pulumi.Config, key: string): string | undefined {
  * The program: read the stack config, validate all of it before anything is registered (bad
  * config registers nothing and fails once with every problem, as a MacvlanConfigError), probe
  * the hosts for drift (config `macvlan:probe`, default true), then register the stack and return
- * its outputs.
+ * its outputs. Every host's SSH key is pinned in its entry, or, with `macvlan:trustOnFirstUse`,
+ * learned by the probe on first contact and recorded in the stack's known_hosts file; the probe,
+ * the remote commands and the Docker provider all check that one key (docs/host-keys.md).
  */
 export async function macvlanProgram(deps: ProgramDeps = {}): Promise<StackOutputs> {
     const config = new pulumi.Config("macvlan");
     const problems: string[] = [];
+
+    // Whether unpinned host keys may be learned decides what the host entries must hold.
+    const probe = readBoolean(config, "probe", true, problems);
+    const trustOnFirstUse = readBoolean(config, "trustOnFirstUse", false, problems);
+    const policy: HostKeyPolicy = { trustOnFirstUse, probe };
 
     // `macvlan:networks` is read plain even when it is a secret key (a value under it was set with
     // `pulumi config set --secret --path`): its structure (names, addresses, how many containers)
@@ -85,7 +109,7 @@ export async function macvlanProgram(deps: ProgramDeps = {}): Promise<StackOutpu
     };
     let model: ReturnType<typeof parseStackConfig> | undefined;
     try {
-        model = parseStackConfig(raw);
+        model = parseStackConfig(raw, policy);
     } catch (e) {
         if (e instanceof MacvlanConfigError) problems.push(...e.problems);
         else throw e;
@@ -106,21 +130,31 @@ export async function macvlanProgram(deps: ProgramDeps = {}): Promise<StackOutpu
         }
     }
 
-    let probe = true;
-    try {
-        probe = config.getBoolean("probe") ?? true;
-    } catch (e) {
-        problems.push(`probe ${message(e)}`);
-    }
     const identityFile = readString(config, "sshIdentityFile");
     if (identityFile !== undefined && !isIdentityFile(identityFile)) {
         problems.push(`sshIdentityFile ${JSON.stringify(identityFile)} ${IDENTITY_FILE_RULE}`);
     }
 
+    // Trust on first use: the keys learned on an earlier run (a pinned hostKey always wins).
+    const learning = learnsHostKeys(policy);
+    const knownHosts = deps.knownHosts ?? fileKnownHosts(stackKnownHostsFile(pulumi.getStack()));
+    let known: ReadonlyMap<string, string> = new Map();
+    if (learning && model !== undefined) {
+        const parsed = parseKnownHosts(knownHosts.read() ?? "", knownHosts.location);
+        problems.push(...parsed.problems);
+        known = new Map(
+            model.hosts.flatMap((h) => {
+                const key = h.hostKey === undefined ? parsed.keys.get(sshKnownHostsPattern(h.address, h.port)) : undefined;
+                return key === undefined ? [] : [[h.name, key] as const];
+            }),
+        );
+    }
+
     // Every host planned (and so checked) once, before the probe renders a script for any host.
+    const planOpts = identityFile !== undefined && isIdentityFile(identityFile) ? { identityFile } : {};
     let hosts: readonly PlannedHost[] | undefined;
     if (model !== undefined) {
-        const planned = planStack(model, identityFile !== undefined && isIdentityFile(identityFile) ? { identityFile } : {});
+        const planned = planStack(model, { ...planOpts, hostKeys: known });
         if (planned.hosts === undefined) problems.push(...planned.problems);
         else hosts = planned.hosts;
     }
@@ -128,23 +162,67 @@ export async function macvlanProgram(deps: ProgramDeps = {}): Promise<StackOutpu
         throw new MacvlanConfigError(problems);
     }
 
-    let probes: Awaited<ReturnType<typeof probeHosts>> | undefined;
+    let probes: ProbeResults | undefined;
     if (probe) {
         try {
-            probes = await probeHosts(hosts, privateKey, deps.prober ?? sshProber());
+            probes = await probeHosts(hosts, privateKey, deps.prober ?? sshProber(), {
+                learnHostKeys: learning,
+                hostKeyOrigin: (host) =>
+                    known.has(host) ? `the key learned on first use (in ${knownHosts.location}: delete its line there once the new key is checked)` : undefined,
+            });
         } catch (e) {
-            // A RunError: Pulumi prints the message alone, without a stack trace.
+            // A RunError: Pulumi prints the message alone, without a stack trace. A refused host
+            // key is not a reason to turn the probe off.
+            if (e instanceof HostKeyError) throw new pulumi.RunError(e.message);
             throw new pulumi.RunError(`${message(e)}\n(the drift probe needs SSH to every host; \`pulumi config set macvlan:probe false\` skips it)`);
+        }
+        const learned = [...probes.hostKeys].filter(([, k]) => k.learned);
+        if (learned.length > 0) {
+            hosts = recordLearnedKeys(model, learned, known, knownHosts, deps.warn ?? ((m: string) => void pulumi.log.warn(m)), planOpts);
         }
     }
     const stack = buildStack(
         model,
         {
             privateKey,
-            ...(probes === undefined ? {} : { probes }),
+            ...(probes === undefined ? {} : { probes: probes.tokens }),
             ...(identityFile === undefined ? {} : { identityFile }),
         },
         hosts,
     );
     return stack.outputs;
+}
+
+/**
+ * Keys learned on first use: recorded in the stack's known_hosts store (so the next run checks
+ * them), told to the user with the YAML that pins them, and the hosts planned again with them, so
+ * that the remote commands and the Docker provider are pinned to the key the probe saw.
+ */
+function recordLearnedKeys(
+    model: StackModel,
+    learned: ReadonlyArray<readonly [string, ProbedHostKey]>,
+    known: ReadonlyMap<string, string>,
+    store: KnownHostsStore,
+    warn: (message: string) => void,
+    planOpts: { readonly identityFile?: string },
+): readonly PlannedHost[] {
+    const keys = new Map(known);
+    let lines = "";
+    for (const [name, { key }] of learned) {
+        const i = model.hosts.findIndex((h) => h.name === name);
+        const h = model.hosts[i];
+        if (h === undefined) throw new Error(`internal: probed unknown host ${name}`);
+        keys.set(name, key);
+        lines += knownHostsLine(h.address, h.port, key, name);
+        warn(
+            `host ${name} (${h.user}@${h.address}:${h.port}): trusted on first use: its ${describeHostKey(key)} was accepted without verification ` +
+                `and is recorded in ${store.location}; later runs refuse the host if that key changes. ` +
+                `Check the fingerprint on the host itself (\`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub\`), then pin it in the stack file under hosts[${i}] (name: ${name}):\n` +
+                `      hostKey: ${JSON.stringify(key)}`,
+        );
+    }
+    store.append(lines);
+    const planned = planStack(model, { ...planOpts, hostKeys: keys });
+    if (planned.hosts === undefined) throw new MacvlanConfigError(planned.problems);
+    return planned.hosts;
 }

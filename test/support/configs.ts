@@ -8,12 +8,15 @@ import { formatProblems, MacvlanConfigError } from "../../components/net/problem
 
 export type Raw = Record<string, unknown>;
 
+/** A pinned host key for the fixtures (a made-up ed25519 key: 32 bytes of base64). */
+export const ED25519 = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIObw31n2MGR/TVqGBf3Iqzs7FZSsUzRRJ7PHEeSUyNr4";
+
 /** The field notes' two VMs on one subnet, moved to documentation ranges. */
 export function node1(over: Raw = {}): Raw {
-    return { name: "node1", address: "198.51.100.145", parent: "ens33", ...over };
+    return { name: "node1", address: "198.51.100.145", hostKey: ED25519, parent: "ens33", ...over };
 }
 export function node2(over: Raw = {}): Raw {
-    return { name: "node2", address: "198.51.100.146", parent: "ens33", ...over };
+    return { name: "node2", address: "198.51.100.146", hostKey: ED25519, parent: "ens33", ...over };
 }
 export function pubNet(over: Raw = {}): Raw {
     return { name: "pub_net", subnet: "198.51.100.0/24", gateway: "198.51.100.1", ...over };

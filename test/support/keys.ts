@@ -1,4 +1,5 @@
-/** SSH keys for tests: the throwaway TEST_PRIVATE_KEY (with its KEY_MARKER) and fresh ed25519 pairs; pure: loads no mocks. */
+/** SSH keys for tests: the throwaway TEST_PRIVATE_KEY (with its KEY_MARKER), fresh ed25519 pairs and made-up host keys; pure: loads no mocks. */
+import { createHash } from "node:crypto";
 import { utils } from "ssh2";
 
 /** A throwaway private key: only its presence, and its absence everywhere else, matters. */
@@ -20,4 +21,11 @@ export function ed25519(): { private: string; public: string } {
         const pub = k.public.split(" ").slice(0, 2).join(" ");
         if (pub.startsWith("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI")) return { private: k.private, public: pub };
     }
+}
+
+/** A valid, made-up `ssh-ed25519 <base64>` host key derived from `seed` (no private half: for plans and fakes). */
+export function fakeHostKey(seed: string): string {
+    const wire = (b: Buffer): Buffer => Buffer.concat([Buffer.from([0, 0, 0, b.length]), b]);
+    const blob = Buffer.concat([wire(Buffer.from("ssh-ed25519")), wire(createHash("sha256").update(`pulumi-macvlan test host ${seed}`).digest())]);
+    return `ssh-ed25519 ${blob.toString("base64")}`;
 }

@@ -5,6 +5,7 @@ import { planHostFeatures } from "../../components/plan/host";
 import { hostSpec } from "../../components/plan/stack";
 import type { HostProber, ProbeTarget } from "../../components/stack/probe";
 import { declaresSecretEnv } from "./stacks";
+import { fakeHostKey } from "./keys";
 
 /** Drift token a fake host reports for a feature; default `ok`. */
 export type TokenFn = (host: string, key: string) => string;
@@ -12,20 +13,27 @@ export type TokenFn = (host: string, key: string) => string;
 /**
  * A fake prober for a config: answers each host with one `key=token` line per feature that
  * MacvlanHost plans there (what the host would print for `renderProbe`'s script) and records
- * the calls and scripts.
+ * the calls and scripts. The host key it reports is `serverKeys[host]` when given (a server with
+ * another key), else the target's own key (a pinned or known key, matched), else, for a host to
+ * learn, `fakeHostKey(host)`.
  */
 export function fakeProber(
     config: Record<string, unknown>,
     token: TokenFn = () => "ok",
     calls: Array<{ target: ProbeTarget; script: string }> = [],
+    serverKeys: Readonly<Record<string, string>> = {},
 ): HostProber {
     return (target, script) => {
         calls.push({ target, script });
         // macvlan:networks is secret when its containers list secretEnv (as runProgram sets it by default).
-        const model = parseStackConfig({ hosts: config["macvlan:hosts"], networks: config["macvlan:networks"], networksSecret: declaresSecretEnv(config) });
+        const model = parseStackConfig(
+            { hosts: config["macvlan:hosts"], networks: config["macvlan:networks"], networksSecret: declaresSecretEnv(config) },
+            { trustOnFirstUse: true },
+        );
         const host = model.hosts.find((h) => h.name === target.host);
         if (host === undefined) throw new Error(`fake prober: unknown host ${target.host}`);
         const keys = planHostFeatures(host.name, hostSpec(model, host)).map((p) => featureKey(p.feature));
-        return Promise.resolve(keys.map((k) => `${k}=${token(host.name, k)}\n`).join(""));
+        const hostKey = serverKeys[host.name] ?? target.hostKey ?? fakeHostKey(host.name);
+        return Promise.resolve({ stdout: keys.map((k) => `${k}=${token(host.name, k)}\n`).join(""), hostKey });
     };
 }

@@ -2,7 +2,9 @@
 // The mocks first: importing them sets them, before anything here loads code under test.
 import { recorded, reset } from "./mocks";
 import * as pulumi from "@pulumi/pulumi";
+import type { KnownHostsStore } from "../../components/stack/knownHosts";
 import type { HostProber } from "../../components/stack/probe";
+import type { ProgramDeps } from "../../components/stack/program";
 import { fakeProber } from "./prober";
 import type { RecordedResource } from "./records";
 import { declaresSecretEnv } from "./stacks";
@@ -51,7 +53,20 @@ export function setConfig(values: Readonly<Record<string, unknown>>, secretKeys:
 }
 
 /** What index.ts exports: the program function. */
-export type ProgramMain = (deps?: { prober?: HostProber; readFile?: (p: string) => string }) => Promise<unknown>;
+export type ProgramMain = (deps?: ProgramDeps) => Promise<unknown>;
+
+/** A known_hosts store in memory (what trust on first use reads and appends to), with its text. */
+export function memoryKnownHosts(text?: string, location = "stacks/Pulumi.test.known_hosts"): KnownHostsStore & { text(): string | undefined } {
+    let kept = text;
+    return {
+        location,
+        read: () => kept,
+        append: (t) => {
+            kept = (kept ?? "") + t;
+        },
+        text: () => kept,
+    };
+}
 
 /** index.ts, loaded on first use (after the mocks, which are set by this file's first import). */
 export function loadMain(): ProgramMain {
@@ -75,18 +90,29 @@ export interface RunOptions {
     readonly readFile?: (p: string) => string;
     /** Secret config keys. Default: `macvlan:sshPrivateKey`, and `macvlan:networks` when a container lists `secretEnv` (`defaultSecretKeys`). */
     readonly secretKeys?: readonly string[];
+    /** Where trust on first use keeps learned keys. Default: a fresh `memoryKnownHosts()` (never a file). */
+    readonly knownHosts?: KnownHostsStore;
 }
 
-/** Runs index.ts under the mocks with exactly `config` (from a clean record); returns its plain outputs and the records. */
+/**
+ * Runs index.ts under the mocks with exactly `config` (from a clean record); returns its plain
+ * outputs, the records and the warnings it gave (keys trusted on first use).
+ */
 export async function runProgram(
     config: Record<string, unknown>,
     opts: RunOptions = {},
-): Promise<{ outputs: unknown; resources: RecordedResource[] }> {
+): Promise<{ outputs: unknown; resources: RecordedResource[]; warnings: string[] }> {
     reset();
     setConfig(config, opts.secretKeys ?? defaultSecretKeys(config));
     const main = loadMain();
+    const warnings: string[] = [];
     const outputs = await runUnderMocks(() =>
-        main({ prober: opts.prober ?? fakeProber(config), ...(opts.readFile ? { readFile: opts.readFile } : {}) }),
+        main({
+            prober: opts.prober ?? fakeProber(config),
+            knownHosts: opts.knownHosts ?? memoryKnownHosts(),
+            warn: (m) => warnings.push(m),
+            ...(opts.readFile ? { readFile: opts.readFile } : {}),
+        }),
     );
-    return { outputs, resources: [...recorded] };
+    return { outputs, resources: [...recorded], warnings };
 }

@@ -12,10 +12,18 @@ import * as H from "../../components/macvlanHost";
 import * as P from "../../components/plan/host";
 
 const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAMKERgfJi00O0JJUFdeZWxzeoGIj5adpKuyucDHztXc";
+/** A made-up RSA key blob (`ssh-rsa`, e = 65537, a 1024-bit modulus): valid shape, refused type. */
+const RSA_KEY = `ssh-rsa ${Buffer.concat([
+    Buffer.from([0, 0, 0, 7]),
+    Buffer.from("ssh-rsa"),
+    Buffer.from([0, 0, 0, 3, 1, 0, 1]),
+    Buffer.from([0, 0, 0, 129, 0]),
+    Buffer.alloc(128, 0xab),
+]).toString("base64")}`;
 
 describe("MacvlanHost", () => {
     const base = (extra: Partial<H.MacvlanHostArgs> = {}): H.MacvlanHostArgs => ({
-        connection: { address: "198.51.100.145", privateKey: "k" },
+        connection: { address: "198.51.100.145", hostKey: KEY, privateKey: "k" },
         parent: "ens33",
         ...extra,
     });
@@ -23,11 +31,17 @@ describe("MacvlanHost", () => {
     describe("argument checks", () => {
         const cases: Array<[string, Partial<H.MacvlanHostArgs>, RegExp]> = [
             ["a shell in the parent", { parent: "eth0;reboot" }, /parent "eth0;reboot" is not a valid Linux interface name/],
-            ["an ssh option as address", { connection: { address: "-oProxyCommand=sh", privateKey: "k" } }, /connection.address/],
-            ["a bad port", { connection: { address: "h.example", port: 70000, privateKey: "k" } }, /connection.port 70000/],
-            ["a bad user", { connection: { address: "h.example", user: "root -o x", privateKey: "k" } }, /connection.user/],
+            ["an ssh option as address", { connection: { address: "-oProxyCommand=sh", hostKey: KEY, privateKey: "k" } }, /connection.address/],
+            ["a bad port", { connection: { address: "h.example", port: 70000, hostKey: KEY, privateKey: "k" } }, /connection.port 70000/],
+            ["a bad user", { connection: { address: "h.example", user: "root -o x", hostKey: KEY, privateKey: "k" } }, /connection.user/],
             ["a bad host key", { connection: { address: "h.example", hostKey: "ssh-ed25519 AAAA x", privateKey: "k" } }, /connection.hostKey/],
-            ["an identity file with a space", { connection: { address: "h.example", identityFile: "/k ey", privateKey: "k" } }, /connection.identityFile/],
+            ["an ssh-rsa host key (SHA-1 only through pulumi-command)", { connection: { address: "h.example", hostKey: RSA_KEY, privateKey: "k" } }, /connection\.hostKey is an ssh-rsa key: .*ssh-keyscan -t ed25519 -p 22 h\.example/],
+            [
+                "a connection without a host key (no unverified mode)",
+                { connection: { address: "h.example", privateKey: "k" } as unknown as H.MacvlanHostConnection },
+                /connection\.hostKey is required: .*`ssh-keyscan -t ed25519 -p 22 h\.example`/,
+            ],
+            ["an identity file with a space", { connection: { address: "h.example", identityFile: "/k ey", hostKey: KEY, privateKey: "k" } }, /connection.identityFile/],
             ["a VLAN id out of range", { vlans: [4095] }, /vlans 4095/],
             ["a shim on a VLAN the host lacks", { shim: { address: "198.51.100.9/32", vlan: 9, routes: [] } }, /shim.vlan 9/],
             ["a bad shim link", { shim: { address: "198.51.100.9/32", link: "a-very-long-link-name", routes: [] } }, /shim.link/],

@@ -1,18 +1,20 @@
 /**
  * The drift probe: `sshProber` against a real SSH server on the loopback (ssh2's Server), host key
- * pinning, failures that name the host, timeouts; `probeHosts` with a fake prober.
+ * pinning (a changed key refused with both fingerprints), trust on first use (the server's key
+ * learned), failures that name the host, timeouts; `probeHosts` with a fake prober.
  */
 import * as assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import * as pulumi from "@pulumi/pulumi";
 import { Server, type ServerChannel } from "ssh2";
 import { featureKey } from "../../components/host/scripts";
 import { planStack, type PlannedHost } from "../../components/plan/stack";
-import { probeHosts, sshProber, type ProbeTarget } from "../../components/stack/probe";
+import { describeHostKey, hostKeyFingerprint, HostKeyError, probeHosts, sshProber, type ProbeTarget } from "../../components/stack/probe";
 import { parseStackConfig } from "../../components/config/parse";
 import { fakeProber } from "../support/prober";
-import { KEY_MARKER, TEST_PRIVATE_KEY, ed25519 } from "../support/keys";
-import { stackConfig, withKey } from "../support/stacks";
+import { KEY_MARKER, TEST_PRIVATE_KEY, ed25519, fakeHostKey } from "../support/keys";
+import { clone, stackConfig, withKey } from "../support/stacks";
 
 /** Behaviour of the test server per exec'd command. */
 type Handler = (command: string, channel: ServerChannel) => void;
@@ -63,25 +65,49 @@ describe("probe", () => {
             address: "127.0.0.1",
             port,
             user: "probe",
+            hostKey: hostKey.public,
             privateKey: clientKey.private,
             ...extra,
         });
 
-        it("runs the script as the given user and resolves with its stdout", async () => {
+        it("runs the script as the given user and resolves with its stdout and the verified key", async () => {
             const out = await sshProber()(target(), "echo hi\necho there");
-            assert.equal(out, "ran 18 bytes\n");
+            assert.deepEqual(out, { stdout: "ran 18 bytes\n", hostKey: hostKey.public });
             assert.equal(seenUser, "probe");
         });
 
-        it("accepts the server when it presents the pinned host key", async () => {
-            assert.equal(await sshProber()(target({ hostKey: hostKey.public }), "x"), "ran 1 bytes\n");
+        it("fingerprints keys as OpenSSH does (SHA256, unpadded base64 of the key blob)", () => {
+            const blob = Buffer.from(hostKey.public.split(" ")[1], "base64");
+            const want = createHash("sha256").update(blob).digest("base64").replace(/=+$/, "");
+            assert.equal(hostKeyFingerprint(hostKey.public), `SHA256:${want}`);
+            assert.equal(describeHostKey(hostKey.public), `ssh-ed25519 SHA256:${want}`);
         });
 
-        it("refuses another host key, naming the host", async () => {
-            await assert.rejects(
-                sshProber()(target({ hostKey: otherKey.public }), "x"),
-                /^Error: probe of host h1 \(probe@127\.0\.0\.1:\d+\) failed: the server's host key is not the pinned hostKey$/,
-            );
+        it("refuses a changed host key before authenticating, naming the host and both fingerprints", async () => {
+            seenUser = undefined;
+            await assert.rejects(sshProber()(target({ hostKey: otherKey.public }), "x"), (e: unknown) => {
+                assert.ok(e instanceof HostKeyError, String(e));
+                assert.equal(
+                    e.message,
+                    `probe of host h1 (probe@127.0.0.1:${port}) refused: the host key changed: the pinned hostKey is ${describeHostKey(otherKey.public)}, ` +
+                        `the server presented ${describeHostKey(hostKey.public)}. Someone may be intercepting the connection, or the host was reinstalled: ` +
+                        "check the new key on the host itself (`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub`) before you pin it. Nothing was registered.",
+                );
+                return true;
+            });
+            assert.equal(seenUser, undefined, "the client never authenticated to the impostor");
+        });
+
+        it("refuses a target without a host key before connecting, unless it may learn one", async () => {
+            const unpinned = { ...target(), hostKey: undefined };
+            await assert.rejects(sshProber()(unpinned, "x"), (e: unknown) => e instanceof HostKeyError && /^probe of host h1 .* refused: there is no host key to check the server against/.test(e.message));
+            assert.equal(seenUser, undefined);
+        });
+
+        it("trust on first use: learns the key the server presents and runs the script", async () => {
+            const unpinned = { ...target(), hostKey: undefined };
+            const out = await sshProber()({ ...unpinned, learnHostKey: true }, "x");
+            assert.deepEqual(out, { stdout: "ran 1 bytes\n", hostKey: hostKey.public });
         });
 
         it("reports a failing script with its status and stderr", async () => {
@@ -122,8 +148,10 @@ describe("probe", () => {
             const model = parseStackConfig({ hosts: config["macvlan:hosts"], networks: config["macvlan:networks"], networksSecret: true });
             const calls: Array<{ target: ProbeTarget; script: string }> = [];
             const hosts = planStack(model).hosts as readonly PlannedHost[];
-            const probes = await probeHosts(hosts, pulumi.secret(TEST_PRIVATE_KEY), fakeProber(config, (_h, k) => `t-${k}`, calls));
+            const result = await probeHosts(hosts, pulumi.secret(TEST_PRIVATE_KEY), fakeProber(config, (_h, k) => `t-${k}`, calls));
+            const probes = result.tokens;
             assert.deepEqual([...probes.keys()], ["docker1"]);
+            assert.deepEqual([...result.hostKeys], [["docker1", { key: model.hosts[0].hostKey, learned: false }]]);
             const keys = (hosts[0]).plan.features.map((p) => featureKey(p.feature));
             const tokens = await new Promise<Record<string, string>>((resolve) => probes.get("docker1")!.apply(resolve));
             assert.deepEqual(tokens, Object.fromEntries(keys.map((k) => [k, `t-${k}`])));
@@ -140,10 +168,43 @@ describe("probe", () => {
             await assert.rejects(
                 probeHosts(planStack(model).hosts as readonly PlannedHost[], "k", (t) => {
                     if (t.host === "node2") return Promise.reject(new Error("probe of host node2 failed: timeout"));
-                    return Promise.resolve("");
+                    return Promise.resolve({ stdout: "", hostKey: t.hostKey ?? "" });
                 }),
                 /host node2/,
             );
+        });
+
+        it("refuses a prober's answer with another key than the pinned one (checked again, whatever the prober)", async () => {
+            const config = stackConfig("modes");
+            const model = parseStackConfig({ hosts: config["macvlan:hosts"], networks: config["macvlan:networks"] });
+            const impostor = fakeHostKey("impostor");
+            await assert.rejects(
+                probeHosts(planStack(model).hosts as readonly PlannedHost[], "k", fakeProber(config, undefined, [], { node2: impostor })),
+                (e: unknown) => {
+                    assert.ok(e instanceof HostKeyError, String(e));
+                    assert.match(e.message, /^probe of host node2 \(root@198\.51\.100\.22:22\) refused: the host key changed: /);
+                    assert.ok(e.message.includes(`the pinned hostKey is ${describeHostKey(model.hosts[1].hostKey as string)}`), e.message);
+                    assert.ok(e.message.includes(`the server presented ${describeHostKey(impostor)}`), e.message);
+                    return true;
+                },
+            );
+        });
+
+        it("refuses an unpinned host without contacting it, unless learning; learning reports the key as learned", async () => {
+            const config = clone(stackConfig("modes"));
+            delete (config["macvlan:hosts"] as Array<Record<string, unknown>>)[0]["hostKey"];
+            const model = parseStackConfig({ hosts: config["macvlan:hosts"], networks: config["macvlan:networks"] }, { trustOnFirstUse: true });
+            const hosts = planStack(model).hosts as readonly PlannedHost[];
+            const calls: Array<{ target: ProbeTarget; script: string }> = [];
+            await assert.rejects(probeHosts(hosts, "k", fakeProber(config, undefined, calls)), (e: unknown) => e instanceof HostKeyError && /host node1 .*refused: there is no host key/.test(e.message));
+            assert.deepEqual(calls.map((c) => c.target.host), ["node2"], "node1 was never contacted");
+            calls.length = 0;
+            const result = await probeHosts(hosts, "k", fakeProber(config, undefined, calls), { learnHostKeys: true });
+            assert.deepEqual([...result.hostKeys], [
+                ["node1", { key: fakeHostKey("node1"), learned: true }],
+                ["node2", { key: model.hosts[1].hostKey, learned: false }],
+            ]);
+            assert.deepEqual(calls.map((c) => [c.target.host, c.target.learnHostKey ?? false]), [["node1", true], ["node2", false]]);
         });
     });
 });

@@ -7,13 +7,13 @@ import * as assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 // The mocks first (importing them sets them), then the code under test.
 import { recorded, reset } from "../support/mocks";
-import { defaultSecretKeys, loadMain, runProgram, runUnderMocks, setConfig } from "../support/program";
+import { defaultSecretKeys, loadMain, memoryKnownHosts, runProgram, runUnderMocks, setConfig } from "../support/program";
 import { fakeProber } from "../support/prober";
 import { byName, dependencyNames, isSecretValue, nameByUrn, providerName, stringsIn, summary, unwrapSecrets, type RecordedResource } from "../support/records";
-import { KEY_MARKER, TEST_PRIVATE_KEY } from "../support/keys";
+import { KEY_MARKER, TEST_PRIVATE_KEY, fakeHostKey } from "../support/keys";
 import { STACKS, clone, declaresSecretEnv, secretEnvValue, stackConfig, withKey, type StackName } from "../support/stacks";
 import * as pulumi from "@pulumi/pulumi";
-import type { ProbeTarget } from "../../components/stack/probe";
+import { describeHostKey, type ProbeTarget } from "../../components/stack/probe";
 import { renderFeature } from "../../components/host/scripts";
 import { planHostFeatures } from "../../components/plan/host";
 import { hostSpec } from "../../components/plan/stack";
@@ -214,6 +214,23 @@ const FEATURES: Record<StackName, Record<string, string>> = {
     },
 };
 
+/** The Docker provider's ssh options for a host pinned to `key` on port 22 (then `extra`). */
+function pinnedOpts(address: string, key: string, extra: readonly string[] = []): string[] {
+    return [
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        "StrictHostKeyChecking=yes",
+        "-o",
+        "UserKnownHostsFile=/dev/null",
+        "-o",
+        "GlobalKnownHostsFile=/dev/null",
+        "-o",
+        `KnownHostsCommand=/bin/echo ${address} ${key}`,
+        ...extra,
+    ];
+}
+
 /** Children of a component, by name. */
 function childrenOf(resources: readonly RecordedResource[], parent: string): string[] {
     const urn = byName(resources, parent).urn;
@@ -325,12 +342,20 @@ describe("program (index.ts) under mocks", () => {
                 }
             });
 
-            it("points each host's Docker provider at ssh://root@address:22 in batch mode", () => {
-                const hosts = (stackConfig(stack)["macvlan:hosts"] as Array<{ name: string; address: string }>);
+            it("points each host's Docker provider at ssh://root@address:22 in batch mode, pinned to the host's key", () => {
+                const hosts = (stackConfig(stack)["macvlan:hosts"] as Array<{ name: string; address: string; hostKey: string }>);
                 for (const h of hosts) {
                     const p = byName(resources, `${h.name}-docker`);
                     assert.equal(p.inputs["host"], `ssh://root@${h.address}:22`);
-                    assert.deepEqual(JSON.parse(String(p.inputs["sshOpts"])), ["-o", "BatchMode=yes"]);
+                    assert.deepEqual(JSON.parse(String(p.inputs["sshOpts"])), pinnedOpts(h.address, h.hostKey));
+                }
+            });
+
+            it("pins every remote command to the host's key (the key the probe checked)", () => {
+                const hosts = (stackConfig(stack)["macvlan:hosts"] as Array<{ name: string; hostKey: string }>);
+                for (const r of resources.filter((x) => x.type === COMMAND)) {
+                    const host = hosts.find((h) => r.name.startsWith(`${h.name}-`));
+                    assert.equal((unwrapSecrets(r.inputs["connection"]) as Record<string, unknown>)["hostKey"], host?.hostKey, r.name);
                 }
             });
 
@@ -460,7 +485,7 @@ describe("program (index.ts) under mocks", () => {
         it("adding a host adds its component and its docker network and changes nothing else", async () => {
             const base = withKey(stackConfig("twohosts"));
             const edited = clone(base);
-            (edited["macvlan:hosts"] as unknown[]).push({ name: "centos3", address: "198.51.100.147", parent: "ens33" });
+            (edited["macvlan:hosts"] as unknown[]).push({ name: "centos3", address: "198.51.100.147", hostKey: fakeHostKey("centos3"), parent: "ens33" });
             const a = await runProgram(base);
             const b = await runProgram(edited, { prober: fakeProber(edited) });
             assert.deepEqual(changed(a.resources, b.resources), [
@@ -518,9 +543,144 @@ describe("program (index.ts) under mocks", () => {
 
         it("a failing probe stops the program before anything is registered, naming the host", async () => {
             const config = withKey(stackConfig("twohosts"));
-            const prober = (t: { host: string }): Promise<string> => Promise.reject(new Error(`probe of host ${t.host} failed: connection refused`));
+            const prober = (t: { host: string }): Promise<never> => Promise.reject(new Error(`probe of host ${t.host} failed: connection refused`));
             await assert.rejects(runProgram(config, { prober }), /host centos1|host centos2/);
             assert.deepEqual(recorded, []);
+        });
+    });
+
+    describe("host keys", () => {
+        /** twohosts with centos2's hostKey removed, plus `extra` config. */
+        const unpinned = (extra: Record<string, unknown> = {}): Record<string, unknown> => {
+            const config = withKey(clone(stackConfig("twohosts")));
+            delete (config["macvlan:hosts"] as Array<Record<string, unknown>>)[1]["hostKey"];
+            return { ...config, ...extra };
+        };
+        const CENTOS2 = "198.51.100.146";
+        const SCAN = `run \`ssh-keyscan -t ed25519 -p 22 ${CENTOS2}\` from a network you trust and set hostKey to the "ssh-ed25519 AAAA…" part of the line it prints`;
+        const commandKeys = (resources: readonly RecordedResource[], host: string): unknown[] =>
+            resources.filter((r) => r.type === COMMAND && r.name.startsWith(`${host}-`)).map((r) => (unwrapSecrets(r.inputs["connection"]) as Record<string, unknown>)["hostKey"]);
+
+        it("refuses a host whose key is not pinned, with the ssh-keyscan line to run, probing and registering nothing", async () => {
+            const calls: Array<{ target: ProbeTarget; script: string }> = [];
+            await assert.rejects(runProgram(unpinned(), { prober: fakeProber(unpinned(), undefined, calls) }), (e: unknown) => {
+                assert.deepEqual(programProblems(e), [
+                    `hosts[1].hostKey is required: the SSH host key of ${CENTOS2} port 22 is not pinned, and without it whatever answers at that address would be sent the host scripts; ${SCAN} (or set macvlan:trustOnFirstUse: true to learn it on first contact)`,
+                ]);
+                return true;
+            });
+            assert.equal(calls.length, 0);
+            assert.deepEqual(recorded, []);
+        });
+
+        it("with the probe off there is nothing to learn a key with: refused, saying so", async () => {
+            await assert.rejects(runProgram(unpinned({ "macvlan:trustOnFirstUse": "true", "macvlan:probe": "false" })), (e: unknown) => {
+                assert.deepEqual(programProblems(e), [
+                    `hosts[1].hostKey is required: the SSH host key of ${CENTOS2} port 22 is not pinned, and macvlan:probe is false, so there is no probe to learn it on first contact (macvlan:trustOnFirstUse learns keys through the probe); ${SCAN}`,
+                ]);
+                return true;
+            });
+            assert.deepEqual(recorded, []);
+        });
+
+        it("refuses an ssh-rsa pin (pulumi-command would offer SHA-1 ssh-rsa only), naming the ed25519 way", async () => {
+            const rsa = "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQCZDreAVJ6hEB7Kk5w4EtiSFfw5cYGkuITIMWlRW8YRONZAkyvzHTuXRMQ5Z3gX8RrO7Zs68jHOnj3HpghTQygXb5mlbkLf6MdNG8c2WdXHDRNwGJGt9fI6mAMw0USiNWTbwGS4bwTy566nK0XMqKfw2oqX62CdaBuKtK/xFgy1dMR+jqdTC5U7bthzZIY25l/eUE1TaiUfwZBOmjLTc8hD3o1AKD5mxk01Y7dH0jbmfXi7fdEWlR4l+m7ZdR0tbkemYiHc+8fNZfbXNr3tsCk6cTgotC+/n5I4mWOtIcwHrIX6WLV6PdfPiN2ojE+0DxvWjj2rqKtEeZUVvZt+nCdP";
+            const config = withKey(clone(stackConfig("twohosts")));
+            (config["macvlan:hosts"] as Array<Record<string, unknown>>)[0]["hostKey"] = rsa;
+            await assert.rejects(runProgram(config), (e: unknown) => {
+                const problems = programProblems(e);
+                assert.equal(problems.length, 1);
+                assert.ok(problems[0].startsWith(`hosts[0].hostKey ${JSON.stringify(rsa).slice(0, 79)}… is an ssh-rsa key: `), problems[0]);
+                assert.ok(problems[0].includes("which OpenSSH 8.8 and later refuse; pin the host's ed25519 key instead (`ssh-keyscan -t ed25519 -p 22 198.51.100.145`, see docs/host-keys.md)"), problems[0]);
+                return true;
+            });
+            assert.deepEqual(recorded, []);
+        });
+
+        it("refuses a pinned key that the server does not present, before anything registers (no advice to turn the probe off)", async () => {
+            const config = withKey(stackConfig("twohosts"));
+            const pinned = (config["macvlan:hosts"] as Array<Record<string, string>>)[0]["hostKey"];
+            const impostor = fakeHostKey("impostor");
+            await assert.rejects(runProgram(config, { prober: fakeProber(config, undefined, [], { centos1: impostor }) }), (e: unknown) => {
+                assert.ok(pulumi.RunError.isInstance(e), String(e));
+                assert.equal(
+                    (e).message,
+                    `probe of host centos1 (root@198.51.100.145:22) refused: the host key changed: the pinned hostKey is ${describeHostKey(pinned)}, the server presented ${describeHostKey(impostor)}. ` +
+                        "Someone may be intercepting the connection, or the host was reinstalled: check the new key on the host itself (`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub`) before you pin it. Nothing was registered.",
+                );
+                return true;
+            });
+            assert.deepEqual(recorded, []);
+        });
+
+        describe("trust on first use (macvlan:trustOnFirstUse: true)", () => {
+            const tofu = (): Record<string, unknown> => unpinned({ "macvlan:trustOnFirstUse": "true" });
+            const learned = fakeHostKey("centos2"); // what fakeProber's centos2 presents
+
+            it("the probe learns the key; every command and the Docker provider are pinned to it; the user is told; the key is recorded", async () => {
+                const calls: Array<{ target: ProbeTarget; script: string }> = [];
+                const store = memoryKnownHosts();
+                const { resources, warnings } = await runProgram(tofu(), { prober: fakeProber(tofu(), undefined, calls), knownHosts: store });
+                const byHost = new Map(calls.map((c) => [c.target.host, c.target]));
+                assert.equal(byHost.get("centos2")?.hostKey, undefined);
+                assert.equal(byHost.get("centos2")?.learnHostKey, true);
+                assert.equal(byHost.get("centos1")?.learnHostKey, undefined, "a pinned host is checked, not learned");
+                const c2 = commandKeys(resources, "centos2");
+                assert.equal(c2.length, 5);
+                assert.deepEqual(new Set(c2), new Set([learned]));
+                assert.deepEqual(JSON.parse(String(byName(resources, "centos2-docker").inputs["sshOpts"])), pinnedOpts(CENTOS2, learned));
+                const pinnedCentos1 = (stackConfig("twohosts")["macvlan:hosts"] as Array<Record<string, string>>)[0]["hostKey"];
+                assert.deepEqual(new Set(commandKeys(resources, "centos1")), new Set([pinnedCentos1]));
+                assert.deepEqual(warnings, [
+                    `host centos2 (root@${CENTOS2}:22): trusted on first use: its ${describeHostKey(learned)} was accepted without verification and is recorded in stacks/Pulumi.test.known_hosts; ` +
+                        "later runs refuse the host if that key changes. Check the fingerprint on the host itself (`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub`), then pin it in the stack file under hosts[1] (name: centos2):\n" +
+                        `      hostKey: ${JSON.stringify(learned)}`,
+                ]);
+                assert.equal(store.text(), `${CENTOS2} ${learned} pulumi-macvlan:centos2\n`);
+            });
+
+            it("the next run checks the recorded key instead of learning again: same inputs, no warning", async () => {
+                const store = memoryKnownHosts();
+                const first = await runProgram(tofu(), { knownHosts: store });
+                const calls: Array<{ target: ProbeTarget; script: string }> = [];
+                const again = await runProgram(tofu(), { prober: fakeProber(tofu(), undefined, calls), knownHosts: store });
+                assert.deepEqual(again.warnings, []);
+                const target = calls.find((c) => c.target.host === "centos2")?.target;
+                assert.equal(target?.hostKey, learned);
+                assert.equal(target?.learnHostKey, undefined);
+                assert.deepEqual(changed(first.resources, again.resources), []);
+                assert.equal(store.text(), `${CENTOS2} ${learned} pulumi-macvlan:centos2\n`, "recorded once");
+            });
+
+            it("a recorded key that changed is refused, naming the host, both fingerprints and the file; nothing registers", async () => {
+                const store = memoryKnownHosts(`${CENTOS2} ${learned} pulumi-macvlan:centos2\n`);
+                const impostor = fakeHostKey("impostor");
+                await assert.rejects(runProgram(tofu(), { prober: fakeProber(tofu(), undefined, [], { centos2: impostor }), knownHosts: store }), (e: unknown) => {
+                    assert.ok(pulumi.RunError.isInstance(e), String(e));
+                    assert.ok(
+                        (e).message.startsWith(
+                            `probe of host centos2 (root@${CENTOS2}:22) refused: the host key changed: the key learned on first use (in stacks/Pulumi.test.known_hosts: delete its line there once the new key is checked) is ${describeHostKey(learned)}, the server presented ${describeHostKey(impostor)}.`,
+                        ),
+                        (e).message,
+                    );
+                    return true;
+                });
+                assert.deepEqual(recorded, []);
+                assert.equal(store.text(), `${CENTOS2} ${learned} pulumi-macvlan:centos2\n`, "not re-learned");
+            });
+
+            it("a pinned hostKey wins over a recorded one; an unreadable known_hosts file is a config problem", async () => {
+                const config = withKey(stackConfig("twohosts"));
+                const store = memoryKnownHosts(`198.51.100.145 ${fakeHostKey("old")} pulumi-macvlan:centos1\n`);
+                const { resources } = await runProgram({ ...config, "macvlan:trustOnFirstUse": "true" }, { knownHosts: store });
+                const pinned = (config["macvlan:hosts"] as Array<Record<string, string>>)[0]["hostKey"];
+                assert.deepEqual(new Set(commandKeys(resources, "centos1")), new Set([pinned]));
+                await assert.rejects(runProgram(tofu(), { knownHosts: memoryKnownHosts("198.51.100.146 ssh-ed25519 AAAA\n") }), (e: unknown) => {
+                    assert.deepEqual(programProblems(e), ["stacks/Pulumi.test.known_hosts line 1 has a key blob that is not SSH wire format"]);
+                    return true;
+                });
+                assert.deepEqual(recorded, []);
+            });
         });
     });
 
@@ -584,20 +744,18 @@ describe("program (index.ts) under mocks", () => {
                 "-o",
                 `KnownHostsCommand=/bin/echo [198.51.100.146]:2222 ${hostKey}`,
             ]);
-            assert.equal(byName(resources, "centos1-docker").inputs["sshOpts"], JSON.stringify(["-o", "BatchMode=yes"]));
+            const centos1 = (config["macvlan:hosts"] as Array<Record<string, string>>)[0];
+            assert.deepEqual(JSON.parse(String(byName(resources, "centos1-docker").inputs["sshOpts"])), pinnedOpts(centos1["address"], centos1["hostKey"]));
         });
 
         it("passes macvlan:sshIdentityFile to the Docker provider only", async () => {
-            const config = { ...withKey(stackConfig("twohosts")), "macvlan:sshIdentityFile": "~/.ssh/id_macvlan" };
+            const config: Record<string, unknown> = { ...withKey(stackConfig("twohosts")), "macvlan:sshIdentityFile": "~/.ssh/id_macvlan" };
             const { resources } = await runProgram(config);
-            assert.deepEqual(JSON.parse(String(byName(resources, "centos1-docker").inputs["sshOpts"])), [
-                "-o",
-                "BatchMode=yes",
-                "-o",
-                "IdentityFile=~/.ssh/id_macvlan",
-                "-o",
-                "IdentitiesOnly=yes",
-            ]);
+            const centos1 = (config["macvlan:hosts"] as Array<Record<string, string>>)[0];
+            assert.deepEqual(
+                JSON.parse(String(byName(resources, "centos1-docker").inputs["sshOpts"])),
+                pinnedOpts(centos1["address"], centos1["hostKey"], ["-o", "IdentityFile=~/.ssh/id_macvlan", "-o", "IdentitiesOnly=yes"]),
+            );
             const conn = unwrapSecrets(byName(resources, "centos1-promisc").inputs["connection"]) as Record<string, unknown>;
             assert.equal(conn["privateKey"], TEST_PRIVATE_KEY);
         });

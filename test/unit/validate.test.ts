@@ -7,9 +7,8 @@ import { childPath, showValue } from "../../components/config/problems";
 import { suggestKey } from "../../components/config/read";
 import { allowsSharedParent } from "../../components/config/rules";
 import { MacvlanConfigError } from "../../components/net/problems";
-import { cfg, expectProblems, node1, node2, problemsOf, pubNet, web, withContainers } from "../support/configs";
+import { cfg, ED25519, expectProblems, node1, node2, problemsOf, pubNet, web, withContainers } from "../support/configs";
 
-const ED25519 = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIObw31n2MGR/TVqGBf3Iqzs7FZSsUzRRJ7PHEeSUyNr4";
 
 const HOST_KEYS = "name, address, port, user, hostKey, parent, promisc, ipForward, vlans, shim, dockerVersion";
 const NETWORK_KEYS = "name, vlan, mode, subnet, gateway, ipRange, auxAddresses, hosts, containers";
@@ -66,8 +65,8 @@ describe("validate", () => {
             const model = parseStackConfig(cfg([node1(), node2()], [pubNet({ containers: [web()] })]));
             const expected: StackModel = {
                 hosts: [
-                    { name: "node1", address: "198.51.100.145", port: 22, user: "root", parent: "ens33", promisc: true, ipForward: true, vlans: [] },
-                    { name: "node2", address: "198.51.100.146", port: 22, user: "root", parent: "ens33", promisc: true, ipForward: true, vlans: [] },
+                    { name: "node1", address: "198.51.100.145", port: 22, user: "root", hostKey: ED25519, parent: "ens33", promisc: true, ipForward: true, vlans: [] },
+                    { name: "node2", address: "198.51.100.146", port: 22, user: "root", hostKey: ED25519, parent: "ens33", promisc: true, ipForward: true, vlans: [] },
                 ],
                 networks: [
                     {
@@ -160,6 +159,7 @@ describe("validate", () => {
                     address: "node2.example.com",
                     port: 22,
                     user: "root",
+                    hostKey: ED25519,
                     parent: "ens33",
                     promisc: true,
                     ipForward: true,
@@ -197,7 +197,9 @@ describe("validate", () => {
         });
 
         it("treats null optional values (empty YAML values) as absent", () => {
-            const model = parseStackConfig(cfg([node1({ port: null, hostKey: null, vlans: null, shim: null })], [pubNet({ ipRange: null, containers: [web({ mac: null })] })]));
+            const model = parseStackConfig(cfg([node1({ port: null, hostKey: null, vlans: null, shim: null })], [pubNet({ ipRange: null, containers: [web({ mac: null })] })]), {
+                trustOnFirstUse: true,
+            });
             assert.equal(model.hosts[0].port, 22);
             assert.equal("hostKey" in model.hosts[0], false);
             assert.equal("ipRange" in model.networks[0].ipam[0], false);
@@ -280,8 +282,38 @@ describe("validate", () => {
     });
 
     describe("hosts", () => {
-        it("requires name, address and parent", () => {
-            expectProblems(cfg([{}]), ["hosts[0].name is required", "hosts[0].address is required", "hosts[0].parent is required"]);
+        it("requires name, address, hostKey and parent", () => {
+            expectProblems(cfg([{}]), [
+                "hosts[0].name is required",
+                "hosts[0].address is required",
+                'hosts[0].hostKey is required: the SSH host key of <address> port 22 is not pinned, and without it whatever answers at that address would be sent the host scripts; run `ssh-keyscan -t ed25519 -p 22 <address>` from a network you trust and set hostKey to the "ssh-ed25519 AAAA…" part of the line it prints (or set macvlan:trustOnFirstUse: true to learn it on first contact)',
+                "hosts[0].parent is required",
+            ]);
+        });
+        it("requires a pinned hostKey, naming the ssh-keyscan line for the host's address and port", () => {
+            const problem = (address: string, port: number, why: string, tail = ""): string =>
+                `hosts[0].hostKey is required: the SSH host key of ${address} port ${port} is not pinned, and ${why}; run \`ssh-keyscan -t ed25519 -p ${port} ${address}\` from a network you trust and set hostKey to the "ssh-ed25519 AAAA…" part of the line it prints${tail}`;
+            const bare = node1({ hostKey: undefined, port: 2222 });
+            delete bare["hostKey"];
+            const noTofu = "without it whatever answers at that address would be sent the host scripts";
+            expectProblems(cfg([bare]), [problem("198.51.100.145", 2222, noTofu, " (or set macvlan:trustOnFirstUse: true to learn it on first contact)")]);
+            assert.throws(() => parseStackConfig(cfg([bare]), { trustOnFirstUse: false, probe: true }), /hostKey is required/);
+            assert.doesNotThrow(() => parseStackConfig(cfg([bare]), { trustOnFirstUse: true }), "learned on first contact by the probe");
+            try {
+                parseStackConfig(cfg([bare]), { trustOnFirstUse: true, probe: false });
+                assert.fail("accepted an unpinned host with the probe off");
+            } catch (e) {
+                assert.deepEqual((e as MacvlanConfigError).problems, [
+                    problem("198.51.100.145", 2222, "macvlan:probe is false, so there is no probe to learn it on first contact (macvlan:trustOnFirstUse learns keys through the probe)"),
+                ]);
+            }
+        });
+        it("refuses an ssh-rsa hostKey (SHA-1 only through pulumi-command), pointing at ed25519", () => {
+            const rsa = `ssh-rsa ${Buffer.concat([Buffer.from([0, 0, 0, 7]), Buffer.from("ssh-rsa"), Buffer.from([0, 0, 0, 3, 1, 0, 1, 0, 0, 0, 65, 0]), Buffer.alloc(64, 0xcd)]).toString("base64")}`;
+            const problems = problemsOf(cfg([node1({ hostKey: rsa })]));
+            assert.deepEqual(problems, [
+                `hosts[0].hostKey ${showValue(rsa)} is an ssh-rsa key: the remote commands could only check it with SHA-1 "ssh-rsa" signatures, which OpenSSH 8.8 and later refuse; pin the host's ed25519 key instead (\`ssh-keyscan -t ed25519 -p 22 198.51.100.145\`, see docs/host-keys.md)`,
+            ]);
         });
         it("checks the host name", () => {
             expectProblems(cfg([node1({ name: "Node_1" })]), [

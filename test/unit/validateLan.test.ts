@@ -10,9 +10,8 @@ import * as yaml from "js-yaml";
 import { parseStackConfig } from "../../components/config/parse";
 import { renderLabStack } from "../../lab/stack";
 import type { Lab, LabHost } from "../../lab/types";
-import { cfg, expectProblems, expectValid, node1, node2, pubNet, web, withContainers, type Raw } from "../support/configs";
+import { cfg, expectProblems, expectValid, node1, node2, pubNet, web, withContainers, ED25519, type Raw } from "../support/configs";
 
-const ED25519 = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIObw31n2MGR/TVqGBf3Iqzs7FZSsUzRRJ7PHEeSUyNr4";
 
 /** A network on VLAN 50 (of 203.0.113.0/24 unless told). */
 function low(over: Raw = {}): Raw {
@@ -138,14 +137,14 @@ describe("validate: what a LAN can be", () => {
         });
         it("refuses SSH targets that are not a host address", () => {
             const fix = "give the host's own address on the LAN";
-            expectProblems(cfg([node1({ address: "0.0.0.0" }), node2({ address: "255.255.255.255" }), { name: "node4", address: "224.0.0.251", parent: "ens33" }]), [
+            expectProblems(cfg([node1({ address: "0.0.0.0" }), node2({ address: "255.255.255.255" }), { name: "node4", address: "224.0.0.251", hostKey: ED25519, parent: "ens33" }]), [
                 `hosts[0].address 0.0.0.0 is not a host address: "this network" (0.0.0.0/8) is never a host's address; ${fix}`,
                 `hosts[1].address 255.255.255.255 is not a host address: the limited broadcast (255.255.255.255) reaches every host on a link, never one; ${fix}`,
                 `hosts[2].address 224.0.0.251 is not a host address: multicast (224.0.0.0/4) addresses groups, not hosts; ${fix}`,
             ]);
         });
         it("accepts a link-local or loopback SSH target (the host itself, a forwarded port) and the addresses next to those blocks", () => {
-            expectValid(cfg([node1({ address: "169.254.10.1" }), node2({ address: "1.0.0.1" }), { name: "node3", address: "223.255.255.254", parent: "ens33" }, { name: "node4", address: "128.0.0.1", parent: "ens33" }]));
+            expectValid(cfg([node1({ address: "169.254.10.1" }), node2({ address: "1.0.0.1" }), { name: "node3", address: "223.255.255.254", hostKey: ED25519, parent: "ens33" }, { name: "node4", address: "128.0.0.1", hostKey: ED25519, parent: "ens33" }]));
             expectValid(cfg([node1({ address: "127.0.0.1", port: 2222 }), node2()]));
         });
     });
@@ -193,7 +192,7 @@ describe("validate: what a LAN can be", () => {
         });
         it("accepts the system tests' shape: the LAN's subnet untagged and on VLAN 50 of other hosts, passthru on VLAN 70", () => {
             // As test/system/e2e.test.ts configA: one subnet on two segments, apart by host.
-            const h = (name: string, octet: number, over: Raw = {}): Raw => ({ name, address: `198.18.0.${octet}`, parent: "eth0", dockerVersion: "20.10", ...over });
+            const h = (name: string, octet: number, over: Raw = {}): Raw => ({ name, address: `198.18.0.${octet}`, hostKey: ED25519, parent: "eth0", dockerVersion: "20.10", ...over });
             const c = (name: string, on: string, ip: string): Raw => ({ name, host: on, image: "local/busybox:1", ip });
             const lan = { subnet: "198.18.0.0/24", gateway: "198.18.0.1" };
             expectValid(
