@@ -14,7 +14,7 @@ import { attachmentTo, planStack, type PlannedHost } from "../plan/stack";
 export interface BuildStackOptions {
     /** SSH private key contents for the remote commands (kept secret). */
     readonly privateKey: pulumi.Input<string>;
-    /** Drift tokens per host name (from `probeHosts`); a missing host gets `unprobed` tokens. */
+    /** Drift tokens by feature key, per host name (what the program's drift probe read); a missing host or key gets `unprobed`. */
     readonly probes?: ReadonlyMap<string, pulumi.Input<Record<string, string>>>;
     /** Key file for the Docker provider's `ssh` (config `macvlan:sshIdentityFile`). Default: ssh agent/config. */
     readonly identityFile?: string;
@@ -100,15 +100,22 @@ function networkContainers(network: NetworkModel): MacvlanNetworkContainer[] {
  * host depending on that host's component. Returns the components and the plain stack outputs.
  * Call it only with a validated model (`parseStackConfig`). Every host is planned before the first
  * is registered: a refusal (a MacvlanConfigError listing every problem) leaves nothing registered.
- * `planned` is the program's own `planStack` result, when it has one.
  */
-export function buildStack(model: StackModel, opts: BuildStackOptions, planned?: readonly PlannedHost[]): BuiltStack {
-    let plans = planned;
-    if (plans === undefined) {
-        const r = planStack(model, opts.identityFile === undefined ? {} : { identityFile: opts.identityFile });
-        if (r.hosts === undefined) throw new MacvlanConfigError(r.problems);
-        plans = r.hosts;
-    }
+export function buildStack(model: StackModel, opts: BuildStackOptions): BuiltStack {
+    const r = planStack(model, opts.identityFile === undefined ? {} : { identityFile: opts.identityFile });
+    if (r.hosts === undefined) throw new MacvlanConfigError(r.problems);
+    return registerStack(model, opts, r.hosts);
+}
+
+/** buildStack with the hosts already planned (the program plans them once, before its probe). */
+export function registerStack(model: StackModel, opts: BuildStackOptions, plans: readonly PlannedHost[]): BuiltStack {
+    // Every network's hosts are in the stack, and every host's key is pinned (or learned on first
+    // use), before the first resource is registered.
+    const planned = new Set(plans.map((p) => p.model.name));
+    const unknown = model.networks.flatMap((n, i) =>
+        n.hosts.filter((h) => !planned.has(h)).map((h) => `networks[${i}] (${n.name}) spans host ${h}, which is not in hosts`),
+    );
+    if (unknown.length > 0) throw new MacvlanConfigError(unknown);
     // Every host's key is pinned (or learned on first use) before the first is registered.
     const unpinned = plans.flatMap(({ model: h, spec }, i) =>
         spec.connection.hostKey === undefined ? [`hosts[${i}]: MacvlanHost ${h.name}: ${hostKeyRequiredProblem(spec.connection)}`] : [],
@@ -145,7 +152,7 @@ export function buildStack(model: StackModel, opts: BuildStackOptions, planned?:
             ...(n.vlan === undefined ? {} : { vlan: n.vlan }),
             hosts: n.hosts.map((name) => {
                 const host = hosts.get(name);
-                if (host === undefined) throw new Error(`network ${n.name} spans unknown host ${name}`);
+                if (host === undefined) throw new Error(`internal: network ${n.name} spans unknown host ${name}`);
                 return { name, parent: host.parentFor(n.vlan), provider: host.dockerProvider, dependsOn: [host] };
             }),
             containers: networkContainers(n),

@@ -11,7 +11,7 @@ import { parseStackConfig, type HostKeyPolicy } from "../config/parse";
 import { IDENTITY_FILE_RULE, isIdentityFile, sshKnownHostsPattern } from "../net/patterns";
 import { MacvlanConfigError } from "../net/problems";
 import { planStack, type PlannedHost } from "../plan/stack";
-import { buildStack, type StackOutputs } from "./build";
+import { registerStack, type StackOutputs } from "./build";
 import { fileKnownHosts, knownHostsLine, parseKnownHosts, stackKnownHostsFile, type KnownHostsStore } from "./knownHosts";
 import { describeHostKey, HostKeyError, probeHosts, sshProber, type HostProber, type ProbedHostKey, type ProbeResults } from "./probe";
 
@@ -181,7 +181,7 @@ export async function macvlanProgram(deps: ProgramDeps = {}): Promise<StackOutpu
             hosts = recordLearnedKeys(model, learned, known, knownHosts, deps.warn ?? ((m: string) => void pulumi.log.warn(m)), planOpts);
         }
     }
-    const stack = buildStack(
+    const stack = registerStack(
         model,
         {
             privateKey,
