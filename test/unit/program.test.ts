@@ -446,6 +446,22 @@ describe("program (index.ts) under mocks", () => {
             assert.deepEqual(recorded, [], "not even the first host was registered");
         });
 
+        it("buildStack refuses a network on a host the stack does not have, before registering anything", async () => {
+            const cfg = stackConfig("twohosts");
+            const model = parseStackConfig({ hosts: cfg["macvlan:hosts"], networks: cfg["macvlan:networks"] });
+            const bad = { ...model, hosts: model.hosts.slice(0, 1) };
+            reset();
+            await assert.rejects(
+                runUnderMocks(() => buildStack(bad, { privateKey: "k" })),
+                (e: unknown) => {
+                    assert.ok(e instanceof MacvlanConfigError, String(e));
+                    assert.deepEqual(e.problems, [`networks[0] (${model.networks[0]?.name}) spans host centos2, which is not in hosts`]);
+                    return true;
+                },
+            );
+            assert.deepEqual(recorded, [], "no host was registered either");
+        });
+
         it("never calls the prober when the config is bad", async () => {
             const calls: Array<{ target: ProbeTarget; script: string }> = [];
             const config = clone(stackConfig("twohosts"));
