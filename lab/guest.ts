@@ -17,7 +17,7 @@ import { execFileSync, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as zlib from "node:zlib";
-import { CLEAN_ENV, run, spawnDetached } from "./proc";
+import { alive, CLEAN_ENV, readTail, run, spawnDetached, waitFor } from "./proc";
 
 export const QEMU = "/usr/bin/qemu-system-x86_64";
 const MODPROBE = "/usr/sbin/modprobe";
@@ -294,6 +294,21 @@ export function startGuestVm(g: GuestSpec, consoleLog: string, netns?: string): 
     return netns === undefined
         ? spawnDetached(argv[0], argv.slice(1), consoleLog)
         : spawnDetached("/usr/bin/nsenter", [`--net=/run/netns/${netns}`, "--", ...argv], consoleLog);
+}
+
+/**
+ * Waits until a guest started by startGuestVm prints `ready` on its console. Fails, with the end
+ * of the console, when the console shows `failed` or the initramfs's failure line, when QEMU
+ * exits, or after `timeoutMs`.
+ */
+export async function waitForGuest(what: string, pid: number, consoleLog: string, markers: { readonly ready: string; readonly failed: string }, timeoutMs = 120_000): Promise<void> {
+    await waitFor(`${what} to boot`, timeoutMs, () => {
+        const text = readTail(consoleLog, 20_000);
+        if (text.includes(markers.failed) || text.includes(INITRAMFS_FAILED) || !alive(pid)) {
+            throw new Error(`${what}: the guest failed to boot:\n${readTail(consoleLog, 3000)}`);
+        }
+        return text.includes(markers.ready) ? true : undefined;
+    }, 100);
 }
 
 /** Boot `g` in probe mode; resolves with the console text when PROBE_OK shows within `timeoutMs`. */

@@ -5,7 +5,7 @@
 import * as fs from "node:fs";
 import * as net from "node:net";
 import * as path from "node:path";
-import { INITRAMFS_FAILED, startGuestVm } from "./guest";
+import { startGuestVm, waitForGuest } from "./guest";
 import { alive, readTail, run, spawnDetached, waitFor } from "./proc";
 import { DOCKERD_NETWORK_FLAGS, GUEST_FAILED, GUEST_READY, renderGuestInit, renderHolderScript, sshdOptions } from "./scripts";
 import { DOCKER, LAB_FILES as p, LAB_PREFIX, PREFIX_LENGTH, SWITCH_NETNS } from "./types";
@@ -109,13 +109,7 @@ export async function startGuest(h: HostPlan, s: LabSettings, g: GuestSetup): Pr
         consoleLog,
         SWITCH_NETNS,
     );
-    await waitFor(`${h.name} to boot`, 120_000, () => {
-        const text = readTail(consoleLog, 20_000);
-        if (text.includes(GUEST_FAILED) || text.includes(INITRAMFS_FAILED) || !alive(qemu)) {
-            throw new Error(`${h.name}: the guest failed to boot:\n${readTail(consoleLog)}`);
-        }
-        return text.includes(GUEST_READY) ? true : undefined;
-    }, 200);
+    await waitForGuest(h.name, qemu, consoleLog, { ready: GUEST_READY, failed: GUEST_FAILED });
     await waitFor(`${h.name}'s sshd`, 30_000, async () => ((await tcpOpen(h.address, 22)) ? true : undefined));
     if (s.guestDocker) {
         await waitFor(`${h.name}'s dockerd`, 300_000, () => {

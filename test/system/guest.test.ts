@@ -20,6 +20,7 @@ import {
     qemuArgs,
     renderInitramfsInit,
     startGuestVm,
+    waitForGuest,
     type GuestKernel,
 } from "../../lab/guest";
 import { alive } from "../../lab/proc";
@@ -81,6 +82,28 @@ describe("QEMU guests (lab/guest.ts)", function () {
         } finally {
             if (saved === undefined) delete process.env.MVL_GUEST_ACCEL;
             else process.env.MVL_GUEST_ACCEL = saved;
+        }
+    });
+
+    it("waitForGuest fails at once, with the console, when the guest cannot start its init", async () => {
+        const kernel = findGuestKernel();
+        const initramfs = await buildInitramfs(kernel, path.join(work, "initrd-missing.gz"));
+        const boot = await guestAccel(kernel, initramfs);
+        const consoleLog = path.join(work, "console-missing.log");
+        const pid = startGuestVm({ name: `${RUN}-missing`, kernel, initramfs, accel: boot.accel, memory: "256M", init: `${work}/no-such-init.sh` }, consoleLog);
+        const t0 = Date.now();
+        try {
+            await assert.rejects(
+                waitForGuest("the test guest", pid, consoleLog, { ready: "never printed", failed: "never printed either" }, 120_000),
+                /the test guest: the guest failed to boot:[\s\S]*mvl-initramfs: FAILED: no executable/,
+            );
+            assert.ok(Date.now() - t0 < 60_000, "it failed on the console's failure line, not on the timeout");
+        } finally {
+            try {
+                process.kill(-pid, "SIGKILL");
+            } catch {
+                // powered off
+            }
         }
     });
 

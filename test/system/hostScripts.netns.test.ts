@@ -23,7 +23,7 @@
 import * as assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
-import { buildInitramfs, describeBoot, findGuestKernel, GUEST_TOOLS, guestAccel, QEMU, startGuestVm } from "../../lab/guest";
+import { buildInitramfs, describeBoot, findGuestKernel, GUEST_TOOLS, guestAccel, QEMU, startGuestVm, waitForGuest } from "../../lab/guest";
 import * as fc from "fast-check";
 import {
     BOOT_RUNNER_TEXT,
@@ -946,19 +946,15 @@ busybox poweroff -f
             { name: `${RUN}-${name}`, kernel, initramfs, accel: boot.accel, memory: "512M", init: `${dir}/init.sh`, shares: [dir] },
             consoleLog,
         );
-        const deadline = Date.now() + 120_000;
-        for (;;) {
-            const log = existsSync(consoleLog) ? readFileSync(consoleLog, "utf8") : "";
-            if (log.includes("mvt-init: ready")) break;
-            if (log.includes("FAILED") || !alive(pid) || Date.now() > deadline) {
-                try {
-                    process.kill(-pid, "SIGKILL");
-                } catch {
-                    // gone
-                }
-                throw new Error(`the VLAN guest did not boot${Date.now() > deadline ? " in 120 s" : ""}:\n${log.slice(-3000)}`);
+        try {
+            await waitForGuest("the VLAN guest", pid, consoleLog, { ready: "mvt-init: ready", failed: "mvt-init: FAILED" });
+        } catch (e) {
+            try {
+                process.kill(-pid, "SIGKILL");
+            } catch {
+                // gone
             }
-            await new Promise((r) => setTimeout(r, 100));
+            throw e;
         }
         process.stdout.write(`      guest booted in ${Date.now() - t0} ms\n`);
         return new VlanGuest(dir, pid, kernel.release);
