@@ -6,7 +6,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { ensureImage, labExec } from "./access";
-import { buildInitramfs, describeBoot, findGuestKernel, guestAccel } from "./guest";
+import { prepareGuests } from "./guest";
 import { codeHash, hostSnapshot } from "./health";
 import { startGuest, startNode } from "./hosts";
 import { run, shq } from "./proc";
@@ -82,10 +82,7 @@ export async function build(s: LabSettings, log: (l: string) => void): Promise<L
 
     let guests: GuestSetup | undefined;
     if (hosts.some((h) => h.kind === "qemu")) {
-        const kernel = findGuestKernel();
-        const initramfs = await buildInitramfs(kernel, path.join(LAB_DIR, "guest", "initrd.gz"));
-        const boot = await guestAccel(kernel, initramfs);
-        guests = { kernel, initramfs, accel: boot.accel, description: describeBoot(kernel, boot) };
+        guests = await prepareGuests(path.join(LAB_DIR, "guest", "initrd.gz"));
         log(`guests: ${guests.description} (${Date.now() - t0} ms)`);
     }
 

@@ -400,3 +400,20 @@ export function describeBoot(k: GuestKernel, b: GuestBoot): string {
     const why = b.how === "MVL_GUEST_ACCEL" ? "forced by MVL_GUEST_ACCEL" : `probe boot ${b.probeMs} ms${b.kvmProblem ? `; not KVM: ${b.kvmProblem}` : ""}`;
     return `QEMU ${b.accel.toUpperCase()} guests, Debian kernel ${k.release} (${why})`;
 }
+
+/** What every guest of one run boots with: the kernel, its initramfs and the accelerator, and why. */
+export interface GuestSetup {
+    readonly kernel: GuestKernel;
+    readonly initramfs: string;
+    readonly accel: GuestAccel;
+    /** describeBoot's line: which guest kind runs, and why. */
+    readonly description: string;
+}
+
+/** Finds the guest kernel, writes its initramfs to `initramfs` and picks the accelerator (guestAccel). */
+export async function prepareGuests(initramfs: string): Promise<GuestSetup> {
+    const kernel = findGuestKernel();
+    await buildInitramfs(kernel, initramfs);
+    const boot = await guestAccel(kernel, initramfs);
+    return { kernel, initramfs, accel: boot.accel, description: describeBoot(kernel, boot) };
+}

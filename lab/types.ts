@@ -4,7 +4,7 @@
  * runs here beyond computing paths, so every other lab file can import it.
  */
 import * as path from "node:path";
-import type { GuestAccel, GuestKernel } from "./guest";
+import type { GuestAccel } from "./guest";
 
 // ---------------------------------------------------------------------------------------------
 // Constants
@@ -175,10 +175,4 @@ export interface HostPlan {
     readonly port: string;
 }
 
-/** What every guest of one lab boots with. */
-export interface GuestSetup {
-    readonly kernel: GuestKernel;
-    readonly initramfs: string;
-    readonly accel: GuestAccel;
-    readonly description: string;
-}
+export type { GuestSetup } from "./guest";

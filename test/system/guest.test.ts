@@ -11,18 +11,7 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import {
-    buildInitramfs,
-    cpioNewc,
-    describeBoot,
-    findGuestKernel,
-    guestAccel,
-    qemuArgs,
-    renderInitramfsInit,
-    startGuestVm,
-    waitForGuest,
-    type GuestKernel,
-} from "../../lab/guest";
+import { cpioNewc, guestAccel, prepareGuests, qemuArgs, renderInitramfsInit, startGuestVm, waitForGuest, type GuestKernel } from "../../lab/guest";
 import { alive } from "../../lab/proc";
 
 const RUN = `mvg-${process.pid}`;
@@ -86,11 +75,9 @@ describe("QEMU guests (lab/guest.ts)", function () {
     });
 
     it("waitForGuest fails at once, with the console, when the guest cannot start its init", async () => {
-        const kernel = findGuestKernel();
-        const initramfs = await buildInitramfs(kernel, path.join(work, "initrd-missing.gz"));
-        const boot = await guestAccel(kernel, initramfs);
+        const { kernel, initramfs, accel } = await prepareGuests(path.join(work, "initrd-missing.gz"));
         const consoleLog = path.join(work, "console-missing.log");
-        const pid = startGuestVm({ name: `${RUN}-missing`, kernel, initramfs, accel: boot.accel, memory: "256M", init: `${work}/no-such-init.sh` }, consoleLog);
+        const pid = startGuestVm({ name: `${RUN}-missing`, kernel, initramfs, accel, memory: "256M", init: `${work}/no-such-init.sh` }, consoleLog);
         const t0 = Date.now();
         try {
             await assert.rejects(
@@ -109,10 +96,8 @@ describe("QEMU guests (lab/guest.ts)", function () {
 
     it("boots: Debian's kernel with 802.1Q, the machine's files read-only under an overlay, a read-write share", async () => {
         if (process.getuid?.() !== 0) throw new Error("the guest tests must run as root (QEMU exports / over 9p)");
-        const kernel = findGuestKernel();
-        const initramfs = await buildInitramfs(kernel, path.join(work, "initrd.gz"));
-        const boot = await guestAccel(kernel, initramfs);
-        process.stdout.write(`      guest kind: ${describeBoot(kernel, boot)}\n`);
+        const { kernel, initramfs, accel, description } = await prepareGuests(path.join(work, "initrd.gz"));
+        process.stdout.write(`      guest kind: ${description}\n`);
         const share = path.join(work, "share");
         fs.mkdirSync(share);
         // A file on the machine that the guest sees and tries to change.
@@ -138,7 +123,7 @@ busybox poweroff -f
         const consoleLog = path.join(work, "console.log");
         const t0 = Date.now();
         const pid = startGuestVm(
-            { name: `${RUN}-boot`, kernel, initramfs, accel: boot.accel, memory: "256M", init: path.join(share, "init.sh"), shares: [share] },
+            { name: `${RUN}-boot`, kernel, initramfs, accel, memory: "256M", init: path.join(share, "init.sh"), shares: [share] },
             consoleLog,
         );
         try {

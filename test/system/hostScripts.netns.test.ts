@@ -23,7 +23,7 @@
 import * as assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
-import { buildInitramfs, describeBoot, findGuestKernel, GUEST_TOOLS, guestAccel, QEMU, startGuestVm, waitForGuest } from "../../lab/guest";
+import { findGuestKernel, GUEST_TOOLS, prepareGuests, QEMU, startGuestVm, waitForGuest } from "../../lab/guest";
 import * as fc from "fast-check";
 import {
     BOOT_RUNNER_TEXT,
@@ -936,14 +936,12 @@ busybox poweroff -f
 `;
         writeFileSync(`${dir}/init.sh`, init);
         chmodSync(`${dir}/init.sh`, 0o755);
-        const kernel = findGuestKernel();
-        const initramfs = await buildInitramfs(kernel, `${dir}/initrd.gz`);
-        const boot = await guestAccel(kernel, initramfs);
-        process.stdout.write(`      guest kind: ${describeBoot(kernel, boot)}\n`);
+        const { kernel, initramfs, accel, description } = await prepareGuests(`${dir}/initrd.gz`);
+        process.stdout.write(`      guest kind: ${description}\n`);
         const consoleLog = `${dir}/console.log`;
         const t0 = Date.now();
         const pid = startGuestVm(
-            { name: `${RUN}-${name}`, kernel, initramfs, accel: boot.accel, memory: "512M", init: `${dir}/init.sh`, shares: [dir] },
+            { name: `${RUN}-${name}`, kernel, initramfs, accel, memory: "512M", init: `${dir}/init.sh`, shares: [dir] },
             consoleLog,
         );
         try {
