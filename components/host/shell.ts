@@ -59,6 +59,44 @@ export function wrapSh(script: string): string {
     return `/bin/sh -c ${shq(script)}`;
 }
 
+/** What may follow `/bin/sh -s` in a command whose script comes on stdin: words of `[A-Za-z0-9_.-]`, not starting with `-`. */
+export const SH_STDIN_ARG_RE = /^[A-Za-z0-9_.][A-Za-z0-9_.-]{0,99}$/;
+
+/**
+ * The command that runs the script sent on its stdin with `/bin/sh`, whatever the login shell of
+ * the remote user is: `/bin/sh -s <args…>` (the script sees them as `$1`…). The command stays a
+ * few bytes whatever the script's size: sshd passes the command as one argument of the login
+ * shell (Linux limits one argument to 128 KiB), while stdin has no limit. Every argument must
+ * match SH_STDIN_ARG_RE (so it needs no quoting in any login shell).
+ */
+export function shStdinCommand(args: readonly string[]): string {
+    for (const a of args) {
+        if (typeof a !== "string" || !SH_STDIN_ARG_RE.test(a)) throw new ShellValueError("/bin/sh -s argument", a, `must match ${SH_STDIN_ARG_RE.source}`);
+    }
+    return ["/bin/sh", "-s", ...args].join(" ");
+}
+
+/**
+ * A script ready to be sent on the stdin of `shStdinCommand`: one brace group whose own stdin is
+ * /dev/null. The shell reads the whole group before it runs any of it, so no command in the
+ * script can read (and eat) the rest of the script, and a script cut off in transit (a dropped
+ * connection) is a syntax error that runs nothing. Refuses a NUL byte or a backslash (the same
+ * rules as wrapSh, so a script is the same text either way).
+ */
+export function stdinScript(script: string): string {
+    if (script.includes("\\")) throw new ShellValueError("script", firstLineWith(script, "\\"), "contains a backslash (not portable across login shells)");
+    if (script.includes("\0")) throw new ShellValueError("script", firstLineWith(script, "\0"), "contains a NUL byte");
+    return `{\n${script.endsWith("\n") ? script : `${script}\n`}} < /dev/null\n`;
+}
+
+/** The script inside a `stdinScript` (its inverse); throws when `text` is not one. */
+export function unwrapStdin(text: string): string {
+    const prefix = "{\n";
+    const suffix = "} < /dev/null\n";
+    if (!text.startsWith(prefix) || !text.endsWith(suffix)) throw new Error(`not a stdinScript: ${text.slice(0, 40)}`);
+    return text.slice(prefix.length, -suffix.length);
+}
+
 /** The script inside a `wrapSh` command (its inverse); throws when `cmd` is not one. */
 export function unwrapSh(cmd: string): string {
     const prefix = "/bin/sh -c '";

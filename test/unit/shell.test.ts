@@ -20,6 +20,9 @@ import {
     shq,
     TOKEN_RE,
     wrapSh,
+    shStdinCommand,
+    stdinScript,
+    unwrapStdin,
 } from "../../components/host/shell";
 
 /** Bourne-family shells to run the quoted text in: [label, argv prefix]. dash must exist. */
@@ -100,6 +103,39 @@ describe("shell: shq", () => {
         } finally {
             rmSync(dir, { recursive: true, force: true });
         }
+    });
+});
+
+describe("shell: scripts sent on stdin (shStdinCommand, stdinScript)", () => {
+    it("the command is /bin/sh -s and its checked words; anything else is refused", () => {
+        assert.equal(shStdinCommand(["create", "vlan-eth0.50"]), "/bin/sh -s create vlan-eth0.50");
+        for (const bad of ["-x", "a b", "a;b", "$x", "", "a'b"]) {
+            assert.throws(() => shStdinCommand([bad]), (e: unknown) => e instanceof ShellValueError && e.message.includes("/bin/sh -s argument"), bad);
+        }
+    });
+
+    it("each shell runs the whole script with its arguments; no command in it reads the rest; a cut script runs nothing", () => {
+        const body = "set -eu\nif read -r x; then echo \"read $x\"; else echo 'stdin is empty'; fi\necho \"args $1 $2\"\n";
+        const text = stdinScript(body);
+        assert.equal(unwrapStdin(text), body);
+        // A script far over the 128 KiB limit of one argument: the command stays short.
+        const big = stdinScript(`${"# padding line of a large script\n".repeat(8000)}echo "big $1"\n`);
+        assert.ok(big.length > 256 * 1024);
+        for (const [label, argv] of shells()) {
+            const r = spawnSync(argv[0], [...argv.slice(1), "-s", "one", "two"], { input: text, encoding: "utf8" });
+            assert.equal(r.status, 0, `${label}: ${r.stderr}`);
+            assert.equal(r.stdout, "stdin is empty\nargs one two\n", label);
+            const b = spawnSync(argv[0], [...argv.slice(1), "-c", shStdinCommand(["x"])], { input: big, encoding: "utf8" });
+            assert.equal(b.stdout, "big x\n", `${label}: ${b.stderr}`);
+            const cut = spawnSync(argv[0], [...argv.slice(1), "-s"], { input: text.slice(0, text.indexOf("echo \"args")), encoding: "utf8" });
+            assert.notEqual(cut.status, 0, label);
+            assert.equal(cut.stdout, "", `${label}: a script cut in transit ran part of itself`);
+        }
+    });
+
+    it("refuses a backslash or a NUL in the script", () => {
+        assert.throws(() => stdinScript("printf 'a\\n'"), (e: unknown) => e instanceof ShellValueError && /backslash/.test(e.message));
+        assert.throws(() => stdinScript("echo a\0"), (e: unknown) => e instanceof ShellValueError && /NUL/.test(e.message));
     });
 });
 
