@@ -8,7 +8,7 @@
 import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { renderFeature, featureKey } from "./host/scripts";
+import { featureKey, featureOwner, renderFeature } from "./host/scripts";
 import { problemsOf } from "./net/problems";
 import { segmentLink } from "./net/names";
 import { hostKeyRequiredProblem, planHost, UNPROBED_TOKEN, type ShimInfo } from "./plan/host";
@@ -116,6 +116,13 @@ export class MacvlanHost extends pulumi.ComponentResource {
         // nothing is registered for a host whose key is not pinned (JavaScript callers, casts).
         const result = planHost(name, args);
         const problems = [...result.problems];
+        // Who holds this host's features on the machine: project, stack and host entry.
+        let owner = "";
+        try {
+            owner = featureOwner(pulumi.getProject(), pulumi.getStack(), name);
+        } catch (e) {
+            problems.push(`MacvlanHost ${name}: ${e instanceof Error ? e.message : String(e)}`);
+        }
         if ((args.connection.hostKey as string | undefined) === undefined) problems.unshift(`MacvlanHost ${name}: ${hostKeyRequiredProblem(args.connection)}`);
         const plan = result.plan;
         if (plan === undefined || problems.length > 0) {
@@ -141,7 +148,7 @@ export class MacvlanHost extends pulumi.ComponentResource {
         const commands = new Map<string, command.remote.Command>();
         for (const planned of plan.features) {
             const key = featureKey(planned.feature);
-            const rendered = probe.apply((tokens) => renderFeature(name, planned.feature, tokens[key] ?? UNPROBED_TOKEN));
+            const rendered = probe.apply((tokens) => renderFeature({ host: name, owner }, planned.feature, tokens[key] ?? UNPROBED_TOKEN));
             // The plan lists every setting after the ones it follows.
             const after = planned.after.map((n) => commands.get(n) as command.remote.Command);
             commands.set(
@@ -153,6 +160,8 @@ export class MacvlanHost extends pulumi.ComponentResource {
                         create: rendered.apply((r) => r.create),
                         update: rendered.apply((r) => r.update),
                         delete: rendered.apply((r) => r.delete),
+                        // The script itself (create and delete in one) goes on stdin: any size.
+                        stdin: rendered.apply((r) => r.stdin),
                         triggers: [...planned.triggers],
                     },
                     // The old setting is undone (its own delete text) before the new one is made:

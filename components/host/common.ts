@@ -40,8 +40,8 @@ export const LIB_LINK = readShellText("lib/link.sh");
 export const LIB_STATE = readShellText("lib/state.sh");
 /** What a boot fragment waiting for links has after LIB_IP: refuse without iproute2, pm_wait_link. */
 export const LIB_FRAGMENT = readShellText("lib/fragment.sh");
-/** What the create and the delete script run. */
-export const MAIN = readShellParts("lib/main.sh", ["create", "delete"]);
+/** What a feature script runs for create and delete, and the body of its undo script. */
+export const MAIN = readShellParts("lib/main.sh", ["create", "delete", "undo"]);
 /** The host preflight's checks (renderPreflight). */
 export const PREFLIGHT = readShellParts("lib/preflight.sh", ["checks", "vlan", "docker", "done"]);
 /** The drift probe's prologue and library (renderProbe). */

@@ -72,11 +72,13 @@ export interface PreflightSpec {
 }
 
 export interface RenderedCommand {
-    /** Ensure script, run on create; carries the drift token. */
+    /** The feature's script, sent on the command's stdin: create/update and delete are its two entry points. */
+    readonly stdin: string;
+    /** `/bin/sh -s create <key>`: the ensure, run on create. */
     readonly create: string;
-    /** Ensure script, run on update (same effect as create). */
+    /** The same as create, run on update. */
     readonly update: string;
-    /** Undo script: restores the prior state recorded on the host by the first create. */
+    /** `/bin/sh -s delete <key>`: restores the prior state recorded on the host by the first create. */
     readonly delete: string;
 }
 

@@ -130,6 +130,27 @@ export function assertIfName(field: string, s: unknown): string {
     return s as string;
 }
 
+/** A Pulumi project or stack name as an owner id takes it: 1-100 of `[A-Za-z0-9_.-]`. */
+const OWNER_PART = "[A-Za-z0-9_.-]{1,100}";
+/**
+ * Owner id of a host feature: `<project>/<stack>/<host>` (the host entry's name, HOST_NAME_RE).
+ * Recorded on the host by every create, so a machine shared by two stacks or projects knows who
+ * holds what, and only the last owner's delete undoes a feature.
+ */
+export const OWNER_RE = new RegExp(`^${OWNER_PART}/${OWNER_PART}/${HOST_NAME_RE.source.slice(1, -1)}$`);
+
+export function assertOwner(field: string, s: unknown): string {
+    if (typeof s !== "string" || !OWNER_RE.test(s)) {
+        throw new ShellValueError(field, s, "must be <project>/<stack>/<host>: project and stack 1-100 of A-Z, a-z, 0-9, _, . and -, host a valid host name");
+    }
+    return s;
+}
+
+/** The owner id of a host entry of a stack (checked): `<project>/<stack>/<host>`. */
+export function featureOwner(project: string, stack: string, host: string): string {
+    return assertOwner("owner", `${project}/${stack}/${host}`);
+}
+
 /** 802.1Q VLAN id, an integer 1-4094. */
 export function assertVlanId(field: string, n: unknown): number {
     if (!isVlanId(n)) throw new ShellValueError(field, n, VLAN_ID_RULE);

@@ -6,7 +6,7 @@
  * probe reads exactly the features the component registers.
  */
 import { DEFAULT_IP_FORWARD, DEFAULT_PROMISC, DEFAULT_SHIM_LINK, DEFAULT_SSH_PORT, DEFAULT_SSH_USER } from "../config/model";
-import { identityOf, renderFeature, renderPreflight, type HostFeature } from "../host/scripts";
+import { checkFeature, identityOf, renderPreflight, type HostFeature } from "../host/scripts";
 import {
     IDENTITY_FILE_RULE,
     ifNameProblem,
@@ -272,7 +272,7 @@ function makePlan(name: string, spec: HostSpec): HostPlanResult {
     const settings = hostSettings(name, spec);
     for (const f of settings) {
         try {
-            renderFeature(name, f.feature, UNPROBED_TOKEN);
+            checkFeature(f.feature);
         } catch (e) {
             problems.push(label(`${f.name}: ${e instanceof Error ? e.message : String(e)}`));
         }

@@ -36,10 +36,32 @@ import {
     renderFeature,
     renderPreflight,
     renderProbe,
+    renderUndo,
+    featureIdentity,
+    featureOwner,
     type HostFeature,
+    type RenderedCommand,
 } from "../../components/host/scripts";
 
 const HOST = "node1";
+/** The owner id of a host entry in these tests: project `proj`, stack `test`. */
+const ownerOf = (host: string): string => featureOwner("proj", "test", host);
+const AT = { host: HOST, owner: ownerOf(HOST) };
+
+/** A command as sshd gets it: its text, and what goes on its stdin. */
+interface Cmd {
+    readonly command: string;
+    readonly stdin?: string;
+}
+/** The command of a feature for an action, with its script on stdin. */
+function cmd(r: RenderedCommand, action: "create" | "update" | "delete"): Cmd {
+    return { command: r[action], stdin: r.stdin };
+}
+function asCmd(c: string | Cmd): Cmd {
+    // A feature command without its stdin would run an empty script and succeed: refuse it.
+    if (typeof c === "string" && c.startsWith("/bin/sh -s")) throw new Error(`${c}: a feature command needs its stdin (use cmd())`);
+    return typeof c === "string" ? { command: c } : c;
+}
 const RUN = `mvt-${process.pid}`;
 const TOOLS = ["ip", "unshare", "nsenter", "busybox", "flock", "sha256sum", "find", "bash"];
 /** nsenter by absolute path: some tests give the login shell a PATH without it. */
@@ -64,13 +86,18 @@ function must(argv: readonly string[]): string {
     return r.stdout;
 }
 
-function runAsync(argv: readonly string[], opts: { env?: NodeJS.ProcessEnv; detached?: boolean; onSpawn?: (pid: number) => void } = {}): Promise<Result> {
+function runAsync(argv: readonly string[], opts: { env?: NodeJS.ProcessEnv; detached?: boolean; onSpawn?: (pid: number) => void; stdin?: string } = {}): Promise<Result> {
     return new Promise((resolve, reject) => {
-        const child = spawn(argv[0], argv.slice(1), { env: opts.env ?? process.env, detached: opts.detached ?? false, stdio: ["ignore", "pipe", "pipe"] });
+        const child = spawn(argv[0], argv.slice(1), { env: opts.env ?? process.env, detached: opts.detached ?? false, stdio: [opts.stdin === undefined ? "ignore" : "pipe", "pipe", "pipe"] });
+        if (opts.stdin !== undefined && child.stdin !== null) {
+            // A script killed before it read all of its stdin: the pipe breaks, which is no error here.
+            child.stdin.on("error", () => undefined);
+            child.stdin.end(opts.stdin);
+        }
         let stdout = "";
         let stderr = "";
-        child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-        child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+        child.stdout?.on("data", (d: Buffer) => (stdout += d.toString()));
+        child.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
         child.on("error", reject);
         if (child.pid !== undefined) opts.onSpawn?.(child.pid);
         child.on("close", (status, signal) => resolve({ status, signal, stdout, stderr }));
@@ -195,14 +222,16 @@ class NetnsHost {
         return [NSENTER, "-t", String(this.holder), "-m", "-n", "--", ...loginShell, "-c", command];
     }
 
-    /** Runs command text the way sshd does: the login shell (default /bin/sh) with -c. */
-    login(command: string, opts: { loginShell?: readonly string[]; env?: NodeJS.ProcessEnv } = {}): Promise<Result> {
-        return runAsync(this.argv(command, opts.loginShell ?? ["/bin/sh"]), { env: opts.env });
+    /** Runs command text the way sshd does: the login shell (default /bin/sh) with -c, and its stdin. */
+    login(command: string | Cmd, opts: { loginShell?: readonly string[]; env?: NodeJS.ProcessEnv } = {}): Promise<Result> {
+        const c = asCmd(command);
+        return runAsync(this.argv(c.command, opts.loginShell ?? ["/bin/sh"]), { env: opts.env, stdin: c.stdin });
     }
 
     /** Like login, in its own process group (for kill tests); onSpawn gets the group id. */
-    loginGroup(command: string, env: NodeJS.ProcessEnv, onSpawn?: (pgid: number) => void): Promise<Result> {
-        return runAsync(this.argv(command, ["/bin/sh"]), { env, detached: true, onSpawn });
+    loginGroup(command: string | Cmd, env: NodeJS.ProcessEnv, onSpawn?: (pgid: number) => void): Promise<Result> {
+        const c = asCmd(command);
+        return runAsync(this.argv(c.command, ["/bin/sh"]), { env, detached: true, onSpawn, stdin: c.stdin });
     }
 
     /** Test-side shell commands inside the host (bash, whatever /bin/sh is). */
@@ -343,7 +372,7 @@ async function probe(h: NetnsHost, features: readonly HostFeature[] = FEATURES, 
 async function apply(h: NetnsHost, tokens: Tokens, waves: readonly (readonly HostFeature[])[] = WAVES, loginShell?: readonly string[]): Promise<Map<string, string>> {
     const out = new Map<string, string>();
     for (const wave of waves) {
-        const results = await Promise.all(wave.map((f) => h.login(renderFeature(HOST, f, tokens.get(featureKey(f)) as string).create, { loginShell })));
+        const results = await Promise.all(wave.map((f) => h.login(cmd(renderFeature(AT, f, tokens.get(featureKey(f)) as string), "create"), { loginShell })));
         wave.forEach((f, i) => {
             const r = results[i];
             assert.equal(r.status, 0, `${featureKey(f)} create failed (${r.status}): ${r.stderr}`);
@@ -357,7 +386,7 @@ async function apply(h: NetnsHost, tokens: Tokens, waves: readonly (readonly Hos
 async function destroy(h: NetnsHost, waves: readonly (readonly HostFeature[])[] = WAVES, loginShell?: readonly string[]): Promise<Map<string, string>> {
     const out = new Map<string, string>();
     for (const wave of [...waves].reverse()) {
-        const results = await Promise.all(wave.map((f) => h.login(renderFeature(HOST, f, "new").delete, { loginShell })));
+        const results = await Promise.all(wave.map((f) => h.login(cmd(renderFeature(AT, f, "new"), "delete"), { loginShell })));
         wave.forEach((f, i) => {
             const r = results[i];
             assert.equal(r.status, 0, `${featureKey(f)} delete failed (${r.status}): ${r.stderr}`);
@@ -406,6 +435,14 @@ function assertApplied(h: NetnsHost, s: Snapshot): void {
         h.bash(`ls ${HOST_PATHS.bootDir}`),
         "10-ipforward.sh\n10-promisc-lan0.sh\n30-shim-mvshim0.sh\n40-route-198-18-0-10-32.sh\n",
     );
+    // The state of each feature: committed by its owner, with its values and its undo script.
+    for (const f of FEATURES) {
+        const d = `${HOST_PATHS.stateRoot}/${featureKey(f)}`;
+        assert.equal(h.bash(`ls ${d}`), "identity\nowners\nprior\ntoken\nundo\n", d);
+        assert.equal(cat(`${d}/identity`), `${featureIdentity(f)}\n`, d);
+        assert.equal(cat(`${d}/owners`), `${AT.owner}\n`, d);
+        assert.equal(cat(`${d}/undo`), renderUndo(AT, f), d);
+    }
 }
 
 const hosts: NetnsHost[] = [];
@@ -439,7 +476,7 @@ describe("hostScripts for real: network namespaces on this kernel", function () 
         const tokens = await probe(h);
         for (const f of FEATURES) assert.match(tokens.get(featureKey(f)) as string, /^drift:new,.*boot,unit@[0-9]+$/);
         const out = await apply(h, tokens);
-        for (const f of FEATURES) assert.match(out.get(featureKey(f)) as string, new RegExp(`^pulumi-macvlan node1 ${featureKey(f)}: changed \\(prior state recorded, .*token .* stored\\)\\n$`));
+        for (const f of FEATURES) assert.match(out.get(featureKey(f)) as string, new RegExp(`^pulumi-macvlan node1 ${featureKey(f)}: changed \\(prior state recorded, .*token .* stored, owned by proj/test/node1\\)\\n$`));
         assert.match(out.get("shim-mvshim0") as string, /macvlan link mvshim0 created on lan0, mvshim0 rp_filter=2, mvshim0 arp_ignore=1, mvshim0 arp_announce=2, address 198\.18\.0\.250\/32 on mvshim0, mvshim0 up/);
         assertApplied(h, h.snapshot());
         assert.equal(h.ping("198.18.0.10"), true, "with the shim the host reaches its container");
@@ -545,13 +582,13 @@ describe("hostScripts for real: network namespaces on this kernel", function () 
         const log = () => h.bash("cat /run/mvt/systemctl.log");
         const tokens = await probe(h);
         for (const wave of WAVES) {
-            const rs = await Promise.all(wave.map((f) => h.login(renderFeature(HOST, f, tokens.get(featureKey(f)) as string).create, { env })));
+            const rs = await Promise.all(wave.map((f) => h.login(cmd(renderFeature(AT, f, tokens.get(featureKey(f)) as string), "create"), { env })));
             for (const r of rs) assert.equal(r.status, 0, r.stderr);
         }
         assert.equal(log(), "daemon-reload\n", "one reload: the parallel creates wrote the unit once");
-        for (const f of FEATURES) assert.equal((await h.login(renderFeature(HOST, f, tokens.get(featureKey(f)) as string).create, { env })).status, 0);
+        for (const f of FEATURES) assert.equal((await h.login(cmd(renderFeature(AT, f, tokens.get(featureKey(f)) as string), "create"), { env })).status, 0);
         assert.equal(log(), "daemon-reload\n", "an unchanged apply does not reload");
-        for (const f of [...FEATURES].reverse()) assert.equal((await h.login(renderFeature(HOST, f, "new").delete, { env })).status, 0);
+        for (const f of [...FEATURES].reverse()) assert.equal((await h.login(cmd(renderFeature(AT, f, "new"), "delete"), { env })).status, 0);
         assert.equal(log(), "daemon-reload\ndaemon-reload\n", "the last destroy removed the unit and reloaded");
     });
 
@@ -583,7 +620,7 @@ describe("hostScripts for real: network namespaces on this kernel", function () 
         // takes the new file meanwhile. The create, queued on the old file, must end up behind B.
         const a = h.login(`exec 9>>${L}; flock 9; : > /run/mvt-a; while [ ! -e /run/mvt-go ]; do sleep 0.02; done; rm -f ${L}; while [ ! -e /run/mvt-b ]; do sleep 0.02; done; echo released`);
         await until("[ -e /run/mvt-a ]");
-        const create = h.login(renderFeature(HOST, PROMISC, "new").create);
+        const create = h.login(cmd(renderFeature(AT, PROMISC, "new"), "create"));
         await new Promise((r) => setTimeout(r, 300));
         assert.equal(h.bash("test ! -e /var/lib/pulumi-macvlan && echo waiting"), "waiting\n", "the create waits for the lock");
         h.bash(": > /run/mvt-go");
@@ -597,7 +634,7 @@ describe("hostScripts for real: network namespaces on this kernel", function () 
         assert.ok(tokenAt >= bReleased, `the create wrote its state (${tokenAt}) before B released the new lock file (${bReleased})`);
         assert.equal(h.bash(`test -e ${L} && echo there`), "there\n");
         // Its delete is the last one: the lock file goes with it.
-        const del = await h.login(renderFeature(HOST, PROMISC, "new").delete);
+        const del = await h.login(cmd(renderFeature(AT, PROMISC, "new"), "delete"));
         assert.equal(del.status, 0, del.stderr);
         assert.equal(h.bash(`test ! -e ${L} && echo absent`), "absent\n");
         h.bash("rm -f /run/mvt-a /run/mvt-b /run/mvt-go");
@@ -610,7 +647,7 @@ describe("hostScripts for real: network namespaces on this kernel", function () 
             const out = new Map<string, string>();
             const waves = which === "create" ? WAVES : [...WAVES].reverse();
             for (const wave of waves) {
-                const rs = await Promise.all(wave.map((f) => h.login(renderFeature(host, f, "tok-n")[which])));
+                const rs = await Promise.all(wave.map((f) => h.login(cmd(renderFeature({ host: host, owner: ownerOf(host) }, f, "tok-n"), which))));
                 wave.forEach((f, i) => {
                     assert.equal(rs[i].status, 0, `${host} ${featureKey(f)} ${which}: ${rs[i].stderr}`);
                     out.set(featureKey(f), rs[i].stdout);
@@ -619,15 +656,15 @@ describe("hostScripts for real: network namespaces on this kernel", function () 
             return out;
         };
         await run("node1", "create");
-        const applied = normalized(h.snapshot(), { ignore: /\/etc\/pulumi-macvlan\/boot\.d\/|\/owners( |$)/ });
+        const applied = normalized(h.snapshot(), { ignore: /\/etc\/pulumi-macvlan\/boot\.d\/|\/(owners|undo)( |$)/ });
         // Pulumi creates the renamed host's commands first and deletes the old ones at the end.
         const adopt = await run("node1b", "create");
-        for (const f of FEATURES) assert.match(adopt.get(featureKey(f)) as string, /now also owned by host node1b/, featureKey(f));
+        for (const f of FEATURES) assert.match(adopt.get(featureKey(f)) as string, /owned by proj\/test\/node1b/, featureKey(f));
         const kept = await run("node1", "delete");
-        for (const f of FEATURES) assert.equal(kept.get(featureKey(f)), `pulumi-macvlan node1 ${featureKey(f)}: changed (kept: host node1b has it too)\n`);
-        // Links, addresses, routes, sysctls and files as applied (fragments now say node1b, the owner changed).
-        assertSame(normalized(h.snapshot(), { ignore: /\/etc\/pulumi-macvlan\/boot\.d\/|\/owners( |$)/ }), applied, "still applied");
-        assert.equal(h.bash("cat /var/lib/pulumi-macvlan/ipforward/owners"), "node1b\n");
+        for (const f of FEATURES) assert.equal(kept.get(featureKey(f)), `pulumi-macvlan node1 ${featureKey(f)}: changed (kept: also held by proj/test/node1b)\n`);
+        // Links, addresses, routes, sysctls and files as applied (fragments and undo scripts now say node1b, the owner changed).
+        assertSame(normalized(h.snapshot(), { ignore: /\/etc\/pulumi-macvlan\/boot\.d\/|\/(owners|undo)( |$)/ }), applied, "still applied");
+        assert.equal(h.bash("cat /var/lib/pulumi-macvlan/ipforward/owners"), "proj/test/node1b\n");
         // The probe of the renamed host sees no drift: the boot fragments are its own now.
         const p = await h.login(renderProbe("node1b", FEATURES));
         assert.equal(p.status, 0, p.stderr);
@@ -670,19 +707,19 @@ describe("hostScripts for real: network namespaces on this kernel", function () 
         assert.equal(ok.status, 0, ok.stderr);
         assert.equal(ok.stdout, `pulumi-macvlan node1: preflight ok (Linux ${kernel}, parent NIC lan0)\n`);
 
-        const failures: [string, string, NodeJS.ProcessEnv?][] = [
+        const failures: [string | Cmd, string, NodeJS.ProcessEnv?][] = [
             [renderPreflight({ host: HOST, parent: "nope0", needsVlan: false, needsDocker: false }), "pulumi-macvlan node1: preflight failed: parent NIC nope0 does not exist; nothing was changed\n"],
-            [renderFeature(HOST, { kind: "promisc", parent: "nope0" }, "new").create, "pulumi-macvlan node1 promisc-nope0: preflight failed: parent NIC nope0 does not exist; nothing was changed\n"],
-            [renderFeature(HOST, { kind: "shim", lower: "nope0", link: "mvshim0", address: "198.18.0.250/32" }, "new").create, "pulumi-macvlan node1 shim-mvshim0: preflight failed: lower link nope0 does not exist; nothing was changed\n"],
-            [renderFeature(HOST, { kind: "route", link: "nope0", cidr: "198.18.0.10/32" }, "new").create, "pulumi-macvlan node1 route-198-18-0-10-32: preflight failed: route link nope0 does not exist; nothing was changed\n"],
-            [renderFeature(HOST, { kind: "shim", lower: "lan0", link: "lo", address: "198.18.0.250/32" }, "new").create, "pulumi-macvlan node1 shim-lo: preflight failed: link lo exists but is not a bridge-mode macvlan on lan0: refusing to touch it; nothing was changed\n"],
-            [renderFeature(HOST, { kind: "route", link: "lo", cidr: "198.18.0.0/24" }, "new").create, "pulumi-macvlan node1 route-198-18-0-0-24: preflight failed: a route to 198.18.0.0/24 already exists (198.18.0.0/24 dev lan0 proto kernel scope link src 198.18.0.2): refusing to replace it; nothing was changed\n"],
+            [cmd(renderFeature(AT, { kind: "promisc", parent: "nope0" }, "new"), "create"), "pulumi-macvlan node1 promisc-nope0: preflight failed: parent NIC nope0 does not exist; nothing was changed\n"],
+            [cmd(renderFeature(AT, { kind: "shim", lower: "nope0", link: "mvshim0", address: "198.18.0.250/32" }, "new"), "create"), "pulumi-macvlan node1 shim-mvshim0: preflight failed: lower link nope0 does not exist; nothing was changed\n"],
+            [cmd(renderFeature(AT, { kind: "route", link: "nope0", cidr: "198.18.0.10/32" }, "new"), "create"), "pulumi-macvlan node1 route-198-18-0-10-32: preflight failed: route link nope0 does not exist; nothing was changed\n"],
+            [cmd(renderFeature(AT, { kind: "shim", lower: "lan0", link: "lo", address: "198.18.0.250/32" }, "new"), "create"), "pulumi-macvlan node1 shim-lo: preflight failed: link lo exists but is not a bridge-mode macvlan on lan0: refusing to touch it; nothing was changed\n"],
+            [cmd(renderFeature(AT, { kind: "route", link: "lo", cidr: "198.18.0.0/24" }, "new"), "create"), "pulumi-macvlan node1 route-198-18-0-0-24: preflight failed: a route to 198.18.0.0/24 already exists (198.18.0.0/24 dev lan0 proto kernel scope link src 198.18.0.2): refusing to replace it; nothing was changed\n"],
         ];
         // This kernel has no 802.1Q (see LAB.md); prove it rather than assume it.
         const vlanMissing = runSync(["ip", "netns", "exec", h.ns, "sh", "-c", "[ ! -d /proc/net/vlan ] && ! modprobe -n 8021q 2>/dev/null"]).status === 0;
         assert.ok(vlanMissing, "this test expects a kernel without 802.1Q (the machine's, per LAB.md); on a kernel with it, the VLAN feature must be run for real instead");
         failures.push(
-            [renderFeature(HOST, { kind: "vlan", parent: "lan0", id: 50 }, "new").create, "pulumi-macvlan node1 vlan-lan0.50: preflight failed: this kernel has no 802.1Q VLAN support (no /proc/net/vlan, and modprobe 8021q failed); nothing was changed\n"],
+            [cmd(renderFeature(AT, { kind: "vlan", parent: "lan0", id: 50 }, "new"), "create"), "pulumi-macvlan node1 vlan-lan0.50: preflight failed: this kernel has no 802.1Q VLAN support (no /proc/net/vlan, and modprobe 8021q failed); nothing was changed\n"],
             [renderPreflight({ host: HOST, parent: "lan0", needsVlan: true, needsDocker: false }), "pulumi-macvlan node1: preflight failed: this kernel has no 802.1Q VLAN support (no /proc/net/vlan, and modprobe 8021q failed); nothing was changed\n"],
         );
         // Docker: not installed (a PATH without it), installed with no engine (the real client, no socket here), answering (a stand-in).
@@ -696,10 +733,10 @@ describe("hostScripts for real: network namespaces on this kernel", function () 
             [docker, "pulumi-macvlan node1: preflight failed: docker is not installed (the networks on this host need it); nothing was changed\n", { PATH: "/run/mvt/nodocker:/usr/sbin:/sbin" }],
             [renderPreflight({ host: HOST, parent: "lan0", needsVlan: false, needsDocker: false }), "pulumi-macvlan node1: preflight failed: Linux 3.8.13-old is too old: macvlan needs Linux 3.9 or newer; nothing was changed\n", { ...process.env, PATH: `/run/mvt/oldkernel:${process.env.PATH}` }],
             [renderPreflight({ host: HOST, parent: "lan0", needsVlan: false, needsDocker: false }), "pulumi-macvlan node1: preflight failed: flock from util-linux is not installed (the host lock needs its -w timeout); nothing was changed\n", { ...process.env, PATH: `/run/mvt/otherflock:${process.env.PATH}` }],
-            [renderFeature(HOST, PROMISC, "new").delete, "pulumi-macvlan node1 promisc-lan0: preflight failed: flock from util-linux is not installed (the host lock needs its -w timeout); nothing was changed\n", { ...process.env, PATH: `/run/mvt/otherflock:${process.env.PATH}` }],
+            [cmd(renderFeature(AT, PROMISC, "new"), "delete"), "pulumi-macvlan node1 promisc-lan0: preflight failed: flock from util-linux is not installed (the host lock needs its -w timeout); nothing was changed\n", { ...process.env, PATH: `/run/mvt/otherflock:${process.env.PATH}` }],
         );
-        for (const [cmd, message, env] of failures) {
-            const r = await h.login(cmd, { env });
+        for (const [command, message, env] of failures) {
+            const r = await h.login(command, { env });
             assert.equal(r.status, 2, `${message}: exit ${r.status}, ${r.stderr}`);
             assert.equal(r.stderr, message);
             assert.equal(r.stdout, "");
@@ -713,7 +750,7 @@ describe("hostScripts for real: network namespaces on this kernel", function () 
         h.bash("rm -r /run/mvt/nodocker /run/mvt/fakedocker /run/mvt/oldkernel /run/mvt/otherflock");
         // No systemd: its binary hidden (in this host's own mount namespace only).
         h.bash("mount --bind /dev/null /lib/systemd/systemd && test ! -x /usr/lib/systemd/systemd");
-        const nosd = await h.login(renderFeature(HOST, PROMISC, "new").create);
+        const nosd = await h.login(cmd(renderFeature(AT, PROMISC, "new"), "create"));
         h.bash("umount /lib/systemd/systemd");
         assert.equal(nosd.status, 2);
         assert.equal(nosd.stderr, "pulumi-macvlan node1 promisc-lan0: preflight failed: systemd is not installed: the boot-time config is a systemd unit; nothing was changed\n");
@@ -728,14 +765,16 @@ describe("hostScripts for real: network namespaces on this kernel", function () 
 mkdir -p /run/mvt/killbin /run/mvt/kill
 echo 0 > /run/mvt/kill/count
 echo 1000000 > /run/mvt/kill/at
+echo kill > /run/mvt/kill/mode
 for c in ip id uname flock rm mkdir mv chmod cat ln ls rmdir cksum sleep modprobe systemctl; do
     real=$(command -v "$c") || continue
-    printf '#!/bin/sh\\nread -r n < /run/mvt/kill/count\\nn=$((n + 1))\\necho "$n" > /run/mvt/kill/count\\nread -r at < /run/mvt/kill/at\\nif [ "$n" -ge "$at" ]; then kill -KILL 0; fi\\nexec %s "$@"\\n' "$real" > /run/mvt/killbin/$c
+    printf '#!/bin/sh\\nread -r n < /run/mvt/kill/count\\nn=$((n + 1))\\necho "$n" > /run/mvt/kill/count\\nread -r at < /run/mvt/kill/at\\nread -r mode < /run/mvt/kill/mode\\nif [ "$mode" = kill ] && [ "$n" -ge "$at" ]; then kill -KILL 0; fi\\nif [ "$mode" = fail ] && [ "$n" -eq "$at" ]; then echo "mvt: command $n ($0) fails" >&2; exit 1; fi\\nexec %s "$@"\\n' "$real" > /run/mvt/killbin/$c
     chmod +x /run/mvt/killbin/$c
 done`);
         }
         const KILL_ENV = { ...process.env, PATH: `/run/mvt/killbin:${process.env.PATH}` };
-        const setKill = (h: NetnsHost, at: number) => h.bash(`echo 0 > /run/mvt/kill/count; echo ${at} > /run/mvt/kill/at`);
+        /** From now on, the at-th external command kills the process group (`kill`), or fails alone with exit status 1 (`fail`). */
+        const setKill = (h: NetnsHost, at: number, mode: "kill" | "fail" = "kill") => h.bash(`echo 0 > /run/mvt/kill/count; echo ${at} > /run/mvt/kill/at; echo ${mode} > /run/mvt/kill/mode`);
         const count = (h: NetnsHost) => Number(h.bash("cat /run/mvt/kill/count").trim());
 
         const plans: { feature: HostFeature; base: HostFeature[]; prepare?: string }[] = [
@@ -755,39 +794,114 @@ done`);
                 if (prepare !== undefined) h.bash(prepare);
                 const before = h.snapshot();
                 const key = featureKey(feature);
-                const r = renderFeature(HOST, feature, "tok-1");
+                const r = renderFeature(AT, feature, "tok-1");
                 // Reference: an uninterrupted create, counting its commands.
                 setKill(h, 1000000);
-                const full = await h.loginGroup(r.create, KILL_ENV);
+                const full = await h.loginGroup(cmd(r, "create"), KILL_ENV);
                 assert.equal(full.status, 0, full.stderr);
                 const createCommands = count(h);
                 const applied = normalized(h.snapshot());
                 setKill(h, 1000000);
-                assert.equal((await h.loginGroup(r.delete, KILL_ENV)).status, 0);
+                assert.equal((await h.loginGroup(cmd(r, "delete"), KILL_ENV)).status, 0);
                 const deleteCommands = count(h);
                 assertSame(h.snapshot(), before, "state");
                 assert.ok(createCommands > 10 && deleteCommands > 5, `commands counted: ${createCommands}, ${deleteCommands}`);
 
                 for (let at = 1; at <= createCommands; at++) {
                     setKill(h, at);
-                    const killed = await h.loginGroup(r.create, KILL_ENV);
+                    const killed = await h.loginGroup(cmd(r, "create"), KILL_ENV);
                     assert.equal(killed.signal, "SIGKILL", `create with a kill at command ${at} was not killed: ${killed.status} ${killed.stderr}`);
-                    const rerun = await h.login(r.create);
+                    const rerun = await h.login(cmd(r, "create"));
                     assert.equal(rerun.status, 0, `create after a kill at ${at}: ${rerun.stderr}`);
                     assertSame(normalized(h.snapshot()), applied, `state after a kill at create command ${at} and a re-run`);
                     assert.equal((await probe(h, [feature])).get(key), "tok-1", `probe after a kill at ${at}`);
-                    const del = await h.login(r.delete);
+                    const del = await h.login(cmd(r, "delete"));
                     assert.equal(del.status, 0, del.stderr);
                     assertSame(h.snapshot(), before, `destroy after a kill at create command ${at}`);
                 }
                 for (let at = 1; at <= deleteCommands; at++) {
-                    assert.equal((await h.login(r.create)).status, 0);
+                    assert.equal((await h.login(cmd(r, "create"))).status, 0);
                     setKill(h, at);
-                    const killed = await h.loginGroup(r.delete, KILL_ENV);
+                    const killed = await h.loginGroup(cmd(r, "delete"), KILL_ENV);
                     assert.equal(killed.signal, "SIGKILL", `delete with a kill at command ${at} was not killed`);
-                    const rerun = await h.login(r.delete);
+                    const rerun = await h.login(cmd(r, "delete"));
                     assert.equal(rerun.status, 0, `delete after a kill at ${at}: ${rerun.stderr}`);
                     assertSame(h.snapshot(), before, `state after a kill at delete command ${at} and a re-run`);
+                }
+            });
+        }
+
+        // Issue 9 item 2: a create cut part-way, then a *changed* config. Pulumi records no failed
+        // create, so the next run creates the changed feature and never deletes the cut one: the
+        // scripts themselves must leave nothing behind. A failing command makes the create undo its
+        // own work before it exits (the host is as before at once); a kill leaves an unfinished
+        // state directory that the next create (of any feature) undoes first.
+        const changes: { name: string; from: HostFeature; to: HostFeature; base: HostFeature[]; sameKey: boolean }[] = [
+            { name: "shim with a new address (same key: the earlier one is undone first)", from: SHIM, to: { ...SHIM, address: "198.18.0.251/32" }, base: [], sameKey: true },
+            { name: "route to another prefix (another key: the unfinished one is swept)", from: ROUTE, to: { ...ROUTE, cidr: "198.18.0.11/32" }, base: [SHIM], sameKey: false },
+        ];
+        for (const { name, from, to, base, sameKey } of changes) {
+            it(`${name}: a create cut at each of its commands in turn (killed, or that command failing), then the changed create and a destroy: end exactly right`, async function () {
+                this.timeout(1200000);
+                const h = await newHost();
+                installKiller(h);
+                for (const b of base) await apply(h, new Map([[featureKey(b), "base"]]), [[b]]);
+                const before = h.snapshot();
+                const rFrom = renderFeature(AT, from, "tok-1");
+                const rTo = renderFeature(AT, to, "tok-2");
+                const run = async (c: Cmd, what: string) => {
+                    const r = await h.login(c);
+                    assert.equal(r.status, 0, `${what}: ${r.stderr}`);
+                    return r;
+                };
+                // References: each applied alone on the same host, counting the first one's commands.
+                setKill(h, 1000000);
+                assert.equal((await h.loginGroup(cmd(rFrom, "create"), KILL_ENV)).status, 0);
+                const commands = count(h);
+                const appliedFrom = normalized(h.snapshot());
+                await run(cmd(rFrom, "delete"), "reference delete");
+                await run(cmd(rTo, "create"), "reference create of the changed feature");
+                const appliedTo = normalized(h.snapshot());
+                await run(cmd(rTo, "delete"), "reference delete of the changed feature");
+                assertSame(h.snapshot(), before, "the references leave the host as it was");
+                assert.ok(commands > 20, `commands counted: ${commands}`);
+                let undone = 0;
+                for (let at = 1; at <= commands; at++) {
+                    for (const mode of ["kill", "fail"] as const) {
+                        const where = `${mode} at create command ${at} of ${commands}`;
+                        setKill(h, at, mode);
+                        const cut = await h.loginGroup(cmd(rFrom, "create"), KILL_ENV);
+                        setKill(h, 1000000);
+                        if (mode === "kill") {
+                            assert.equal(cut.signal, "SIGKILL", `${where}: not killed (${cut.status}) ${cut.stderr}`);
+                        } else if (cut.status !== 0) {
+                            // A lock that times out (flock failing) is someone else's: its file stays.
+                            if (cut.stderr.includes(`timed out after 600 s waiting for ${HOST_PATHS.lock}`) && !before.files.includes(`${HOST_PATHS.lock} `)) h.bash(`rm -f ${HOST_PATHS.lock}`);
+                            // The failed create undid its own work before it exited.
+                            assertSame(h.snapshot(), before, `${where}: the failed create left the host as before it (${cut.stderr.trim()})`);
+                            if (/this failed create was undone: the host is as before it/.test(cut.stderr)) undone++;
+                        } else {
+                            // The failing command was one whose failure the script handles (a check): it finished.
+                            assertSame(normalized(h.snapshot()), appliedFrom, `${where}: the create finished anyway`);
+                            // Pulumi recorded it, so it replaces it: the old one's delete first.
+                            await run(cmd(rFrom, "delete"), `${where}: delete before replace`);
+                        }
+                        const next = await run(cmd(rTo, "create"), `${where}: the changed create`);
+                        assertSame(normalized(h.snapshot()), appliedTo, `${where}: after the changed create (${next.stdout.trim()})`);
+                        await run(cmd(rTo, "delete"), `${where}: destroy`);
+                        assertSame(h.snapshot(), before, `${where}: destroy restores the state from before the first apply`);
+                    }
+                }
+                assert.ok(undone >= 5, `failed creates that undid their own work: ${undone}`);
+                if (sameKey) {
+                    // A create that finished on the host but whose result never reached Pulumi: the
+                    // changed create (same key, same owner, other values) undoes it first.
+                    await run(cmd(rFrom, "create"), "a create whose result was lost");
+                    const next = await run(cmd(rTo, "create"), "the changed create after a lost result");
+                    assert.match(next.stdout, new RegExp(`earlier ${featureKey(to)} \\(${featureIdentity(from).replace(/[./]/g, (c) => `\\${c}`)}\\) undone`));
+                    assertSame(normalized(h.snapshot()), appliedTo, "the lost create was replaced");
+                    await run(cmd(rTo, "delete"), "destroy after a lost result");
+                    assertSame(h.snapshot(), before, "destroy after a lost result");
                 }
             });
         }
@@ -800,9 +914,9 @@ done`);
             await apply(h, tokens);
             const applied = normalized(h.snapshot(), { ignore: PRIOR_FILE });
             await destroy(h);
-            const killAfter = async (cmd: string, ms: number) => {
+            const killAfter = async (command: Cmd, ms: number) => {
                 let pgid = 0;
-                const p = h.loginGroup(cmd, process.env, (pid) => (pgid = pid));
+                const p = h.loginGroup(command, process.env, (pid) => (pgid = pid));
                 await new Promise((res) => setTimeout(res, ms));
                 try {
                     process.kill(-pgid, "SIGKILL");
@@ -813,10 +927,10 @@ done`);
             };
             for (let i = 0; i < 30; i++) {
                 const ms = (i * 7) % 60;
-                for (const wave of WAVES) await Promise.all(wave.map((f) => killAfter(renderFeature(HOST, f, "tok-r").create, ms)));
+                for (const wave of WAVES) await Promise.all(wave.map((f) => killAfter(cmd(renderFeature(AT, f, "tok-r"), "create"), ms)));
                 await apply(h, tokens);
                 assertSame(normalized(h.snapshot(), { ignore: PRIOR_FILE }), applied, `create killed after ${ms} ms, then re-run`);
-                for (const wave of [...WAVES].reverse()) await Promise.all(wave.map((f) => killAfter(renderFeature(HOST, f, "x").delete, ms)));
+                for (const wave of [...WAVES].reverse()) await Promise.all(wave.map((f) => killAfter(cmd(renderFeature(AT, f, "x"), "delete"), ms)));
                 await destroy(h);
                 assertSame(h.snapshot(), before, `delete killed after ${ms} ms, then re-run`);
             }
@@ -919,7 +1033,7 @@ while :; do
     if [ -f "$W/steps/$n.ready" ]; then
         how=$(cat "$W/steps/$n.how")
         if [ "$how" = login ]; then
-            /bin/sh -c "$(cat "$W/steps/$n.sh")" > "$W/out/$n.stdout" 2> "$W/out/$n.stderr" < /dev/null
+            /bin/sh -c "$(cat "$W/steps/$n.sh")" > "$W/out/$n.stdout" 2> "$W/out/$n.stderr" < "$W/steps/$n.stdin"
         else
             /bin/bash -c "$(cat "$W/steps/$n.sh")" > "$W/out/$n.stdout" 2> "$W/out/$n.stderr" < /dev/null
         fi
@@ -958,9 +1072,11 @@ busybox poweroff -f
         return new VlanGuest(dir, pid, kernel.release);
     }
 
-    async exec(command: string, how: "login" | "bash"): Promise<Result> {
+    async exec(command: string | Cmd, how: "login" | "bash"): Promise<Result> {
         const n = this.seq++;
-        writeFileSync(`${this.dir}/steps/${n}.sh`, command);
+        const c = asCmd(command);
+        writeFileSync(`${this.dir}/steps/${n}.sh`, c.command);
+        writeFileSync(`${this.dir}/steps/${n}.stdin`, c.stdin ?? "");
         writeFileSync(`${this.dir}/steps/${n}.how`, how);
         writeFileSync(`${this.dir}/steps/${n}.ready`, "");
         const deadline = Date.now() + 120000;
@@ -972,7 +1088,7 @@ busybox poweroff -f
         return { status: Number(read("rc").trim()), signal: null, stdout: read("stdout"), stderr: read("stderr") };
     }
 
-    login(command: string): Promise<Result> {
+    login(command: string | Cmd): Promise<Result> {
         return this.exec(command, "login");
     }
 
@@ -1072,7 +1188,7 @@ describe("hostScripts for real: VLANs in a QEMU guest with a Debian kernel (802.
             const out = new Map<string, string>();
             for (const w of ws) {
                 for (const f of w) {
-                    const r = await g.login(renderFeature(HOST, f, tokens.get(featureKey(f)) as string).create);
+                    const r = await g.login(cmd(renderFeature(AT, f, tokens.get(featureKey(f)) as string), "create"));
                     assert.equal(r.status, 0, `${featureKey(f)}: ${r.stderr}`);
                     out.set(featureKey(f), r.stdout);
                 }
@@ -1082,7 +1198,7 @@ describe("hostScripts for real: VLANs in a QEMU guest with a Debian kernel (802.
         const destroyG = async (ws: readonly (readonly HostFeature[])[]) => {
             for (const w of [...ws].reverse()) {
                 for (const f of w) {
-                    const r = await g.login(renderFeature(HOST, f, "new").delete);
+                    const r = await g.login(cmd(renderFeature(AT, f, "new"), "delete"));
                     assert.equal(r.status, 0, `${featureKey(f)}: ${r.stderr}`);
                 }
             }
@@ -1172,7 +1288,7 @@ describe("hostScripts for real: VLANs in a QEMU guest with a Debian kernel (802.
         assert.notEqual(after70.links, qdisc(after70).links, "the qdisc is the one difference, and it is there");
         assertSame(qdisc(after70), before70, "the adopted VLAN is left as it was (down)");
         await g.bash("ip link del lan0.70; ip link add link lan0 name lan0.80 type macvlan");
-        const bad = await g.login(renderFeature(HOST, { kind: "vlan", parent: "lan0", id: 80 }, "t").create);
+        const bad = await g.login(cmd(renderFeature(AT, { kind: "vlan", parent: "lan0", id: 80 }, "t"), "create"));
         assert.equal(bad.status, 2);
         assert.equal(bad.stderr, "pulumi-macvlan node1 vlan-lan0.80: preflight failed: link lan0.80 exists but is not VLAN 80 on lan0: refusing to touch it; nothing was changed\n");
     });

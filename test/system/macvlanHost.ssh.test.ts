@@ -33,6 +33,7 @@
  */
 import * as assert from "node:assert/strict";
 import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
 // The mocks first (importing them sets them), then the code under test.
 import "../support/mocks";
 import { runProgram } from "../support/program";
@@ -42,12 +43,14 @@ import {
     BOOT_UNIT_TEXT,
     bootFragmentPath,
     featureKey,
+    featureOwner,
     HOST_PATHS,
     renderBootFragment,
+    renderFeature,
     type HostFeature,
 } from "../../components/host/scripts";
 import { sshProber } from "../../components/stack/probe";
-import { unwrapSh } from "../../components/host/shell";
+import { unwrapStdin } from "../../components/host/shell";
 import { connectionOf, runRemote, type CommandConnection } from "../support/engine/command";
 import { hostChanges, labExec, labUp, releaseLab, type Lab, type LabHost } from "../../lab/lab";
 import {
@@ -172,6 +175,8 @@ interface Cmd {
     readonly create: string;
     readonly update: string;
     readonly delete: string | undefined;
+    /** The script sent on stdin (every feature command has one; the preflight has none). */
+    readonly stdin: string | undefined;
     readonly connection: CommandConnection;
     /** Names of the commands it depends on. */
     readonly after: readonly string[];
@@ -204,7 +209,8 @@ async function program(config: Record<string, unknown>): Promise<Plan> {
         // The key never leaves the secret (the connection holding it is a secret as a whole).
         assert.ok(isSecretValue(r.inputs["connection"]), `${r.name}: the connection is not a secret`);
         const create = str(r.inputs["create"], `${r.name}.create`);
-        const key = /^K='([^']*)'$/m.exec(unwrapSh(create))?.[1];
+        const stdin = r.inputs["stdin"] === undefined ? undefined : str(r.inputs["stdin"], `${r.name}.stdin`);
+        const key = stdin === undefined ? undefined : /^K='([^']*)'$/m.exec(unwrapStdin(stdin))?.[1];
         plan.set(r.name, {
             name: r.name,
             host,
@@ -212,6 +218,7 @@ async function program(config: Record<string, unknown>): Promise<Plan> {
             create,
             update: str(r.inputs["update"], `${r.name}.update`),
             delete: r.inputs["delete"] === undefined ? undefined : str(r.inputs["delete"], `${r.name}.delete`),
+            stdin,
             connection: connectionOf(r.inputs),
             after: r.dependencies.map((u) => nameOf(u) ?? u).filter((n) => names.has(n)),
         });
@@ -243,8 +250,8 @@ function waves(cmds: readonly Cmd[]): Cmd[][] {
 
 /** The TOKEN a feature command carries (its drift token from the probe). */
 function tokenOf(c: Cmd): string {
-    const t = /^TOKEN='([^']*)'$/m.exec(unwrapSh(c.create))?.[1];
-    if (t === undefined) throw new Error(`${c.name}: no TOKEN in its create text`);
+    const t = c.stdin === undefined ? undefined : /^TOKEN='([^']*)'$/m.exec(unwrapStdin(c.stdin))?.[1];
+    if (t === undefined) throw new Error(`${c.name}: no TOKEN in its script`);
     return t;
 }
 
@@ -261,7 +268,7 @@ function changed(a: Plan, b: Plan, host: string): string[] {
         .filter((n) => {
             const x = a.get(n);
             const y = b.get(n);
-            return x === undefined || y === undefined || x.create !== y.create || x.update !== y.update || x.delete !== y.delete;
+            return x === undefined || y === undefined || x.create !== y.create || x.update !== y.update || x.delete !== y.delete || x.stdin !== y.stdin;
         })
         .sort();
 }
@@ -295,7 +302,7 @@ async function runOne(c: Cmd, action: "create" | "update" | "delete", opts: RunO
     const t = Date.now();
     let o: Outcome;
     try {
-        const r = await runRemote(c.connection, sent, `${c.name} ${action}`, opts.timeoutMs?.(c));
+        const r = await runRemote(c.connection, sent, `${c.name} ${action}`, opts.timeoutMs?.(c), c.stdin);
         o = { name: c.name, action, ok: true, skipped: false, stdout: r.stdout };
     } catch (e) {
         o = { name: c.name, action, ok: false, skipped: false, stdout: "", error: e instanceof Error ? e.message : String(e) };
@@ -675,7 +682,7 @@ describe("MacvlanHost over real SSH on real kernels", function () {
             if (c.key === undefined) {
                 assert.match(o.stdout, new RegExp(`^pulumi-macvlan ${c.host}: preflight ok \\(Linux [^,]+, parent NIC eth0`, "m"));
                 if (c.host === GUEST) assert.match(o.stdout, /802\.1Q/);
-            } else assert.match(summaryLine(c, o.stdout), /^changed \(prior state recorded, .*token drift:new[^ ]* stored\)$/, o.name);
+            } else assert.match(summaryLine(c, o.stdout), /^changed \(prior state recorded, .*token drift:new[^ ]* stored, owned by macvlan\/test\/[a-z0-9]+\)$/, o.name);
         }
         current = plan;
 
@@ -976,16 +983,19 @@ describe("MacvlanHost over real SSH on real kernels", function () {
         const skipped = [...out.values()].filter((o) => o.skipped).map((o) => o.name).sort();
         assert.deepEqual(skipped, [NODE_ROUTE, `${GUEST}-shim`, GUEST_ROUTE].filter((n) => cutVlan === "50" || n.startsWith(NODE)).sort());
 
-        // The cut really was mid-way: the change before it made, the rest not.
+        // node1: the shim script's command failed (killed), so the script undid its own work before
+        // it exited: no shim link, no state, no fragment. vlan1: the session was killed outright, so
+        // its unfinished create is left mid-way (the link made, not up), for the next run to undo.
         const cut = await snapshots([NODE, GUEST]);
-        assert.deepEqual(ipv4(cut[NODE], SHIM), [`${CONTAINERS[NODE].shim}/32`]);
-        assert.ok(!flags(cut[NODE], SHIM).includes("UP"), `${NODE}: ${SHIM} came up after the cut point`);
-        assert.ok(linkByName(cut[GUEST], `eth0.${cutVlan}`) !== undefined && !flags(cut[GUEST], `eth0.${cutVlan}`).includes("UP"));
         const shimFeature = FEATURES[NODE][`${NODE}-shim`];
         const vlanFeature = FEATURES[GUEST][`${GUEST}-vlan${cutVlan}`];
+        assert.equal(linkByName(cut[NODE], SHIM), undefined, `${NODE}: the failed shim create left its link`);
+        assert.equal(cut[NODE].contents[`${HOST_PATHS.stateRoot}/${featureKey(shimFeature)}/prior`], undefined, `${NODE}: the failed shim create left its state`);
+        assert.ok(linkByName(cut[GUEST], `eth0.${cutVlan}`) !== undefined && !flags(cut[GUEST], `eth0.${cutVlan}`).includes("UP"));
         assert.equal(cut[NODE].contents[bootFragmentPath(shimFeature)], undefined, `${NODE}: shim fragment written after the cut point`);
         assert.equal(cut[GUEST].contents[bootFragmentPath(vlanFeature)], undefined);
-        assert.equal(cut[NODE].contents[`${HOST_PATHS.stateRoot}/${featureKey(shimFeature)}/token`], undefined);
+        assert.notEqual(cut[GUEST].contents[`${HOST_PATHS.stateRoot}/${featureKey(vlanFeature)}/undo`], undefined, `${GUEST}: the unfinished create saved its undo script first`);
+        assert.equal(cut[GUEST].contents[`${HOST_PATHS.stateRoot}/${featureKey(vlanFeature)}/owners`], undefined, `${GUEST}: the unfinished create is not committed`);
         await Promise.all([NODE, GUEST].map((h) => sh(h, REMOVE_CUT)));
         log(`cut ${NODE} at "${nodeHit.args}" (connection dropped), ${GUEST} at "${guestHit.args}" (session killed)`);
 
@@ -1056,5 +1066,62 @@ describe("MacvlanHost over real SSH on real kernels", function () {
         }
         const lock = await labExec(PRE, `test -e ${LOCK_FILE}`);
         assert.equal(lock.code, 1, `${PRE}: a failed preflight must not even create the lock file`);
+    });
+
+    it("8. two stacks on one host: each records its owner (project/stack/host); the first destroy keeps what the other still holds, the last restores; another stack's different values are refused; an older release's owner entry is taken over", async () => {
+        const g = labHostOf(lab, GUEST);
+        const conn: CommandConnection = { host: g.address, port: g.port, user: g.user, hostKey: g.hostKey, privateKey: readFileSync(lab.privateKeyPath, "utf8") };
+        const before = await snapshot(GUEST);
+        assertSame(`${GUEST} before`, exactView(prior[GUEST]), exactView(before));
+        const features: HostFeature[] = [
+            { kind: "promisc", parent: "eth0" },
+            { kind: "ipforward" },
+            { kind: "vlan", parent: "eth0", id: 50 },
+            { kind: "shim", lower: "eth0.50", link: SHIM, address: "198.18.50.250/32" },
+        ];
+        const owner = (stackName: string) => featureOwner("pulumi-macvlan", stackName, GUEST);
+        const run = async (stackName: string, f: HostFeature, action: "create" | "delete") => {
+            const r = renderFeature({ host: GUEST, owner: owner(stackName) }, f, "tok-8");
+            return runRemote(conn, r[action], `${stackName} ${featureKey(f)} ${action}`, undefined, r.stdin);
+        };
+        const owners = (f: HostFeature) => sh(GUEST, `cat ${HOST_PATHS.stateRoot}/${featureKey(f)}/owners`);
+        for (const f of features) await run("alpha", f, "create");
+        const applied = await snapshot(GUEST);
+        for (const f of features) {
+            const out = await run("beta", f, "create");
+            assert.match(out.stdout, new RegExp(`owned by pulumi-macvlan/beta/${GUEST}`), featureKey(f));
+            assert.equal(await owners(f), `${owner("alpha")}\n${owner("beta")}\n`, featureKey(f));
+        }
+        assertSame(`${GUEST} with both stacks`, runtimeView(applied), runtimeView(await snapshot(GUEST)));
+        // Stack gamma wants the same shim link with another address: refused, nothing changed.
+        const refused = await run("gamma", { kind: "shim", lower: "eth0.50", link: SHIM, address: "198.18.50.251/32" }, "create").then(
+            () => undefined,
+            (e: Error) => e.message,
+        );
+        assert.ok(refused !== undefined, "a different shim of another stack was applied");
+        assert.match(refused, new RegExp(`preflight failed: shim-${SHIM} is held by ${owner("alpha")}, ${owner("beta")} as 'shim lower=eth0.50 link=${SHIM} address=198\\.18\\.50\\.250/32'; this wants 'shim lower=eth0.50 link=${SHIM} address=198\\.18\\.50\\.251/32'`));
+        // Alpha's destroy, in reverse order: every feature kept for beta (its containers keep their VLAN).
+        for (const f of [...features].reverse()) {
+            const out = await run("alpha", f, "delete");
+            assert.equal(out.stdout, `pulumi-macvlan ${GUEST} ${featureKey(f)}: changed (kept: also held by ${owner("beta")})\n`);
+        }
+        const kept = await snapshot(GUEST);
+        assertSame(`${GUEST} after the first stack's destroy`, runtimeView(applied), runtimeView(kept));
+        assert.ok(flags(kept, "eth0.50").includes("UP") && ipv4(kept, SHIM).includes("198.18.50.250/32"));
+        for (const f of features) assert.equal(await owners(f), `${owner("beta")}\n`);
+        // Beta's destroy restores the host byte for byte.
+        for (const f of [...features].reverse()) await run("beta", f, "delete");
+        assertSame(`${GUEST} after both destroys`, exactView(before), exactView(await snapshot(GUEST)));
+        // A state directory an older release wrote (owner entry: the bare host name, no undo script
+        // or identity): the create of the same host entry takes the entry over, so its delete is the last.
+        const fwd: HostFeature = { kind: "ipforward" };
+        await run("alpha", fwd, "create");
+        const d = `${HOST_PATHS.stateRoot}/${featureKey(fwd)}`;
+        await sh(GUEST, `echo ${GUEST} > ${d}/owners && rm ${d}/undo ${d}/identity`);
+        await run("alpha", fwd, "create");
+        assert.equal(await owners(fwd), `${owner("alpha")}\n`);
+        const last = await run("alpha", fwd, "delete");
+        assert.doesNotMatch(last.stdout, /kept/);
+        assertSame(`${GUEST} after the takeover and its destroy`, exactView(before), exactView(await snapshot(GUEST)));
     });
 });

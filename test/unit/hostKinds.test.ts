@@ -28,9 +28,19 @@ import {
     ShellValueError,
     SHIM_SYSCTLS,
 } from "../../components/host/scripts";
-import { unwrapSh, wrapSh } from "../../components/host/shell";
+import { unwrapSh, unwrapStdin, wrapSh } from "../../components/host/shell";
 import { parseShellParts, parseShellText, readHostFile, SHELL_FILE_FIRST_LINE } from "../../components/host/shellFiles";
 import { MacvlanConfigError } from "../../components/net/problems";
+
+/** Who runs the reference scripts: host entry node1 of stack dev of project proj. */
+const AT = { host: "node1", owner: "proj/dev/node1" };
+
+/** The undo script a feature script carries (pm_undo_text). */
+function undoOf(script: string): string {
+    const m = /^pm_undo_text\(\) \{\n {4}cat <<"PM_EOF"\n([^]*?)PM_EOF\n\}$/m.exec(script);
+    if (!m) throw new Error("no pm_undo_text in the script");
+    return m[1];
+}
 
 const HOST_DIR = path.resolve(__dirname, "../../components/host");
 const SNAPSHOTS = path.join(__dirname, "__snapshots__", "host");
@@ -166,9 +176,10 @@ function referenceScripts(): Map<string, { script: string; command: string }> {
     const out = new Map<string, { script: string; command: string }>();
     const cmd = (name: string, command: string) => out.set(name, { script: unwrapSh(command), command });
     for (const f of Object.values(REFERENCE)) {
-        const r = renderFeature("node1", f, "new");
-        cmd(`${f.kind}.create.sh`, r.create);
-        cmd(`${f.kind}.delete.sh`, r.delete);
+        const r = renderFeature(AT, f, "new");
+        assert.deepEqual([r.create, r.update, r.delete], [`/bin/sh -s create ${featureKey(f)}`, `/bin/sh -s create ${featureKey(f)}`, `/bin/sh -s delete ${featureKey(f)}`]);
+        out.set(`${f.kind}.sh`, { script: unwrapStdin(r.stdin), command: "" });
+        out.set(`${f.kind}.undo.sh`, { script: unwrapStdin(undoOf(r.stdin)), command: "" });
         out.set(`${f.kind}.boot.sh`, { script: renderBootFragment("node1", f), command: "" });
     }
     cmd("probe.sh", renderProbe("node1", Object.values(REFERENCE)));
@@ -251,10 +262,10 @@ describe("host kinds: shellcheck", function () {
         const features = [...Object.values(REFERENCE), ...MORE];
         features.forEach((f, i) => {
             for (const token of ["new", "drift:new,boot@1234567890"]) {
-                const r = renderFeature("node1", f, token);
-                files.push(write(`${i}-${f.kind}-${files.length}.create.sh`, unwrapSh(r.create)));
+                const r = renderFeature(AT, f, token);
+                files.push(write(`${i}-${f.kind}-${files.length}.sh`, r.stdin));
             }
-            files.push(write(`${i}-${f.kind}.delete.sh`, unwrapSh(renderFeature("node1", f, "new").delete)));
+            files.push(write(`${i}-${f.kind}.undo.sh`, undoOf(renderFeature(AT, f, "new").stdin)));
             files.push(write(`${i}-${f.kind}.boot.sh`, renderBootFragment("node1", f)));
         });
         for (const needsVlan of [false, true]) {

@@ -98,7 +98,9 @@ describe("MacvlanHost", () => {
             const triggers = new Map(plan.map((x) => [x.name, x.triggers]));
             for (const planned of plan) {
                 const r = byName(recorded, planned.name);
-                const rendered = renderFeature("h", planned.feature, P.UNPROBED_TOKEN);
+                // The owner is the mocks' project and stack (test/support/mocks.ts) and the host's name.
+                const rendered = renderFeature({ host: "h", owner: "macvlan/test/h" }, planned.feature, P.UNPROBED_TOKEN);
+                assert.equal(r.inputs["stdin"], rendered.stdin, planned.name);
                 assert.equal(r.inputs["create"], rendered.create, planned.name);
                 assert.equal(r.inputs["update"], rendered.update, planned.name);
                 assert.equal(r.inputs["delete"], rendered.delete, planned.name);

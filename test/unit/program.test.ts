@@ -298,8 +298,12 @@ describe("program (index.ts) under mocks", () => {
                         const builtOn = planned.name.includes("-shim-route-") ? [FEATURES[stack][`${h.name}-shim`]] : [];
                         assert.deepEqual(r.inputs["triggers"], [FEATURES[stack][planned.name], ...builtOn], planned.name);
                         // runProgram's fake prober answers every key with the token `ok` (test/support/prober.ts).
-                        const rendered = renderFeature(h.name, planned.feature, "ok");
-                        assert.deepEqual([r.inputs["create"], r.inputs["update"], r.inputs["delete"]], [rendered.create, rendered.update, rendered.delete], planned.name);
+                        const rendered = renderFeature({ host: h.name, owner: `macvlan/test/${h.name}` }, planned.feature, "ok");
+                        assert.deepEqual(
+                            [r.inputs["stdin"], r.inputs["create"], r.inputs["update"], r.inputs["delete"]],
+                            [rendered.stdin, rendered.create, rendered.update, rendered.delete],
+                            planned.name,
+                        );
                         assert.equal(r.deleteBeforeReplace, true, planned.name);
                     }
                 }
@@ -542,8 +546,9 @@ describe("program (index.ts) under mocks", () => {
             });
             assert.deepEqual(changed(clean.resources, drifted.resources), [`${COMMAND}::docker1-vlan50`]);
             const after = byName(drifted.resources, "docker1-vlan50");
-            assert.notEqual(after.inputs["create"], vlan50.inputs["create"], "the create script carries the token");
-            assert.deepEqual(after.inputs["connection"], vlan50.inputs["connection"], "only the script text changes");
+            assert.notEqual(after.inputs["stdin"], vlan50.inputs["stdin"], "the script carries the token");
+            assert.equal(after.inputs["create"], vlan50.inputs["create"], "the command text stays /bin/sh -s create <key>");
+            assert.deepEqual(after.inputs["connection"], vlan50.inputs["connection"], "only the script changes");
         });
 
         it("macvlan:probe false: no probe, every feature unprobed", async () => {

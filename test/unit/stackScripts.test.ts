@@ -11,8 +11,8 @@ import * as assert from "node:assert/strict";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { parseStackConfig } from "../../components/config/parse";
-import { renderFeature } from "../../components/host/scripts";
-import { unwrapSh } from "../../components/host/shell";
+import { featureOwner, renderFeature } from "../../components/host/scripts";
+import { unwrapSh, unwrapStdin } from "../../components/host/shell";
 import { UNPROBED_TOKEN } from "../../components/plan/host";
 import { planStack, probePlan, type PlannedHost } from "../../components/plan/stack";
 import { stackConfig, withKey, type StackName } from "../support/stacks";
@@ -34,9 +34,9 @@ function referenceStack(stack: StackName): Map<string, string> {
         plan.push(`${p.preflight.name}`);
         p.features.forEach((f, i) => {
             const n = String(i + 1).padStart(2, "0");
-            const r = renderFeature(h.name, f.feature, UNPROBED_TOKEN);
-            out.set(`${h.name}/${n}-${f.name}.create.sh`, unwrapSh(r.create));
-            out.set(`${h.name}/${n}-${f.name}.delete.sh`, unwrapSh(r.delete));
+            // As stack <stack> of project pulumi-macvlan would run it.
+            const r = renderFeature({ host: h.name, owner: featureOwner("pulumi-macvlan", stack, h.name) }, f.feature, UNPROBED_TOKEN);
+            out.set(`${h.name}/${n}-${f.name}.sh`, unwrapStdin(r.stdin));
             plan.push(`${f.name} after [${f.after.join(", ")}] triggers ${JSON.stringify(f.triggers)}`);
         });
         plan.push(`${p.docker.name} ${p.docker.host} ${p.docker.sshOpts.join(" ")}`);

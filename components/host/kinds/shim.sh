@@ -34,14 +34,6 @@ pm_preflight_feature() {
     if [ "$pm_ss" = other ]; then
         pm_pre_fail "link $SHIM exists but is not a bridge-mode macvlan on $LOWER: refusing to touch it"
     fi
-    if [ -f "$D/prior" ]; then
-        pm_get lower "$LOWER"
-        pm_was_lower=$pm_v
-        pm_get address "$ADDR"
-        if [ "$pm_was_lower" != "$LOWER" ] || [ "$pm_v" != "$ADDR" ]; then
-            pm_pre_fail "shim $SHIM was applied with lower $pm_was_lower and address $pm_v; delete it and create it again to change them"
-        fi
-    fi
 }
 pm_measure() {
     echo "lower $LOWER"

@@ -1,7 +1,13 @@
 # shellcheck shell=sh
-# State, atomic files, the lock, boot config, a link brought up or put back up or down.
-# Needs the path variables, K, D, FRAGMENT, link.sh, pm_measure, pm_runner, pm_unit and pm_fragment.
+# State, atomic files, the lock, ownership, undoing unfinished creates, boot config, a link brought
+# up or put back up or down. Needs the path variables, H, OWNER, K, D, IDENTITY, FRAGMENT, link.sh,
+# pm_measure, pm_runner, pm_unit, pm_fragment and pm_undo_text (the feature's undo script).
 # The marker .pulumi-macvlan-created is HOST_PATHS.createdMarker (a unit test checks they agree).
+#
+# A state directory is *committed* once its owners file names someone: a create writes it as its
+# very last step. One with no owners is an unfinished create (cut, killed, failed): no create is
+# running while we hold the lock, so it is nobody's, and pm_sweep undoes it with the undo script
+# the create saved first (it holds the feature's values and its own copy of this library).
 
 pm_lock() {
     pm_tries=0
@@ -11,6 +17,7 @@ pm_lock() {
             pm_fail "timed out after 600 s waiting for $LOCK"
         fi
         if [ "$LOCK" -ef "/proc/$$/fd/9" ]; then
+            pm_locked=1
             return 0
         fi
         exec 9>&-
@@ -52,8 +59,8 @@ pm_unlock_last() {
     fi
 }
 pm_begin() {
-    rm -rf "$STATE_ROOT.pm-new" "$STATE_ROOT.pm-old" "$BOOT_ROOT.pm-new" "$BOOT_ROOT.pm-old" "$WANTS.pm-new" "$D.pm-old"
-    rm -f "$RUNNER.pm-tmp" "$UNIT.pm-tmp" "$FRAGMENT.pm-tmp" "$D/prior.pm-tmp" "$D/token.pm-tmp" "$D/owners.pm-tmp"
+    rm -rf "$STATE_ROOT.pm-new" "$STATE_ROOT.pm-old" "$BOOT_ROOT.pm-new" "$BOOT_ROOT.pm-old" "$WANTS.pm-new" "$D.pm-new" "$D.pm-old"
+    rm -f "$RUNNER.pm-tmp" "$UNIT.pm-tmp" "$FRAGMENT.pm-tmp" "$D/prior.pm-tmp" "$D/token.pm-tmp" "$D/owners.pm-tmp" "$D/undo.pm-tmp" "$D/identity.pm-tmp"
 }
 pm_root() {
     if [ ! -d "$1" ]; then
@@ -99,52 +106,148 @@ pm_get() {
 }
 pm_record_prior() {
     pm_root "$STATE_ROOT"
-    mkdir -p "$D"
+    if [ ! -d "$D" ]; then
+        # Atomically: the directory appears with the undo script and the identity in it.
+        rm -rf "$D.pm-new"
+        mkdir "$D.pm-new"
+        pm_undo_text > "$D.pm-new/undo"
+        pm_identity > "$D.pm-new/identity"
+        mv "$D.pm-new" "$D"
+        pm_fresh=1
+    else
+        # Kept current: an older release's directory gets them, a newer library is taken up.
+        pm_install "$D/undo" 644 pm_undo_text
+        pm_install "$D/identity" 644 pm_identity
+    fi
     if [ ! -f "$D/prior" ]; then
         pm_measure > "$D/prior.pm-tmp"
         mv -f "$D/prior.pm-tmp" "$D/prior"
         pm_note "prior state recorded"
     fi
 }
-pm_owned_by() {
+pm_identity() {
+    echo "$IDENTITY"
+}
+pm_is_us() {
+    # Our owner entry, or the bare host name an older release wrote for this host.
+    [ "$1" = "$OWNER" ] || [ "$1" = "$H" ]
+}
+pm_owners_but_us() {
+    pm_others=""
+    if [ -f "$1/owners" ]; then
+        while read -r pm_o; do
+            if [ -n "$pm_o" ] && ! pm_is_us "$pm_o"; then
+                pm_others="${pm_others:+$pm_others, }$pm_o"
+            fi
+        done < "$1/owners"
+    fi
+}
+pm_owners_then_us() {
+    # The owners file without our entries, then ours.
     if [ -f "$D/owners" ]; then
         while read -r pm_o; do
-            if [ "$pm_o" = "$1" ]; then
-                return 0
+            if [ -n "$pm_o" ] && ! pm_is_us "$pm_o"; then
+                echo "$pm_o"
             fi
         done < "$D/owners"
     fi
-    return 1
+    echo "$OWNER"
 }
 pm_own() {
-    if ! pm_owned_by "$H"; then
-        pm_shared=0
-        if [ -s "$D/owners" ]; then
-            pm_shared=1
-        fi
-        {
-            if [ -f "$D/owners" ]; then
-                cat "$D/owners"
-            fi
-            echo "$H"
-        } > "$D/owners.pm-tmp"
+    # The commit: the last step of a create. Nothing is written when it already says so.
+    if ! pm_same "$D/owners" pm_owners_then_us; then
+        pm_owners_then_us > "$D/owners.pm-tmp"
         mv -f "$D/owners.pm-tmp" "$D/owners"
-        if [ "$pm_shared" = 1 ]; then
-            pm_note "now also owned by host $H"
-        fi
+        pm_note "owned by $OWNER"
     fi
+    pm_fresh=0
 }
 pm_disown() {
-    pm_others=""
+    pm_owners_but_us "$D"
     if [ -f "$D/owners" ]; then
         : > "$D/owners.pm-tmp"
         while read -r pm_o; do
-            if [ -n "$pm_o" ] && [ "$pm_o" != "$H" ]; then
+            if [ -n "$pm_o" ] && ! pm_is_us "$pm_o"; then
                 echo "$pm_o" >> "$D/owners.pm-tmp"
-                pm_others="${pm_others:+$pm_others, }$pm_o"
             fi
         done < "$D/owners"
         mv -f "$D/owners.pm-tmp" "$D/owners"
+    fi
+}
+pm_undo_dir() {
+    # Undoes the state directory $1 (under our lock) with the undo script its create saved; one
+    # whose create got no further than its directory (no prior recorded: nothing changed) is
+    # just removed. Prints what the undo printed.
+    if [ -f "$1/undo" ]; then
+        /bin/sh "$1/undo" < /dev/null
+    elif [ ! -f "$1/prior" ]; then
+        mv "$1" "$1.pm-old"
+        rm -rf "$1.pm-old"
+    else
+        pm_fail "$1 has a recorded prior state but no undo script: cannot undo it exactly"
+    fi
+}
+pm_sweep() {
+    # Undoes every unfinished create on the host (any feature, any owner): a state directory whose
+    # owners file is missing or empty. Leftovers of an atomic replace (.pm-new, .pm-old) go.
+    for pm_e in "$STATE_ROOT"/*; do
+        case "$pm_e" in
+            *.pm-new|*.pm-old)
+                rm -rf "$pm_e"
+                continue
+                ;;
+        esac
+        if [ ! -d "$pm_e" ] || [ -s "$pm_e/owners" ]; then
+            continue
+        fi
+        if [ ! -f "$pm_e/undo" ] && [ -f "$pm_e/prior" ]; then
+            # An older release's unfinished create (no undo script): its own create finishes it.
+            continue
+        fi
+        pm_undo_dir "$pm_e"
+        pm_note "unfinished create ${pm_e##*/} undone"
+    done
+}
+pm_adopt() {
+    # $D committed with other values (another identity). Held by us alone: it is the state of our
+    # own create that finished on the host but never reached Pulumi (a replace always deletes the
+    # old one first), so undo it and start again. Held by another stack or host entry too: refuse.
+    if [ -f "$D/identity" ] && [ -s "$D/owners" ]; then
+        read -r pm_id < "$D/identity" || pm_id=""
+        if [ "$pm_id" != "$IDENTITY" ]; then
+            pm_owners_but_us "$D"
+            if [ -n "$pm_others" ]; then
+                pm_pre_fail "$K is held by $pm_others as '$pm_id'; this wants '$IDENTITY': two stacks or host entries set it differently"
+            fi
+            pm_undo_dir "$D"
+            pm_note "earlier $K ($pm_id) undone"
+        fi
+    fi
+}
+pm_fresh=0
+pm_locked=0
+pm_on_failure() {
+    # The EXIT trap of a failed script (core.sh) runs it. A failed create undoes its own work;
+    # holding the lock, a failed script also removes its temporary files, a state root and the
+    # lock file that only it made (a host without state has neither, as before it).
+    pm_undo_fresh
+    if [ "$pm_locked" = 1 ]; then
+        pm_begin
+        pm_unroot "$STATE_ROOT"
+        pm_unlock_last
+    fi
+}
+pm_undo_fresh() {
+    # On a failed create (any exit but 0, a signal included): when this run made $D and did not
+    # commit it, undo what it did, so the host is as before this run. Output is captured first:
+    # stdout may be a dropped connection.
+    if [ "$pm_fresh" = 1 ] && [ -d "$D" ]; then
+        pm_fresh=0
+        if pm_uo=$(pm_undo_dir "$D" 2>&1); then
+            echo "pulumi-macvlan $pm_who: this failed create was undone: the host is as before it${pm_uo:+ ($pm_uo)}" >&2 || :
+        else
+            echo "pulumi-macvlan $pm_who: error: undoing this failed create failed: $pm_uo; the next create or delete on this host undoes it" >&2 || :
+        fi
     fi
 }
 pm_store_token() {

@@ -4,7 +4,7 @@
  * x/crypto/ssh the same way: one session, the script as the exec command, which the login shell
  * runs). A pinned `hostKey` must match the server's key byte for byte; without one the server key
  * is not checked (as the provider does). A non-zero exit fails with the exit status, stdout and
- * stderr (the provider's "Process exited with status N"). Not emulated here: `environment`, `stdin`,
+ * stderr (the provider's "Process exited with status N"). `stdin` is written to the session's stdin. Not emulated here: `environment`,
  * `logging`, proxies/agents/passwords, the PULUMI_COMMAND_STDOUT/STDERR variables.
  */
 import { Client, type ConnectConfig } from "ssh2";
@@ -30,8 +30,12 @@ export function connectionOf(inputs: Record<string, unknown>): CommandConnection
     return unwrapSecrets(inputs["connection"]) as CommandConnection;
 }
 
-/** Runs `script` on the connection's host; rejects on a non-zero exit (or any SSH failure) with stdout and stderr. */
-export function runRemote(conn: CommandConnection, script: string, label: string, timeoutMs = 300_000): Promise<CommandResult> {
+/**
+ * Runs the command text `script` on the connection's host, with `stdin` (when given) written to its
+ * stdin and then closed, as pulumi-command does with its `stdin` input; without it the command's
+ * stdin is closed at once. Rejects on a non-zero exit (or any SSH failure) with stdout and stderr.
+ */
+export function runRemote(conn: CommandConnection, script: string, label: string, timeoutMs = 300_000, stdin?: string): Promise<CommandResult> {
     return new Promise((resolve, reject) => {
         const client = new Client();
         let settled = false;
@@ -61,6 +65,8 @@ export function runRemote(conn: CommandConnection, script: string, label: string
                 if (err) return finish(new Error(`${label}: ${err.message}`));
                 const out: Buffer[] = [];
                 const errOut: Buffer[] = [];
+                if (stdin !== undefined && stdin !== "") stream.write(stdin);
+                stream.end();
                 stream.on("data", (d: Buffer) => out.push(d));
                 stream.stderr.on("data", (d: Buffer) => errOut.push(d));
                 stream.on("close", (code: number | null, signal?: string) => {

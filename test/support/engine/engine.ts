@@ -279,7 +279,9 @@ export class Engine implements Backend {
     private async remote(inputs: Record<string, unknown>, script: string, label: string): Promise<{ stdout: string; stderr: string }> {
         const conn = connectionOf(inputs);
         this.operations.push(`${conn.host}: ${label}`);
-        return runRemote(conn, script, label);
+        // pulumi-command sends its `stdin` input (the stored one, for a delete) to every operation.
+        const stdin = inputs["stdin"];
+        return runRemote(conn, script, label, undefined, typeof stdin === "string" ? stdin : undefined);
     }
 
     /** Runs a command's registered script of that name (`update` falls back to `create`, as pulumi-command does; nothing when there is none). */

@@ -33,18 +33,37 @@ pm_fail() {
     exit 1
 }
 pm_pre_fail() {
-    echo "pulumi-macvlan $pm_who: preflight failed: $*; nothing was changed" >&2
+    if [ -n "$pm_changes" ]; then
+        echo "pulumi-macvlan $pm_who: preflight failed: $*; nothing else was changed ($pm_changes)" >&2
+    else
+        echo "pulumi-macvlan $pm_who: preflight failed: $*; nothing was changed" >&2
+    fi
     pm_told=1
     exit 2
 }
 pm_told=0
 pm_on_exit() {
     pm_rc=$?
-    if [ "$pm_rc" != 0 ] && [ "$pm_told" = 0 ]; then
-        echo "pulumi-macvlan $pm_who: error: a command above failed (exit status $pm_rc); running this again finishes the job" >&2
+    trap - EXIT
+    if [ "$pm_rc" != 0 ]; then
+        # The connection may be gone: a write to it must not end this trap (SIGPIPE ignored).
+        trap '' PIPE
+        if [ "$pm_told" = 0 ]; then
+            echo "pulumi-macvlan $pm_who: error: a command above failed (exit status $pm_rc); running this again finishes the job" >&2 || :
+        fi
+        # state.sh defines pm_on_failure: a failed create undoes its own work.
+        if command -v pm_on_failure >/dev/null 2>&1; then
+            pm_on_failure || :
+        fi
     fi
+    exit "$pm_rc"
 }
 trap pm_on_exit EXIT
+# A dropped SSH connection or a stopped run ends the script through its EXIT trap.
+trap 'pm_told=1; exit 129' HUP
+trap 'pm_told=1; exit 130' INT
+trap 'pm_told=1; exit 141' PIPE
+trap 'pm_told=1; exit 143' TERM
 pm_changes=""
 pm_note() {
     pm_changes="${pm_changes:+$pm_changes, }$*"
