@@ -334,7 +334,7 @@ class Stack {
                                 return;
                             }
                             const old = this.state.get(c.name);
-                            if (old !== undefined && old.create === c.create && old.update === c.update && old.delete === c.delete) {
+                            if (old !== undefined && old.create === c.create && old.update === c.update && old.delete === c.delete && old.stdin === c.stdin) {
                                 out.set(c.name, { name: c.name, action: "same", ok: true, skipped: false, stdout: "" });
                                 return;
                             }
