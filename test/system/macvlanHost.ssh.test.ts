@@ -984,18 +984,20 @@ describe("MacvlanHost over real SSH on real kernels", function () {
         assert.deepEqual(skipped, [NODE_ROUTE, `${GUEST}-shim`, GUEST_ROUTE].filter((n) => cutVlan === "50" || n.startsWith(NODE)).sort());
 
         // node1: the shim script's command failed (killed), so the script undid its own work before
-        // it exited: no shim link, no state, no fragment. vlan1: the session was killed outright, so
-        // its unfinished create is left mid-way (the link made, not up), for the next run to undo.
+        // it exited: no shim link, no state, no fragment. vlan1: the session was killed outright
+        // (no trap runs), leaving an unfinished create; the other VLAN's create, waiting on the host
+        // lock, undid it first thing (its sweep), so nothing of the cut VLAN is left either.
         const cut = await snapshots([NODE, GUEST]);
         const shimFeature = FEATURES[NODE][`${NODE}-shim`];
         const vlanFeature = FEATURES[GUEST][`${GUEST}-vlan${cutVlan}`];
+        const otherVlan = cutVlan === "50" ? "60" : "50";
         assert.equal(linkByName(cut[NODE], SHIM), undefined, `${NODE}: the failed shim create left its link`);
         assert.equal(cut[NODE].contents[`${HOST_PATHS.stateRoot}/${featureKey(shimFeature)}/prior`], undefined, `${NODE}: the failed shim create left its state`);
-        assert.ok(linkByName(cut[GUEST], `eth0.${cutVlan}`) !== undefined && !flags(cut[GUEST], `eth0.${cutVlan}`).includes("UP"));
         assert.equal(cut[NODE].contents[bootFragmentPath(shimFeature)], undefined, `${NODE}: shim fragment written after the cut point`);
+        assert.match(out.get(`${GUEST}-vlan${otherVlan}`)?.stdout ?? "", new RegExp(`unfinished create ${featureKey(vlanFeature).replace(".", "\\.")} undone`), `${GUEST}: the other VLAN's create undid the cut one`);
+        assert.equal(linkByName(cut[GUEST], `eth0.${cutVlan}`), undefined, `${GUEST}: the cut VLAN's link is left`);
         assert.equal(cut[GUEST].contents[bootFragmentPath(vlanFeature)], undefined);
-        assert.notEqual(cut[GUEST].contents[`${HOST_PATHS.stateRoot}/${featureKey(vlanFeature)}/undo`], undefined, `${GUEST}: the unfinished create saved its undo script first`);
-        assert.equal(cut[GUEST].contents[`${HOST_PATHS.stateRoot}/${featureKey(vlanFeature)}/owners`], undefined, `${GUEST}: the unfinished create is not committed`);
+        assert.equal(cut[GUEST].contents[`${HOST_PATHS.stateRoot}/${featureKey(vlanFeature)}/undo`], undefined, `${GUEST}: the cut VLAN's state is left`);
         await Promise.all([NODE, GUEST].map((h) => sh(h, REMOVE_CUT)));
         log(`cut ${NODE} at "${nodeHit.args}" (connection dropped), ${GUEST} at "${guestHit.args}" (session killed)`);
 
