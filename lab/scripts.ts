@@ -10,7 +10,17 @@
  * start empty on every host: /etc/systemd/system, /etc/sysctl.d, /etc/pulumi-macvlan,
  * /var/lib/pulumi-macvlan; and /run, /tmp and /root (so no ~/.bashrc slows down SSH sessions).
  */
+import { createHash } from "node:crypto";
 import { shq } from "./proc";
+
+/**
+ * The /etc/machine-id of lab host `name` (32 hex digits, from its name): each lab host is its own
+ * machine, though all of them run on this machine's files, whose machine id they would share (the
+ * drift probe refuses two hosts of one stack with one machine id).
+ */
+export function labMachineId(name: string): string {
+    return createHash("sha256").update(`pulumi-macvlan lab host ${name}`).digest("hex").slice(0, 32);
+}
 
 /** Directories that start empty (tmpfs) on every lab host. */
 export const HOST_TMPFS_DIRS: readonly string[] = [
@@ -56,6 +66,8 @@ hostname ${shq(s.name)}
 mount -t tmpfs -o mode=0755,size=512m ${shq("mvl-" + s.name)} "$R"
 mkdir "$R/upper" "$R/work" "$F"
 mount -t overlay ${shq("mvl-" + s.name)} -o "lowerdir=/,upperdir=$R/upper,workdir=$R/work" "$F"
+# Its own machine id (the machine's is in the lower layer).
+echo ${shq(labMachineId(s.name))} > "$F/etc/machine-id"
 # A minimal /dev (as a container has): no block devices of the machine on a lab host.
 mount -t tmpfs -o mode=0755,nosuid ${shq("mvl-" + s.name)} "$F/dev"
 for n in null zero full random urandom tty; do
@@ -174,6 +186,7 @@ mkdir -p /run/sshd /run/lock
 mount -t cgroup2 cgroup2 /sys/fs/cgroup || fail "cgroup2"
 if [ -e /usr/local/bin/docker ]; then mount --bind /usr/bin/docker /usr/local/bin/docker; fi
 hostname ${shq(s.name)}
+echo ${shq(labMachineId(s.name))} > /etc/machine-id || fail "machine-id"
 ip link set lo up
 ip addr add ${shq(s.addressCidr)} dev eth0 || fail "address"
 ip link set eth0 up || fail "eth0 up"

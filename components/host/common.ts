@@ -45,7 +45,7 @@ export const MAIN = readShellParts("lib/main.sh", ["create", "delete", "undo"]);
 /** The host preflight's checks (renderPreflight). */
 export const PREFLIGHT = readShellParts("lib/preflight.sh", ["checks", "vlan", "docker", "done"]);
 /** The drift probe's prologue and library (renderProbe). */
-export const PROBE = readShellParts("lib/probe.sh", ["prologue", "lib"]);
+export const PROBE = readShellParts("lib/probe.sh", ["prologue", "lib", "facts"]);
 
 /** The exact text of the runner and the unit the scripts install (for tests and docs). */
 export const BOOT_RUNNER_TEXT = readHostFile("lib/runner.sh");

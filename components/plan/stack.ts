@@ -5,8 +5,9 @@
  * reads exactly the features the components register.
  */
 import type { HostModel, NetworkModel, StackModel } from "../config/model";
-import { renderProbe } from "../host/scripts";
+import { PROBE_COMMAND, renderProbe } from "../host/scripts";
 import { parseAddress } from "../net/addr";
+import { segmentLink } from "../net/names";
 import { planHost, type HostPlan, type HostSpec } from "./host";
 
 /** The address with its full-length prefix: `/32` for IPv4, `/128` for IPv6. */
@@ -112,10 +113,33 @@ export interface ProbeTarget {
     readonly hostKey?: string;
 }
 
-/** The probe of each planned host: its target and the script for exactly its planned features. */
-export function probePlan(hosts: readonly PlannedHost[]): { readonly target: ProbeTarget; readonly script: string }[] {
+/** What the drift probe runs on one host: the command, and the script to send on its stdin. */
+export interface ProbeRun {
+    /** PROBE_COMMAND: `/bin/sh -s`, a few bytes whatever the script's size. */
+    readonly command: string;
+    /** The read-only script (renderProbe), sent on the command's stdin, then stdin is ended. */
+    readonly stdin: string;
+}
+
+/** The links whose addresses the probe reports: the host's parent, then each of its VLAN sub-interfaces. */
+export function probedLinks(h: Pick<HostModel, "parent" | "vlans">): string[] {
+    return [h.parent, ...h.vlans.map((v) => segmentLink(h.parent, v))];
+}
+
+/**
+ * The probe of each planned host: its target, and the run of the script for exactly its planned
+ * features, which also reports the host's machine id and the addresses on its probedLinks.
+ */
+export function probePlan(hosts: readonly PlannedHost[]): { readonly target: ProbeTarget; readonly run: ProbeRun }[] {
     return hosts.map(({ model: h, spec, plan }) => ({
         target: { host: h.name, address: h.address, port: h.port, user: h.user, ...(spec.connection.hostKey === undefined ? {} : { hostKey: spec.connection.hostKey }) },
-        script: renderProbe(h.name, plan.features.map((f) => f.feature)),
+        run: {
+            command: PROBE_COMMAND,
+            stdin: renderProbe(
+                h.name,
+                plan.features.map((f) => f.feature),
+                probedLinks(h),
+            ),
+        },
     }));
 }

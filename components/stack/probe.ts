@@ -7,9 +7,11 @@
 import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { Client, type ConnectConfig, type ServerHostKeyAlgorithm } from "ssh2";
-import { parseProbeOutput } from "../host/scripts";
+import { parseProbeReport, type ProbedAddress } from "../host/scripts";
 import { sshHostKeyProblem } from "../net/patterns";
-import { probePlan, type PlannedHost, type ProbeTarget as PlannedTarget } from "../plan/stack";
+import { probePlan, type PlannedHost, type ProbeRun, type ProbeTarget as PlannedTarget } from "../plan/stack";
+
+export type { ProbeRun } from "../plan/stack";
 
 /** Where and as whom to run a probe, with the key. */
 export interface ProbeTarget extends PlannedTarget {
@@ -32,11 +34,12 @@ export interface ProbeAnswer {
 }
 
 /**
- * Runs `script` on the target and resolves with its stdout and the server's host key; rejects
- * (naming the host) on any failure. It must verify the server's key against `target.hostKey`, or,
- * only when `target.learnHostKey` is set and there is no `hostKey`, accept and report it.
+ * Runs `run.command` on the target with `run.stdin` sent on its stdin (then ended), and resolves
+ * with its stdout and the server's host key; rejects (naming the host) on any failure. It must
+ * verify the server's key against `target.hostKey`, or, only when `target.learnHostKey` is set and
+ * there is no `hostKey`, accept and report it.
  */
-export type HostProber = (target: ProbeTarget, script: string) => Promise<ProbeAnswer>;
+export type HostProber = (target: ProbeTarget, run: ProbeRun) => Promise<ProbeAnswer>;
 
 /** Timeouts of `sshProber`, in milliseconds. */
 export interface SshProberOptions {
@@ -129,13 +132,15 @@ function hostKeyAlgorithms(type: string): ServerHostKeyAlgorithm[] {
  * key is refused with both fingerprints (`HostKeyError`) before authentication. Without one, the
  * target is refused before connecting, unless `learnHostKey` is set: then the first key the server
  * presents of LEARNED_KEY_TYPES is accepted and reported (trust on first use; the read-only probe
- * script runs on that server). The script runs as the SSH exec command, the way `remote.Command`
- * runs its scripts; a non-zero exit is an error. Resolves with stdout and the server's key.
+ * script runs on that server). `run.command` (`/bin/sh -s`) is the SSH exec command and the script
+ * is written to the channel's stdin, which is then ended, so its size does not matter (an exec
+ * command is one argument of the login shell, limited to 128 KiB by Linux); a non-zero exit is an
+ * error. Resolves with stdout and the server's key.
  */
 export function sshProber(options: SshProberOptions = {}): HostProber {
     const connectTimeout = options.connectTimeoutMs ?? 20_000;
     const totalTimeout = options.totalTimeoutMs ?? 60_000;
-    return (target, script) =>
+    return (target, run) =>
         new Promise<ProbeAnswer>((resolve, reject) => {
             const pinned = target.hostKey;
             if (pinned === undefined && target.learnHostKey !== true) return reject(unpinnedError(target));
@@ -194,8 +199,9 @@ export function sshProber(options: SshProberOptions = {}): HostProber {
                 finish(err);
             });
             client.on("ready", () => {
-                client.exec(script, (err, stream) => {
+                client.exec(run.command, (err, stream) => {
                     if (err) return finish(err);
+                    stream.on("error", (e: Error) => finish(e));
                     const out: Buffer[] = [];
                     const errOut: Buffer[] = [];
                     let size = 0;
@@ -213,6 +219,8 @@ export function sshProber(options: SshProberOptions = {}): HostProber {
                         const stderr = Buffer.concat(errOut).toString("utf8").trim();
                         finish(new Error(`the probe script ${why}${stderr ? `: ${stderr}` : ""}`));
                     });
+                    // The script, then the end of stdin: the shell reads it to the end and runs it.
+                    stream.end(run.stdin);
                 });
             });
             try {
@@ -249,21 +257,49 @@ export interface ProbedHostKey {
     readonly learned: boolean;
 }
 
+/** A host's own facts, as its probe reported them (for the checks of config/probed.ts). */
+export interface ProbedFacts {
+    /** /etc/machine-id; absent: the host printed none. */
+    readonly machineId?: string;
+    /** The IPv4 addresses on the host's parent and VLAN sub-interfaces. */
+    readonly addresses: readonly ProbedAddress[];
+}
+
 /** What probeHosts found. */
 export interface ProbeResults {
     /** Each host's drift tokens by `featureKey`, as plain (not secret) Outputs for `buildStack`'s `probes`. */
     readonly tokens: ReadonlyMap<string, pulumi.Output<Record<string, string>>>;
     /** Each host's verified (or learned) host key by host name. */
     readonly hostKeys: ReadonlyMap<string, ProbedHostKey>;
+    /** Each host's machine id and addresses by host name. */
+    readonly facts: ReadonlyMap<string, ProbedFacts>;
+}
+
+/**
+ * The probes of several hosts failed: every failure, each naming its host and why (its message is
+ * one line per host). `hostKeysOnly` when each failure is a refused host key (HostKeyError).
+ */
+export class ProbeFailures extends Error {
+    readonly failures: readonly { readonly host: string; readonly error: Error }[];
+    constructor(failures: readonly { readonly host: string; readonly error: Error }[], probed: number) {
+        super(`the drift probe failed on ${failures.length} of ${probed} hosts; nothing was registered:\n${failures.map((f) => `  ${f.error.message}`).join("\n")}`);
+        this.name = "ProbeFailures";
+        this.failures = failures;
+    }
+    get hostKeysOnly(): boolean {
+        return this.failures.every((f) => f.error instanceof HostKeyError);
+    }
 }
 
 /**
  * Probes every planned host (in parallel) with the script for exactly the features MacvlanHost
- * will register there, and resolves, once all have answered, with each host's drift tokens and
- * host key. A host whose target has no key is refused before it is contacted unless
+ * will register there, and resolves, once all have answered, with each host's drift tokens, host
+ * key and facts. A host whose target has no key is refused before it is contacted unless
  * `learnHostKeys` is set; the key a prober reports is checked again against the target's
- * (a prober that returns another key is refused like a server that presents one). Rejects with
- * the first failure, naming the host, so a program can stop before it registers anything.
+ * (a prober that returns another key is refused like a server that presents one). Every host is
+ * probed to the end, so that a program can stop before it registers anything with every failure:
+ * one failing host rejects with that host's error (a HostKeyError for a refused key), several with
+ * one ProbeFailures naming each host and why.
  */
 export async function probeHosts(
     hosts: readonly PlannedHost[],
@@ -272,8 +308,9 @@ export async function probeHosts(
     opts: ProbeHostsOptions = {},
 ): Promise<ProbeResults> {
     const key = await known(privateKey);
-    const results = await Promise.all(
-        probePlan(hosts).map(async ({ target: planned, script }) => {
+    const plan = probePlan(hosts);
+    const settled = await Promise.allSettled(
+        plan.map(async ({ target: planned, run }) => {
             const origin = opts.hostKeyOrigin?.(planned.host);
             const target: ProbeTarget = {
                 ...planned,
@@ -282,24 +319,32 @@ export async function probeHosts(
                 ...(origin === undefined ? {} : { hostKeyOrigin: origin }),
             };
             if (planned.hostKey === undefined && target.learnHostKey !== true) throw unpinnedError(target);
-            const answer = await prober(target, script);
+            const answer = await prober(target, run);
             const problem = sshHostKeyProblem(answer.hostKey);
             if (problem !== undefined) throw new Error(`probe of ${targetLabel(target)} reported a server host key that ${problem}`);
             if (planned.hostKey !== undefined && !sameHostKey(planned.hostKey, answer.hostKey)) throw hostKeyChangedError(target, answer.hostKey);
             if (planned.hostKey === undefined && !(LEARNED_KEY_TYPES as readonly string[]).includes(answer.hostKey.split(" ")[0] ?? "")) {
                 throw new HostKeyError(`probe of ${targetLabel(target)} refused: the server presented ${describeHostKey(answer.hostKey)}, a type that is not learned on first use (docs/host-keys.md). Nothing was registered.`);
             }
-            let tokens: ReadonlyMap<string, string>;
+            let report: ReturnType<typeof parseProbeReport>;
             try {
-                tokens = parseProbeOutput(answer.stdout);
+                report = parseProbeReport(answer.stdout);
             } catch (e) {
                 throw new Error(`probe of ${targetLabel(target)} gave an unreadable answer: ${e instanceof Error ? e.message : String(e)}`);
             }
-            return { host: planned.host, tokens: Object.fromEntries(tokens), hostKey: { key: answer.hostKey, learned: planned.hostKey === undefined } };
+            const facts: ProbedFacts = { ...(report.machineId === undefined ? {} : { machineId: report.machineId }), addresses: report.addresses };
+            return { host: planned.host, tokens: Object.fromEntries(report.tokens), hostKey: { key: answer.hostKey, learned: planned.hostKey === undefined }, facts };
         }),
     );
+    const failures = settled.flatMap((r, i) =>
+        r.status === "rejected" ? [{ host: plan[i].target.host, error: r.reason instanceof Error ? r.reason : new Error(String(r.reason)) }] : [],
+    );
+    if (failures.length === 1) throw failures[0].error;
+    if (failures.length > 1) throw new ProbeFailures(failures, plan.length);
+    const results = settled.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
     return {
         tokens: new Map(results.map((r) => [r.host, pulumi.output(r.tokens)])),
         hostKeys: new Map(results.map((r) => [r.host, r.hostKey])),
+        facts: new Map(results.map((r) => [r.host, r.facts])),
     };
 }

@@ -8,12 +8,13 @@ import * as pulumi from "@pulumi/pulumi";
 import { learnsHostKeys } from "../config/hosts";
 import type { StackModel } from "../config/model";
 import { parseStackConfig, type HostKeyPolicy } from "../config/parse";
+import { probedFactsProblems } from "../config/probed";
 import { IDENTITY_FILE_RULE, isIdentityFile, sshKnownHostsPattern } from "../net/patterns";
 import { MacvlanConfigError } from "../net/problems";
 import { planStack, type PlannedHost } from "../plan/stack";
 import { registerStack, type StackOutputs } from "./build";
 import { fileKnownHosts, knownHostsLine, parseKnownHosts, stackKnownHostsFile, type KnownHostsStore } from "./knownHosts";
-import { describeHostKey, HostKeyError, probeHosts, sshProber, type HostProber, type ProbedHostKey, type ProbeResults } from "./probe";
+import { describeHostKey, HostKeyError, ProbeFailures, probeHosts, sshProber, type HostProber, type ProbedHostKey, type ProbeResults } from "./probe";
 
 export interface ProgramDeps {
     /** Runs the probe script on a host. Default: `sshProber()` (SSH with the `ssh2` package). */
@@ -172,10 +173,15 @@ export async function macvlanProgram(deps: ProgramDeps = {}): Promise<StackOutpu
             });
         } catch (e) {
             // A RunError: Pulumi prints the message alone, without a stack trace. A refused host
-            // key is not a reason to turn the probe off.
-            if (e instanceof HostKeyError) throw new pulumi.RunError(e.message);
+            // key is not a reason to turn the probe off. Several failing hosts come as one
+            // ProbeFailures, one line per host.
+            if (e instanceof HostKeyError || (e instanceof ProbeFailures && e.hostKeysOnly)) throw new pulumi.RunError(e.message);
             throw new pulumi.RunError(`${message(e)}\n(the drift probe needs SSH to every host; \`pulumi config set macvlan:probe false\` skips it)`);
         }
+        // The rules that need the hosts' own facts (one machine listed twice, a container or shim
+        // at a host's own address), before anything is learned or registered.
+        const factProblems = probedFactsProblems(model, probes.facts);
+        if (factProblems.length > 0) throw new MacvlanConfigError(factProblems);
         const learned = [...probes.hostKeys].filter(([, k]) => k.learned);
         if (learned.length > 0) {
             hosts = recordLearnedKeys(model, learned, known, knownHosts, deps.warn ?? ((m: string) => void pulumi.log.warn(m)), planOpts);

@@ -12,19 +12,21 @@ export type TokenFn = (host: string, key: string) => string;
 
 /**
  * A fake prober for a config: answers each host with one `key=token` line per feature that
- * MacvlanHost plans there (what the host would print for `renderProbe`'s script) and records
- * the calls and scripts. The host key it reports is `serverKeys[host]` when given (a server with
- * another key), else the target's own key (a pinned or known key, matched), else, for a host to
- * learn, `fakeHostKey(host)`.
+ * MacvlanHost plans there (what the host would print for `renderProbe`'s script), then
+ * `facts[host]` when given (the host's `@machine-id=` and `@addr=` lines, as they are), and records
+ * the calls: each target, the script sent on stdin and the command. The host key it reports is
+ * `serverKeys[host]` when given (a server with another key), else the target's own key (a pinned
+ * or known key, matched), else, for a host to learn, `fakeHostKey(host)`.
  */
 export function fakeProber(
     config: Record<string, unknown>,
     token: TokenFn = () => "ok",
-    calls: Array<{ target: ProbeTarget; script: string }> = [],
+    calls: Array<{ target: ProbeTarget; script: string; command?: string }> = [],
     serverKeys: Readonly<Record<string, string>> = {},
+    facts: Readonly<Record<string, readonly string[]>> = {},
 ): HostProber {
-    return (target, script) => {
-        calls.push({ target, script });
+    return (target, run) => {
+        calls.push({ target, script: run.stdin, command: run.command });
         // macvlan:networks is secret when its containers list secretEnv (as runProgram sets it by default).
         const model = parseStackConfig(
             { hosts: config["macvlan:hosts"], networks: config["macvlan:networks"], networksSecret: declaresSecretEnv(config) },
@@ -34,6 +36,7 @@ export function fakeProber(
         if (host === undefined) throw new Error(`fake prober: unknown host ${target.host}`);
         const keys = planHostFeatures(host.name, hostSpec(model, host)).map((p) => featureKey(p.feature));
         const hostKey = serverKeys[host.name] ?? target.hostKey ?? fakeHostKey(host.name);
-        return Promise.resolve({ stdout: keys.map((k) => `${k}=${token(host.name, k)}\n`).join(""), hostKey });
+        const lines = [...keys.map((k) => `${k}=${token(host.name, k)}`), ...(facts[host.name] ?? [])];
+        return Promise.resolve({ stdout: lines.map((l) => `${l}\n`).join(""), hostKey });
     };
 }

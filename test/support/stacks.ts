@@ -2,7 +2,7 @@
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import * as yaml from "js-yaml";
-import { TEST_PRIVATE_KEY } from "./keys";
+import { fakeHostKey, TEST_PRIVATE_KEY } from "./keys";
 
 /** The example stacks in stacks/. */
 export const STACKS = ["twohosts", "compose", "modes"] as const;
@@ -55,4 +55,15 @@ export function withKey(config: Record<string, unknown>): Record<string, unknown
 /** A deep copy, to edit a config without touching the original. */
 export function clone<T>(v: T): T {
     return JSON.parse(JSON.stringify(v)) as T;
+}
+
+/**
+ * stacks/Pulumi.modes.yaml (with the test key) plus a third host `node3` given by DNS name
+ * (`node3.example.net`, parent eth0, VLAN 70, pinned to `fakeHostKey("node3")`), on no network
+ * of its own but priv_net (which spans every host): for the checks of several hosts' probes.
+ */
+export function threeHostsConfig(): Record<string, unknown> {
+    const config = withKey(stackConfig("modes"));
+    (config["macvlan:hosts"] as unknown[]).push({ name: "node3", address: "node3.example.net", hostKey: fakeHostKey("node3"), parent: "eth0", vlans: [70] });
+    return config;
 }

@@ -34,10 +34,14 @@ import { memoryKnownHosts, runProgram } from "../support/program";
 import { byName, unwrapSecrets, type RecordedResource } from "../support/records";
 import { describeHostKey, HostKeyError, sshProber, type ProbeTarget } from "../../components/stack/probe";
 import { Client, type ServerHostKeyAlgorithm } from "ssh2";
-import { shq } from "../../components/host/shell";
+import { shq, shStdinCommand, stdinScript } from "../../components/host/shell";
+import type { ProbeRun } from "../../components/plan/stack";
 import { hostChanges, labUp, releaseLab, type Lab, type LabHost } from "../../lab/lab";
 
 const log = (l: string): void => void process.stdout.write(`      host keys: ${l}\n`);
+
+/** A probe run of `script`: `/bin/sh -s` with the script on stdin, as the real probe is sent. */
+const onStdin = (script: string): ProbeRun => ({ command: shStdinCommand([]), stdin: stdinScript(script) });
 
 const NODE = "node1";
 const OTHER = "node2";
@@ -122,7 +126,7 @@ describe("host keys against the lab's real SSH servers", function () {
 
     describe("(a) the right pin", () => {
         it("the real probe with the host's pinned key runs its script and reports that key", async () => {
-            const answer = await sshProber()(target(lab, NODE, node.hostKey), "echo probed-$(hostname)");
+            const answer = await sshProber()(target(lab, NODE, node.hostKey), onStdin("echo probed-$(hostname)"));
             assert.deepEqual(answer, { stdout: `probed-${NODE}\n`, hostKey: node.hostKey });
         });
 
@@ -138,7 +142,7 @@ describe("host keys against the lab's real SSH servers", function () {
 
     describe("(b) a wrong (changed) pin", () => {
         it("the real probe refuses the server, with the pinned and the presented fingerprints", async () => {
-            await assert.rejects(sshProber()(target(lab, NODE, other.hostKey), "echo must-not-run"), (e: unknown) => {
+            await assert.rejects(sshProber()(target(lab, NODE, other.hostKey), onStdin("echo must-not-run")), (e: unknown) => {
                 assert.ok(e instanceof HostKeyError, String(e));
                 assert.ok(
                     e.message.startsWith(
@@ -173,7 +177,7 @@ describe("host keys against the lab's real SSH servers", function () {
 
     describe("(c) trust on first use", () => {
         it("the real probe learns the host's real key", async () => {
-            const answer = await sshProber()(target(lab, NODE, undefined, { learnHostKey: true }), "echo learned");
+            const answer = await sshProber()(target(lab, NODE, undefined, { learnHostKey: true }), onStdin("echo learned"));
             assert.deepEqual(answer, { stdout: "learned\n", hostKey: node.hostKey });
         });
 

@@ -35,6 +35,8 @@ import {
     renderBootFragment,
     renderFeature,
     renderPreflight,
+    parseProbeReport,
+    PROBE_COMMAND,
     renderProbe,
     renderUndo,
     featureIdentity,
@@ -360,7 +362,7 @@ const WAVES: readonly (readonly HostFeature[])[] = [[PROMISC, FORWARD, SHIM], [R
 type Tokens = ReadonlyMap<string, string>;
 
 async function probe(h: NetnsHost, features: readonly HostFeature[] = FEATURES, loginShell?: readonly string[]): Promise<Tokens> {
-    const r = await h.login(renderProbe(HOST, features), { loginShell });
+    const r = await h.login({ command: PROBE_COMMAND, stdin: renderProbe(HOST, features) }, { loginShell });
     assert.equal(r.status, 0, `probe failed: ${r.stderr}`);
     assert.equal(r.stderr, "", "the probe writes nothing to stderr");
     const m = parseProbeOutput(r.stdout);
@@ -666,12 +668,35 @@ describe("hostScripts for real: network namespaces on this kernel", function () 
         assertSame(normalized(h.snapshot(), { ignore: /\/etc\/pulumi-macvlan\/boot\.d\/|\/(owners|undo)( |$)/ }), applied, "still applied");
         assert.equal(h.bash("cat /var/lib/pulumi-macvlan/ipforward/owners"), "proj/test/node1b\n");
         // The probe of the renamed host sees no drift: the boot fragments are its own now.
-        const p = await h.login(renderProbe("node1b", FEATURES));
+        const p = await h.login({ command: PROBE_COMMAND, stdin: renderProbe("node1b", FEATURES) });
         assert.equal(p.status, 0, p.stderr);
         const tokens = parseProbeOutput(p.stdout);
         for (const f of FEATURES) assert.equal(tokens.get(featureKey(f)), "tok-n", featureKey(f));
         await run("node1b", "delete");
         assertSame(h.snapshot(), before, "state after the last delete");
+    });
+
+    it("the probe's facts: the host's machine id, and the IPv4 addresses of the parent and of an existing <parent>.<vlan> link, none of a missing one", async () => {
+        const h = await newHost();
+        // A link named as a VLAN sub-interface (this kernel has no 802.1Q; the probe reads it by name).
+        h.bash("ip link add lan0.50 type veth peer name lan0p50 && ip addr add 198.18.50.2/24 dev lan0.50 && ip addr add 198.18.0.3/32 dev lan0");
+        const r = await h.login({ command: PROBE_COMMAND, stdin: renderProbe(HOST, [PROMISC], ["lan0", "lan0.50", "lan0.60"]) });
+        assert.equal(r.status, 0, r.stderr);
+        assert.equal(r.stderr, "", "the probe writes nothing to stderr, even for a missing link");
+        const report = parseProbeReport(r.stdout);
+        assert.deepEqual([...report.tokens.keys()], ["promisc-lan0"]);
+        assert.equal(report.machineId, h.bash("cat /etc/machine-id").trim());
+        assert.match(report.machineId ?? "", /^[0-9a-f]{32}$/);
+        assert.deepEqual(report.addresses, [
+            { link: "lan0", address: "198.18.0.2", prefix: 24 },
+            { link: "lan0", address: "198.18.0.3", prefix: 32 },
+            { link: "lan0.50", address: "198.18.50.2", prefix: 24 },
+        ]);
+        // No machine id: no line (the check is then skipped).
+        h.bash("rm /etc/machine-id");
+        const none = parseProbeReport((await h.login({ command: PROBE_COMMAND, stdin: renderProbe(HOST, [], ["lan0"]) })).stdout);
+        assert.equal(none.machineId, undefined);
+        assert.equal(none.addresses.length, 2);
     });
 
     it("destroy keeps what was there before: promisc and ip_forward already on, state dir present, no wants dir", async () => {
@@ -1210,7 +1235,7 @@ describe("hostScripts for real: VLANs in a QEMU guest with a Debian kernel (802.
         const feats = [PROMISC, FORWARD, V50, V60, VSHIM, VROUTE];
         const waves = [[PROMISC, FORWARD, V50, V60], [VSHIM], [VROUTE]];
         const probeG = async (fs: readonly HostFeature[] = feats) => {
-            const r = await g.login(renderProbe(HOST, fs));
+            const r = await g.login({ command: PROBE_COMMAND, stdin: renderProbe(HOST, fs) });
             assert.equal(r.status, 0, r.stderr);
             const m = parseProbeOutput(r.stdout);
             assert.deepEqual([...m.keys()], fs.map(featureKey));

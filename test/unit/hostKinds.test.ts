@@ -182,7 +182,8 @@ function referenceScripts(): Map<string, { script: string; command: string }> {
         out.set(`${f.kind}.undo.sh`, { script: unwrapStdin(undoOf(r.stdin)), command: "" });
         out.set(`${f.kind}.boot.sh`, { script: renderBootFragment("node1", f), command: "" });
     }
-    cmd("probe.sh", renderProbe("node1", Object.values(REFERENCE)));
+    // The probe is stdin text, not a command: unwrapStdin checks its wrapping.
+    out.set("probe.sh", { script: unwrapStdin(renderProbe("node1", Object.values(REFERENCE), ["eth0", "eth0.50"])), command: "" });
     cmd("preflight.sh", renderPreflight({ host: "node1", parent: "eth0", needsVlan: true, needsDocker: true }));
     return out;
 }
@@ -279,8 +280,8 @@ describe("host kinds: shellcheck", function () {
 
     it("finds nothing in the probe, of all features and of each kind alone", () => {
         const all = [...Object.values(REFERENCE), ...MORE];
-        const files = [write("probe-all.sh", unwrapSh(renderProbe("node1", all))), write("probe-none.sh", unwrapSh(renderProbe("node1", [])))];
-        for (const kind of Object.keys(KINDS)) files.push(write(`probe-${kind}.sh`, unwrapSh(renderProbe("node1", all.filter((f) => f.kind === kind)))));
+        const files = [write("probe-all.sh", unwrapStdin(renderProbe("node1", all))), write("probe-none.sh", unwrapStdin(renderProbe("node1", [])))];
+        for (const kind of Object.keys(KINDS)) files.push(write(`probe-${kind}.sh`, unwrapStdin(renderProbe("node1", all.filter((f) => f.kind === kind)))));
         assert.equal(shellcheck(files, EXCLUDE.probe), "");
     });
 

@@ -10,14 +10,18 @@ import * as pulumi from "@pulumi/pulumi";
 import { Server, type ServerChannel } from "ssh2";
 import { featureKey } from "../../components/host/scripts";
 import { planStack, type PlannedHost } from "../../components/plan/stack";
-import { describeHostKey, hostKeyFingerprint, HostKeyError, probeHosts, sshProber, type ProbeTarget } from "../../components/stack/probe";
+import { stdinScript } from "../../components/host/shell";
+import { describeHostKey, hostKeyFingerprint, HostKeyError, ProbeFailures, probeHosts, sshProber, type HostProber, type ProbeRun, type ProbeTarget } from "../../components/stack/probe";
 import { parseStackConfig } from "../../components/config/parse";
 import { fakeProber } from "../support/prober";
 import { KEY_MARKER, TEST_PRIVATE_KEY, ed25519, fakeHostKey } from "../support/keys";
-import { clone, stackConfig, withKey } from "../support/stacks";
+import { clone, stackConfig, threeHostsConfig, withKey } from "../support/stacks";
 
-/** Behaviour of the test server per exec'd command. */
-type Handler = (command: string, channel: ServerChannel) => void;
+/** Behaviour of the test server per exec'd command, once the client has ended its stdin. */
+type Handler = (command: string, stdin: string, channel: ServerChannel) => void;
+
+/** A probe run: the command and the text on its stdin. */
+const run = (stdin: string, command = "/bin/sh -s"): ProbeRun => ({ command, stdin });
 
 describe("probe", () => {
     describe("sshProber against a local SSH server", () => {
@@ -41,7 +45,12 @@ describe("probe", () => {
                 client.on("ready", () => {
                     client.on("session", (accept) => {
                         const session = accept();
-                        session.on("exec", (acceptExec, _reject, info) => handler(info.command, acceptExec()));
+                        session.on("exec", (acceptExec, _reject, info) => {
+                            const ch = acceptExec();
+                            const input: Buffer[] = [];
+                            ch.on("data", (d: Buffer) => input.push(d));
+                            ch.on("end", () => handler(info.command, Buffer.concat(input).toString("utf8"), ch));
+                        });
                     });
                 });
             });
@@ -53,8 +62,8 @@ describe("probe", () => {
         after(() => server.close());
         beforeEach(() => {
             seenUser = undefined;
-            handler = (command, ch) => {
-                ch.write(`ran ${command.length} bytes\n`);
+            handler = (command, stdin, ch) => {
+                ch.write(`ran ${command} with ${stdin.length} bytes on stdin\n`);
                 ch.exit(0);
                 ch.end();
             };
@@ -70,10 +79,23 @@ describe("probe", () => {
             ...extra,
         });
 
-        it("runs the script as the given user and resolves with its stdout and the verified key", async () => {
-            const out = await sshProber()(target(), "echo hi\necho there");
-            assert.deepEqual(out, { stdout: "ran 18 bytes\n", hostKey: hostKey.public });
+        it("runs the command as the given user with the script on its stdin (ended), and resolves with its stdout and the verified key", async () => {
+            const out = await sshProber()(target(), run("echo hi\necho there"));
+            assert.deepEqual(out, { stdout: "ran /bin/sh -s with 18 bytes on stdin\n", hostKey: hostKey.public });
             assert.equal(seenUser, "probe");
+        });
+
+        it("sends a script of any size whole on stdin: 1 MiB arrives byte for byte, and the command stays /bin/sh -s", async () => {
+            const big = stdinScript(`${"echo 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde\n".repeat(16 * 1024)}`);
+            assert.ok(big.length > 1024 * 1024, `${big.length} bytes`);
+            const digest = (t: string) => createHash("sha256").update(t).digest("hex");
+            handler = (command, stdin, ch) => {
+                ch.write(`${command} ${stdin.length} ${digest(stdin)}\n`);
+                ch.exit(0);
+                ch.end();
+            };
+            const out = await sshProber()(target(), run(big));
+            assert.equal(out.stdout, `/bin/sh -s ${big.length} ${digest(big)}\n`);
         });
 
         it("fingerprints keys as OpenSSH does (SHA256, unpadded base64 of the key blob)", () => {
@@ -85,7 +107,7 @@ describe("probe", () => {
 
         it("refuses a changed host key before authenticating, naming the host and both fingerprints", async () => {
             seenUser = undefined;
-            await assert.rejects(sshProber()(target({ hostKey: otherKey.public }), "x"), (e: unknown) => {
+            await assert.rejects(sshProber()(target({ hostKey: otherKey.public }), run("x")), (e: unknown) => {
                 assert.ok(e instanceof HostKeyError, String(e));
                 assert.equal(
                     e.message,
@@ -100,32 +122,32 @@ describe("probe", () => {
 
         it("refuses a target without a host key before connecting, unless it may learn one", async () => {
             const unpinned = { ...target(), hostKey: undefined };
-            await assert.rejects(sshProber()(unpinned, "x"), (e: unknown) => e instanceof HostKeyError && /^probe of host h1 .* refused: there is no host key to check the server against/.test(e.message));
+            await assert.rejects(sshProber()(unpinned, run("x")), (e: unknown) => e instanceof HostKeyError && /^probe of host h1 .* refused: there is no host key to check the server against/.test(e.message));
             assert.equal(seenUser, undefined);
         });
 
         it("trust on first use: learns the key the server presents and runs the script", async () => {
             const unpinned = { ...target(), hostKey: undefined };
-            const out = await sshProber()({ ...unpinned, learnHostKey: true }, "x");
-            assert.deepEqual(out, { stdout: "ran 1 bytes\n", hostKey: hostKey.public });
+            const out = await sshProber()({ ...unpinned, learnHostKey: true }, run("x"));
+            assert.deepEqual(out, { stdout: "ran /bin/sh -s with 1 bytes on stdin\n", hostKey: hostKey.public });
         });
 
         it("reports a failing script with its status and stderr", async () => {
-            handler = (_c, ch) => {
+            handler = (_c, _s, ch) => {
                 ch.stderr.write("ip: command not found\n");
                 ch.exit(127);
                 ch.end();
             };
-            await assert.rejects(sshProber()(target(), "x"), /host h1 .*exited with status 127: ip: command not found/);
+            await assert.rejects(sshProber()(target(), run("x")), /host h1 .*exited with status 127: ip: command not found/);
         });
 
         it("gives up after the total timeout", async () => {
             handler = () => undefined;
-            await assert.rejects(sshProber({ totalTimeoutMs: 300 })(target(), "x"), /host h1 .*no answer within 300 ms/);
+            await assert.rejects(sshProber({ totalTimeoutMs: 300 })(target(), run("x")), /host h1 .*no answer within 300 ms/);
         });
 
         it("reports a refused login without the key in the message", async () => {
-            await assert.rejects(sshProber()(target({ privateKey: ed25519().private }), "x"), (e: unknown) => {
+            await assert.rejects(sshProber()(target({ privateKey: ed25519().private }), run("x")), (e: unknown) => {
                 const m = (e as Error).message;
                 assert.match(m, /^probe of host h1 /);
                 assert.ok(!m.includes("PRIVATE KEY"));
@@ -137,7 +159,7 @@ describe("probe", () => {
             const closed = new Server({ hostKeys: [hostKey.private] }, () => undefined);
             const p = await new Promise<number>((resolve) => closed.listen(0, "127.0.0.1", () => resolve((closed.address() as AddressInfo).port)));
             await new Promise<void>((resolve) => closed.close(() => resolve()));
-            await assert.rejects(sshProber()(target({ port: p }), "x"), /^Error: probe of host h1 \(probe@127\.0\.0\.1:\d+\) failed: .*ECONNREFUSED/);
+            await assert.rejects(sshProber()(target({ port: p }), run("x")), /^Error: probe of host h1 \(probe@127\.0\.0\.1:\d+\) failed: .*ECONNREFUSED/);
         });
     });
 
@@ -171,6 +193,69 @@ describe("probe", () => {
                     return Promise.resolve({ stdout: "", hostKey: t.hostKey ?? "" });
                 }),
                 /host node2/,
+            );
+        });
+
+        it("names every host that failed in one error (a refused host key among them), after probing every host", async () => {
+            const config = threeHostsConfig();
+            const model = parseStackConfig({ hosts: config["macvlan:hosts"], networks: config["macvlan:networks"] });
+            const hosts = planStack(model).hosts as readonly PlannedHost[];
+            const calls: Array<{ target: ProbeTarget; script: string }> = [];
+            const impostor = fakeHostKey("impostor");
+            const fake = fakeProber(config, undefined, calls, { node1: impostor });
+            const prober: HostProber = (t, r) => {
+                if (t.host !== "node3") return fake(t, r);
+                calls.push({ target: t, script: r.stdin });
+                return Promise.reject(new Error("probe of host node3 (root@node3.example.net:22) failed: getaddrinfo ENOTFOUND node3.example.net"));
+            };
+            await assert.rejects(probeHosts(hosts, "k", prober), (e: unknown) => {
+                assert.ok(e instanceof ProbeFailures, String(e));
+                assert.equal(e.hostKeysOnly, false);
+                assert.deepEqual(e.failures.map((f) => [f.host, f.error instanceof HostKeyError]), [["node1", true], ["node3", false]]);
+                const lines = e.message.split("\n");
+                assert.equal(lines.length, 3, e.message);
+                assert.equal(lines[0], "the drift probe failed on 2 of 3 hosts; nothing was registered:");
+                assert.ok(lines[1].startsWith("  probe of host node1 (root@198.51.100.21:22) refused: the host key changed: "), lines[1]);
+                assert.ok(lines[1].includes(`the server presented ${describeHostKey(impostor)}`), lines[1]);
+                assert.equal(lines[2], "  probe of host node3 (root@node3.example.net:22) failed: getaddrinfo ENOTFOUND node3.example.net");
+                return true;
+            });
+            assert.deepEqual(calls.map((c) => c.target.host).sort(), ["node1", "node2", "node3"], "every host was probed");
+        });
+
+        it("two refused host keys: one error listing both, marked as host-key refusals only", async () => {
+            const config = threeHostsConfig();
+            const model = parseStackConfig({ hosts: config["macvlan:hosts"], networks: config["macvlan:networks"] });
+            const hosts = planStack(model).hosts as readonly PlannedHost[];
+            const prober = fakeProber(config, undefined, [], { node2: fakeHostKey("impostor2"), node3: fakeHostKey("impostor3") });
+            await assert.rejects(probeHosts(hosts, "k", prober), (e: unknown) => {
+                assert.ok(e instanceof ProbeFailures, String(e));
+                assert.equal(e.hostKeysOnly, true);
+                assert.deepEqual(e.failures.map((f) => f.host), ["node2", "node3"]);
+                assert.match(e.message, /^the drift probe failed on 2 of 3 hosts; nothing was registered:\n {2}probe of host node2 \(root@198\.51\.100\.22:22\) refused: the host key changed: .*\n {2}probe of host node3 \(root@node3\.example\.net:22\) refused: the host key changed: /);
+                return true;
+            });
+        });
+
+        it("returns each host's machine id and addresses, and refuses a malformed fact line naming the host", async () => {
+            const config = threeHostsConfig();
+            const model = parseStackConfig({ hosts: config["macvlan:hosts"], networks: config["macvlan:networks"] });
+            const hosts = planStack(model).hosts as readonly PlannedHost[];
+            const id = "0123456789abcdef0123456789abcdef";
+            const facts = { node1: [`@machine-id=${id}`, "@addr=eth0 198.51.100.21/24", "@addr=eth0.70 192.0.2.2/24"], node3: ["@addr=eth0 198.51.100.23/24"] };
+            const result = await probeHosts(hosts, "k", fakeProber(config, undefined, [], {}, facts));
+            assert.deepEqual(result.facts.get("node1"), {
+                machineId: id,
+                addresses: [
+                    { link: "eth0", address: "198.51.100.21", prefix: 24 },
+                    { link: "eth0.70", address: "192.0.2.2", prefix: 24 },
+                ],
+            });
+            assert.deepEqual(result.facts.get("node2"), { addresses: [] });
+            assert.deepEqual(result.facts.get("node3"), { addresses: [{ link: "eth0", address: "198.51.100.23", prefix: 24 }] });
+            await assert.rejects(
+                probeHosts(hosts, "k", fakeProber(config, undefined, [], {}, { node2: ["@machine-id=0123"] })),
+                /^Error: probe of host node2 \(root@198\.51\.100\.22:22\) gave an unreadable answer: probe output: malformed machine id line "@machine-id=0123"$/,
             );
         });
 

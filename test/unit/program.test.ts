@@ -11,9 +11,9 @@ import { defaultSecretKeys, loadMain, memoryKnownHosts, runProgram, runUnderMock
 import { fakeProber } from "../support/prober";
 import { byName, dependencyNames, isSecretValue, nameByUrn, providerName, stringsIn, summary, unwrapSecrets, type RecordedResource } from "../support/records";
 import { KEY_MARKER, TEST_PRIVATE_KEY, fakeHostKey } from "../support/keys";
-import { STACKS, clone, declaresSecretEnv, secretEnvValue, stackConfig, withKey, type StackName } from "../support/stacks";
+import { STACKS, clone, declaresSecretEnv, secretEnvValue, stackConfig, threeHostsConfig, withKey, type StackName } from "../support/stacks";
 import * as pulumi from "@pulumi/pulumi";
-import { describeHostKey, type ProbeTarget } from "../../components/stack/probe";
+import { describeHostKey, type HostProber, type ProbeTarget } from "../../components/stack/probe";
 import { renderFeature } from "../../components/host/scripts";
 import { planHostFeatures } from "../../components/plan/host";
 import { hostSpec } from "../../components/plan/stack";
@@ -567,6 +567,125 @@ describe("program (index.ts) under mocks", () => {
             const prober = (t: { host: string }): Promise<never> => Promise.reject(new Error(`probe of host ${t.host} failed: connection refused`));
             await assert.rejects(runProgram(config, { prober }), /host centos1|host centos2/);
             assert.deepEqual(recorded, []);
+        });
+    });
+
+    describe("probe: several failing hosts", () => {
+        it("names every failing host in one error, a refused host key among them, with the advice for the unreachable one; nothing registers", async () => {
+            const config = threeHostsConfig();
+            const fake = fakeProber(config, undefined, [], { node1: fakeHostKey("impostor") });
+            const prober: HostProber = (t, r) => (t.host === "node3" ? Promise.reject(new Error("probe of host node3 (root@node3.example.net:22) failed: getaddrinfo ENOTFOUND node3.example.net")) : fake(t, r));
+            await assert.rejects(runProgram(config, { prober }), (e: unknown) => {
+                assert.ok(pulumi.RunError.isInstance(e), String(e));
+                const lines = e.message.split("\n");
+                assert.equal(lines[0], "the drift probe failed on 2 of 3 hosts; nothing was registered:");
+                assert.match(lines[1], /^ {2}probe of host node1 \(root@198\.51\.100\.21:22\) refused: the host key changed: /);
+                assert.equal(lines[2], "  probe of host node3 (root@node3.example.net:22) failed: getaddrinfo ENOTFOUND node3.example.net");
+                assert.equal(lines[3], "(the drift probe needs SSH to every host; `pulumi config set macvlan:probe false` skips it)");
+                assert.equal(lines.length, 4);
+                return true;
+            });
+            assert.deepEqual(recorded, []);
+        });
+
+        it("host keys refused on two hosts: one error naming both, without advice to turn the probe off", async () => {
+            const config = threeHostsConfig();
+            await assert.rejects(runProgram(config, { prober: fakeProber(config, undefined, [], { node1: fakeHostKey("i1"), node3: fakeHostKey("i3") }) }), (e: unknown) => {
+                assert.ok(pulumi.RunError.isInstance(e), String(e));
+                const lines = e.message.split("\n");
+                assert.equal(lines.length, 3, e.message);
+                assert.deepEqual(lines.map((l) => /^ {2}probe of host (node\d) .* refused: the host key changed: /.exec(l)?.[1]), [undefined, "node1", "node3"]);
+                assert.ok(!e.message.includes("macvlan:probe false"));
+                return true;
+            });
+            assert.deepEqual(recorded, []);
+        });
+    });
+
+    describe("checks on what the probe found (macvlan:probe on)", () => {
+        const ID_A = "0123456789abcdef0123456789abcdef";
+        const ID_B = "fedcba9876543210fedcba9876543210";
+        const ID_C = "00112233445566778899aabbccddeeff";
+        const probed = (config: Record<string, unknown>, facts: Record<string, readonly string[]>) => runProgram(config, { prober: fakeProber(config, undefined, [], {}, facts) });
+
+        it("refuses one machine listed twice (by IP and by DNS name): one problem naming both entries and the rule; nothing registers", async () => {
+            await assert.rejects(probed(threeHostsConfig(), { node1: [`@machine-id=${ID_A}`], node2: [`@machine-id=${ID_B}`], node3: [`@machine-id=${ID_A}`] }), (e: unknown) => {
+                assert.deepEqual(programProblems(e), [
+                    `hosts[2].address node3.example.net (host node3) is the same machine as hosts[0].address 198.51.100.21 (host node1): each reports /etc/machine-id ${ID_A}; ` +
+                        "list each machine once (a second entry would apply its settings to the same host twice, under two names). " +
+                        "If they are different machines cloned from one image, give each its own machine id (`rm /etc/machine-id && systemd-machine-id-setup`)",
+                ]);
+                return true;
+            });
+            assert.deepEqual(recorded, []);
+        });
+
+        it("three entries of one machine: one problem naming all three", async () => {
+            await assert.rejects(probed(threeHostsConfig(), { node1: [`@machine-id=${ID_A}`], node2: [`@machine-id=${ID_A}`], node3: [`@machine-id=${ID_A}`] }), (e: unknown) => {
+                const problems = programProblems(e);
+                assert.equal(problems.length, 1);
+                assert.ok(
+                    problems[0].startsWith("hosts[1].address 198.51.100.22 (host node2) and hosts[2].address node3.example.net (host node3) are the same machine as hosts[0].address 198.51.100.21 (host node1): "),
+                    problems[0],
+                );
+                return true;
+            });
+        });
+
+        it("no machine id (missing or unreadable on a host): no check; different ids: accepted", async () => {
+            const { resources } = await probed(threeHostsConfig(), { node1: [`@machine-id=${ID_A}`], node3: [`@machine-id=${ID_C}`] });
+            assert.ok(resources.length > 0);
+            const again = await probed(threeHostsConfig(), { node1: [`@machine-id=${ID_A}`], node2: [`@machine-id=${ID_B}`], node3: [`@machine-id=${ID_C}`] });
+            assert.ok(again.resources.length > 0);
+        });
+
+        it("refuses a container at an untagged address of a host given by DNS name (the probe found it on its parent), naming the path and the rule", async () => {
+            // a1 (networks[0].containers[0], untagged priv_net on node1) is at 198.51.100.131.
+            await assert.rejects(probed(threeHostsConfig(), { node3: ["@addr=eth0 198.51.100.131/24"] }), (e: unknown) => {
+                assert.deepEqual(programProblems(e), [
+                    "networks[0].containers[0].ip 198.51.100.131 is an address of host node3 (hosts[2]) itself: the probe found 198.51.100.131/24 on its eth0, on the untagged LAN segment; two holders of one address on one segment break both (choose another address)",
+                ]);
+                return true;
+            });
+            assert.deepEqual(recorded, []);
+        });
+
+        it("refuses a container at a host's address on a VLAN sub-interface, and not one on another segment (VLAN 70 vs the untagged parent)", async () => {
+            // solo (networks[1].containers[0], pass_net on VLAN 70 of node1) is at 192.0.2.10.
+            await assert.rejects(probed(threeHostsConfig(), { node3: ["@addr=eth0.70 192.0.2.10/24"] }), (e: unknown) => {
+                assert.deepEqual(programProblems(e), [
+                    "networks[1].containers[0].ip 192.0.2.10 is an address of host node3 (hosts[2]) itself: the probe found 192.0.2.10/24 on its eth0.70, on LAN segment vlan 70; two holders of one address on one segment break both (choose another address)",
+                ]);
+                return true;
+            });
+            // The same address on node3's untagged parent, and a1's address on a VLAN link: other segments.
+            const { resources } = await probed(threeHostsConfig(), { node3: ["@addr=eth0 192.0.2.10/24", "@addr=eth0.70 198.51.100.131/24"] });
+            assert.ok(resources.length > 0);
+        });
+
+        it("refuses a shim at another host's own address on its segment, naming hosts[i].shim.address; addresses of links not asked for are ignored", async () => {
+            const config = withKey(stackConfig("twohosts"));
+            await assert.rejects(probed(config, { centos2: ["@addr=ens33 198.51.100.250/24", "@addr=docker0 198.51.100.11/24"] }), (e: unknown) => {
+                assert.deepEqual(programProblems(e), [
+                    "hosts[0].shim.address 198.51.100.250 is an address of host centos2 (hosts[1]) itself: the probe found 198.51.100.250/24 on its ens33, on the untagged LAN segment; two holders of one address on one segment break both (choose another address)",
+                ]);
+                return true;
+            });
+            assert.deepEqual(recorded, []);
+        });
+
+        it("lists every fact problem at once; with macvlan:probe false none of these checks runs", async () => {
+            const facts = { node1: [`@machine-id=${ID_A}`], node3: [`@machine-id=${ID_A}`, "@addr=eth0 198.51.100.132/24"] };
+            await assert.rejects(probed(threeHostsConfig(), facts), (e: unknown) => {
+                const problems = programProblems(e);
+                assert.equal(problems.length, 2, problems.join("\n"));
+                assert.match(problems[0], /^hosts\[2\]\.address node3\.example\.net \(host node3\) is the same machine as hosts\[0\]/);
+                assert.match(problems[1], /^networks\[0\]\.containers\[1\]\.ip 198\.51\.100\.132 is an address of host node3 \(hosts\[2\]\) itself/);
+                return true;
+            });
+            const off = { ...threeHostsConfig(), "macvlan:probe": "false" };
+            const { resources } = await runProgram(off, { prober: fakeProber(off, undefined, [], {}, facts) });
+            assert.ok(resources.length > 0);
         });
     });
 

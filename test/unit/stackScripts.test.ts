@@ -41,7 +41,10 @@ function referenceStack(stack: StackName): Map<string, string> {
         });
         plan.push(`${p.docker.name} ${p.docker.host} ${p.docker.sshOpts.join(" ")}`);
     }
-    for (const { target, script } of probePlan(hosts)) out.set(`${target.host}/probe.sh`, unwrapSh(script));
+    for (const { target, run } of probePlan(hosts)) {
+        assert.equal(run.command, "/bin/sh -s", "the probe script goes on stdin");
+        out.set(`${target.host}/probe.sh`, unwrapStdin(run.stdin));
+    }
     out.set("plan.txt", plan.join("\n") + "\n");
     return out;
 }

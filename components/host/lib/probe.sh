@@ -52,3 +52,30 @@ pm_emit() {
     pm_h=$(printf "%s" "$pm_seed" | cksum)
     echo "$1=drift:$pm_w@${pm_h%% *}"
 }
+
+#@ facts: the host's own facts for the program's checks (after every feature line): pm_machine_id prints @machine-id=<32 hex> when /etc/machine-id holds one (else nothing); pm_addrs LINK prints @addr=LINK <ipv4>/<len> for each IPv4 address on LINK (nothing when LINK does not exist)
+pm_machine_id() {
+    pm_m=""
+    if [ -r /etc/machine-id ]; then
+        read -r pm_m < /etc/machine-id || :
+    fi
+    case "$pm_m" in
+        *[!0-9a-f]*) pm_m="" ;;
+    esac
+    if [ "${#pm_m}" -eq 32 ]; then
+        echo "@machine-id=$pm_m"
+    fi
+}
+pm_addrs() {
+    ip -o -4 addr show dev "$1" 2>/dev/null | while read -r _ _ pm_fam pm_a _; do
+        if [ "$pm_fam" != inet ]; then
+            continue
+        fi
+        case "$pm_a" in
+            *[!0-9./]*) continue ;;
+            */*) ;;
+            *) pm_a="$pm_a/32" ;;
+        esac
+        echo "@addr=$1 $pm_a"
+    done
+}

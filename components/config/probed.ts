@@ -1,0 +1,107 @@
+/**
+ * The rules that need each host's own facts, as the drift probe read them (pure: the program
+ * passes what the probe answered). They run after the probe and before anything registers, and
+ * only when the probe runs (config `macvlan:probe`, default on); their problems have the form of
+ * every other config problem (`<path> <value> <rule>`):
+ *
+ * - one machine listed twice (say once by IP and once by DNS name): two host entries whose hosts
+ *   report the same /etc/machine-id;
+ * - a container or shim at one of a host's own addresses on the same LAN segment: an address on
+ *   the host's parent is on the untagged segment, one on `<parent>.<vlan>` on that VLAN's. (The
+ *   config rules already refuse a host's SSH address when it is an IPv4 literal; this finds a
+ *   host given by DNS name, and every other address the host has.)
+ */
+import type { StackModel } from "./model";
+
+/** What the probe found on one host. */
+export interface ProbedHostFacts {
+    /** /etc/machine-id (32 hex digits); absent: the host has none readable, and no check is made. */
+    readonly machineId?: string;
+    /** The IPv4 addresses on the host's parent and its VLAN sub-interfaces. */
+    readonly addresses: readonly { readonly link: string; readonly address: string; readonly prefix: number }[];
+}
+
+/** A LAN segment in messages. */
+function segmentLabel(vlan: number | undefined): string {
+    return vlan === undefined ? "the untagged LAN segment" : `LAN segment vlan ${vlan}`;
+}
+
+function segmentKey(vlan: number | undefined): string {
+    return vlan === undefined ? "untagged" : String(vlan);
+}
+
+/** The problems of the probed facts of each host (by host name), in config order; none: all good. */
+export function probedFactsProblems(model: StackModel, facts: ReadonlyMap<string, ProbedHostFacts>): string[] {
+    return [...machineIdProblems(model, facts), ...ownAddressProblems(model, facts)];
+}
+
+/** A host entry in messages: `hosts[2].address node1.example.net (host node3)`. */
+function hostEntry(model: StackModel, i: number): string {
+    const h = model.hosts[i];
+    return `hosts[${i}].address ${h.address} (host ${h.name})`;
+}
+
+/** Rule: each machine is listed once; one problem per machine listed more than once, naming every entry. */
+function machineIdProblems(model: StackModel, facts: ReadonlyMap<string, ProbedHostFacts>): string[] {
+    const byId = new Map<string, number[]>();
+    model.hosts.forEach((h, i) => {
+        const id = facts.get(h.name)?.machineId;
+        if (id === undefined) return;
+        byId.set(id, [...(byId.get(id) ?? []), i]);
+    });
+    const problems: string[] = [];
+    for (const [id, entries] of byId) {
+        if (entries.length < 2) continue;
+        const [first, ...rest] = entries;
+        problems.push(
+            `${rest.map((i) => hostEntry(model, i)).join(" and ")} ${rest.length > 1 ? "are" : "is"} the same machine as ${hostEntry(model, first)}: ` +
+                `each reports /etc/machine-id ${id}; list each machine once (a second entry would apply its settings to the same host twice, under two names). ` +
+                "If they are different machines cloned from one image, give each its own machine id (`rm /etc/machine-id && systemd-machine-id-setup`)",
+        );
+    }
+    return problems;
+}
+
+/**
+ * Rule: no container ip and no shim address is one of a host's own addresses on the same segment.
+ * The first host (in config order) holding an address is named.
+ */
+function ownAddressProblems(model: StackModel, facts: ReadonlyMap<string, ProbedHostFacts>): string[] {
+    // `<segment> <address>` → the rule a container or shim there breaks.
+    const own = new Map<string, string>();
+    model.hosts.forEach((h, i) => {
+        const found = facts.get(h.name);
+        if (found === undefined) return;
+        for (const a of found.addresses) {
+            let vlan: number | undefined;
+            if (a.link === h.parent) vlan = undefined;
+            else {
+                const v = h.vlans.find((id) => a.link === `${h.parent}.${id}`);
+                if (v === undefined) continue; // a link the probe was not asked about
+                vlan = v;
+            }
+            const key = `${segmentKey(vlan)} ${a.address}`;
+            if (own.has(key)) continue;
+            own.set(
+                key,
+                `is an address of host ${h.name} (hosts[${i}]) itself: the probe found ${a.address}/${a.prefix} on its ${a.link}, on ${segmentLabel(vlan)}; two holders of one address on one segment break both (choose another address)`,
+            );
+        }
+    });
+    if (own.size === 0) return [];
+    const problems: string[] = [];
+    model.hosts.forEach((h, i) => {
+        if (h.shim === undefined) return;
+        const hit = own.get(`${segmentKey(h.shim.vlan)} ${h.shim.address}`);
+        if (hit !== undefined) problems.push(`hosts[${i}].shim.address ${h.shim.address} ${hit}`);
+    });
+    model.networks.forEach((n, i) => {
+        n.containers.forEach((c, j) => {
+            const ip = c.attachments[0]?.ipv4Address;
+            if (ip === undefined) return;
+            const hit = own.get(`${segmentKey(n.vlan)} ${ip}`);
+            if (hit !== undefined) problems.push(`networks[${i}].containers[${j}].ip ${ip} ${hit}`);
+        });
+    });
+    return problems;
+}
