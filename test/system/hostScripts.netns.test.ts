@@ -1331,7 +1331,7 @@ describe("hostScripts for real: VLANs in a QEMU guest with a Debian kernel (802.
         const before70 = await g.snapshot();
         const V70: HostFeature = { kind: "vlan", parent: "lan0", id: 70 };
         const out70 = await applyG(new Map([[featureKey(V70), "t70"]]), [[V70]]);
-        assert.match(out70.get("vlan-lan0.70") as string, /^pulumi-macvlan node1 vlan-lan0\.70: changed \(prior state recorded, lan0\.70 up, .*boot config \S+ written, token t70 stored\)\n$/);
+        assert.match(out70.get("vlan-lan0.70") as string, /^pulumi-macvlan node1 vlan-lan0\.70: changed \(prior state recorded, lan0\.70 up, .*boot config \S+ written, token t70 stored, owned by proj\/test\/node1\)\n$/);
         assert.ok(!(out70.get("vlan-lan0.70") as string).includes("created"), "an existing VLAN is not created again");
         await destroyG([[V70]]);
         // Left as it was, down; the one trace is the qdisc the kernel attached the first time the link

@@ -199,7 +199,7 @@ pm_unlock_last() {
     fi
 }
 pm_begin() {
-    rm -rf "$STATE_ROOT.pm-new" "$STATE_ROOT.pm-old" "$BOOT_ROOT.pm-new" "$BOOT_ROOT.pm-old" "$WANTS.pm-new" "$D.pm-old"
+    rm -rf "$STATE_ROOT.pm-new" "$STATE_ROOT.pm-old" "$BOOT_ROOT.pm-new" "$BOOT_ROOT.pm-old" "$WANTS.pm-new" "$D.pm-new" "$D.pm-old"
     rm -f "$RUNNER.pm-tmp" "$UNIT.pm-tmp" "$FRAGMENT.pm-tmp" "$D/prior.pm-tmp" "$D/token.pm-tmp" "$D/owners.pm-tmp" "$D/undo.pm-tmp" "$D/identity.pm-tmp"
 }
 pm_root() {
@@ -769,7 +769,7 @@ pm_unlock_last() {
     fi
 }
 pm_begin() {
-    rm -rf "$STATE_ROOT.pm-new" "$STATE_ROOT.pm-old" "$BOOT_ROOT.pm-new" "$BOOT_ROOT.pm-old" "$WANTS.pm-new" "$D.pm-old"
+    rm -rf "$STATE_ROOT.pm-new" "$STATE_ROOT.pm-old" "$BOOT_ROOT.pm-new" "$BOOT_ROOT.pm-old" "$WANTS.pm-new" "$D.pm-new" "$D.pm-old"
     rm -f "$RUNNER.pm-tmp" "$UNIT.pm-tmp" "$FRAGMENT.pm-tmp" "$D/prior.pm-tmp" "$D/token.pm-tmp" "$D/owners.pm-tmp" "$D/undo.pm-tmp" "$D/identity.pm-tmp"
 }
 pm_root() {
