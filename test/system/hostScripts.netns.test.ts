@@ -963,6 +963,46 @@ done`);
             });
         }
 
+        it("an update (drift repair) cut at each of its commands in turn (killed, or that command failing) keeps the committed feature, and the next update repairs it", async function () {
+            this.timeout(1200000);
+            const h = await newHost();
+            installKiller(h);
+            const before = h.snapshot();
+            const r1 = renderFeature(AT, SHIM, "tok-1");
+            const r2 = renderFeature(AT, SHIM, "tok-2");
+            const ok = async (c: Cmd, what: string) => {
+                const r = await h.login(c);
+                assert.equal(r.status, 0, `${what}: ${r.stderr}`);
+            };
+            await ok(cmd(r1, "create"), "create");
+            const drift = "ip addr del 198.18.0.250/32 dev mvshim0; echo 0 > /proc/sys/net/ipv4/conf/mvshim0/arp_ignore";
+            // Reference: the repair uncut, counting its commands.
+            h.bash(drift);
+            setKill(h, 1000000);
+            assert.equal((await h.loginGroup(cmd(r2, "update"), KILL_ENV)).status, 0);
+            const commands = count(h);
+            const repaired = normalized(h.snapshot());
+            assert.ok(commands > 20, `commands counted: ${commands}`);
+            for (let at = 1; at <= commands; at++) {
+                for (const mode of ["kill", "fail"] as const) {
+                    const where = `${mode} at update command ${at} of ${commands}`;
+                    await ok(cmd(r1, "update"), `${where}: back to the first token`);
+                    h.bash(drift);
+                    setKill(h, at, mode);
+                    const cut = await h.loginGroup(cmd(r2, "update"), KILL_ENV);
+                    setKill(h, 1000000);
+                    if (mode === "kill") assert.equal(cut.signal, "SIGKILL", `${where}: not killed (${cut.status})`);
+                    // Whatever happened, the committed feature is still there and still its owner's.
+                    assert.equal(h.bash(`cat ${HOST_PATHS.stateRoot}/shim-mvshim0/owners`), `${AT.owner}\n`, where);
+                    assert.match(h.bash("ip -o link show dev mvshim0"), /mvshim0@lan0/, `${where}: the shim link is gone`);
+                    await ok(cmd(r2, "update"), `${where}: the next update`);
+                    assertSame(normalized(h.snapshot()), repaired, `${where}: repaired by the next update`);
+                }
+            }
+            await ok(cmd(r2, "delete"), "destroy");
+            assertSame(h.snapshot(), before, "destroy after the cut updates");
+        });
+
         it("killed at random moments (SIGKILL to the session), create then delete, re-run: ends exactly right", async function () {
             this.timeout(600000);
             const h = await newHost();
