@@ -94,6 +94,20 @@ export function spawnDetached(
     }
 }
 
+/**
+ * `<pid> <start time>` of a process (field 22 of /proc/<pid>/stat), or undefined when there is none:
+ * names one process even after its pid is reused (pid_max is often 32768, and the tests start
+ * thousands of processes).
+ */
+export function processToken(pid: number): string | undefined {
+    try {
+        const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+        return `${pid} ${stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]}`; // field 22: start time
+    } catch {
+        return undefined;
+    }
+}
+
 /** True when `pid` names a live (not zombie) process. */
 export function alive(pid: number | undefined): boolean {
     if (!pid) return false;

@@ -3,7 +3,7 @@
  * releaseLab in lab.ts).
  */
 import * as fs from "node:fs";
-import { alive, cmdline, sleep } from "./proc";
+import { alive, cmdline, processToken, sleep } from "./proc";
 import { LOCK_FILE } from "./types";
 
 /**
@@ -30,15 +30,6 @@ export function withSession<T>(log: ((l: string) => void) | undefined, fn: () =>
 /** Whether this process holds the session lock. */
 export function holdsSession(): boolean {
     return sessionToken !== undefined;
-}
-
-function processToken(pid: number): string | undefined {
-    try {
-        const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
-        return `${pid} ${stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]}`; // field 22: start time
-    } catch {
-        return undefined;
-    }
 }
 
 /** The live process holding the lab, other than this one, if any. */

@@ -27,7 +27,7 @@ import {
     releaseLab,
     setHairpin,
 } from "../../lab/lab";
-import { alive } from "../../lab/proc";
+import { alive, processToken } from "../../lab/proc";
 
 const REPO = path.resolve(__dirname, "../..");
 const log = (l: string) => process.stdout.write(`      lab: ${l}\n`);
@@ -352,10 +352,12 @@ describe("the lab (lab/)", function () {
 
     describe("killed run and down", () => {
         it("labUp after a killed run (state file gone, everything still running) cleans up and rebuilds", async () => {
-            const old = lab.hosts.flatMap((h) => Object.values(h.pids));
+            // Each old process by pid and start time: a pid may be reused meanwhile (pid_max 32768).
+            const old = lab.hosts.flatMap((h) => Object.values(h.pids)).map((pid) => ({ pid, token: processToken(pid) }));
+            assert.ok(old.every((o) => o.token !== undefined), "every lab process is running before the killed run");
             fs.rmSync(path.join(LAB_DIR, "lab.json"));
             lab = await labUp({ log });
-            for (const pid of old) assert.equal(alive(pid), false, `old lab process ${pid} is gone`);
+            for (const { pid, token } of old) assert.ok(!alive(pid) || processToken(pid) !== token, `old lab process ${pid} is gone`);
             assert.equal((await labExec("node1", "hostname", { check: true })).stdout.trim(), "node1");
         });
 
