@@ -12,6 +12,8 @@ import { checkKey, checkValue, isMap, own, readEntry, readField, readOptional, S
 import {
     addressIn,
     AUX_MAP,
+    SLICE_MAP,
+    sliceIn,
     AUX_NAME,
     blockIn,
     COMMAND,
@@ -38,7 +40,7 @@ import {
 } from "./rules";
 
 /** Keys a network entry may have. */
-const NETWORK_KEYS = ["name", "vlan", "mode", "subnet", "gateway", "ipRange", "auxAddresses", "hosts", "containers"] as const;
+const NETWORK_KEYS = ["name", "vlan", "mode", "subnet", "gateway", "ipRange", "slices", "auxAddresses", "hosts", "containers"] as const;
 /** Keys a container entry may have. */
 const CONTAINER_KEYS = ["name", "host", "image", "ip", "mac", "command", "env", "secretEnv", "restart"] as const;
 
@@ -54,6 +56,13 @@ const GATEWAY_REQUIRED = "is required: the LAN's real router (Docker before 29 i
  */
 function untaggedPassthruProblem(path: string): string {
     return `on the untagged parent would take the host's own link, and its SSH with it: set ${path}.vlan so that it takes a VLAN sub-interface (a network has no dedicated NIC of its own: its parent is its hosts' parent)`;
+}
+
+/** One host's slice of a network's dynamic range (`networks[i].slices.<host>`). */
+export interface CheckedSlice {
+    readonly host: string;
+    readonly path: string;
+    readonly block: Cidr;
 }
 
 interface CheckedAux {
@@ -89,6 +98,8 @@ export interface CheckedNetwork {
     subnet?: Cidr;
     gateway?: Address;
     ipRange?: Cidr;
+    /** The per-host slices of the dynamic range, when `slices` is given (the valid ones, config order). */
+    slices?: CheckedSlice[];
     aux: CheckedAux[];
     /** Names of valid hosts it spans, config order. */
     hosts: string[];
@@ -151,6 +162,7 @@ export function checkNetwork(p: Problems, raw: unknown, index: number, hosts: Ho
     n.ipRange = readField(p, map, "ipRange", path, blockIn(n.subnet));
     checkAux(p, map, n);
     const listed = checkSpan(p, map, n, hosts);
+    checkSlices(p, map, n);
 
     const containers = readField(p, map, "containers", path, CONTAINER_LIST);
     containers?.forEach((c, i) => {
@@ -185,6 +197,47 @@ function checkAux(p: Problems, map: RawMap, n: CheckedNetwork): void {
         }
         n.aux.push(entry);
     }
+}
+
+/**
+ * The network's `slices`: one block per host the network spans, each inside the network's
+ * `ipRange` (or its subnet when it has none), disjoint from the network's other slices. A slice is
+ * the `ipRange` that host's Docker network gets: the addresses that engine alone hands out. The
+ * rules against the rest of the segment (other networks' pools, fixed addresses) are in
+ * segments.ts. A refused slice is dropped, so the rules that follow see only valid ones.
+ */
+function checkSlices(p: Problems, map: RawMap, n: CheckedNetwork): void {
+    const mapPath = `${n.path}.slices`;
+    const raw = readField(p, map, "slices", n.path, SLICE_MAP);
+    if (raw === undefined) return;
+    const within = n.ipRange ?? n.subnet;
+    const slices: CheckedSlice[] = [];
+    for (const host of Object.keys(raw)) {
+        const at = childPath(mapPath, host);
+        const v = own(raw, host);
+        if (v === undefined) {
+            p.addBare(at, emptyProblem("a CIDR"));
+            continue;
+        }
+        if (!n.hosts.includes(host)) {
+            p.addBare(mapPath, `${jsonValue(host)} is not a host this network spans (${n.hosts.join(", ")}): a slice is keyed by the name of a host in ${n.path}.hosts`);
+            continue;
+        }
+        const block = checkValue(p, v, at, sliceIn(n.ipRange, n.subnet));
+        if (block === undefined) continue;
+        const twin = slices.find((s) => s.block.overlaps(block));
+        if (twin !== undefined) {
+            p.add(at, v, `overlaps ${twin.path} ${twin.block.toString()}: each host's slice must be its own, or two engines could hand out the same address`);
+            continue;
+        }
+        slices.push({ host, path: at, block });
+    }
+    for (const h of n.hosts) {
+        if (!Object.prototype.hasOwnProperty.call(raw, h)) {
+            p.addBare(mapPath, `has no slice for host ${h}: with slices, every host the network spans needs its own (e.g. ${h}: <a block of ${within?.toString() ?? "the ipRange"}>), or its engine would hand out the whole range`);
+        }
+    }
+    n.slices = slices;
 }
 
 /**
