@@ -25,7 +25,8 @@ export interface MacvlanNetworkHost {
     /**
      * This host's slice of the dynamic range: the `ipRange` its Docker network gets, replacing the
      * ipRange of the pool whose subnet holds it, so that engines sharing a LAN hand out disjoint
-     * addresses. Default: the pool's own `ipRange` (every host the same, as for a one-host network).
+     * addresses; the hosts' slices must not overlap. Default: the pool's own `ipRange` (every host
+     * the same, as for a one-host network).
      */
     readonly ipRange?: string;
     /** What the network waits for on this host, normally the MacvlanHost component. Default none. */

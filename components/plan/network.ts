@@ -4,7 +4,7 @@
  */
 import type * as docker from "@pulumi/docker";
 import type { IpamPoolModel } from "../config/model";
-import { parseAddress, parseCidr } from "../net/addr";
+import { parseAddress, parseCidr, type Cidr } from "../net/addr";
 import { problemsOf } from "../net/problems";
 
 /**
@@ -47,6 +47,7 @@ export function planNetwork(
     const ipam = ipamProblemsOr(name, spec.ipam, spec.auxAddresses ?? {});
     if (Array.isArray(ipam)) problems.push(...ipam);
     const ipamByHost = new Map<string, docker.types.input.NetworkIpamConfig[]>();
+    const slices: { host: string; block: Cidr }[] = [];
     for (const h of spec.hosts) {
         if (Array.isArray(ipam)) break;
         if (h.ipRange === undefined) {
@@ -57,7 +58,13 @@ export function planNetwork(
         const at = r.ok ? spec.ipam.findIndex((p) => { const s = parseCidr(p.subnet); return s.ok && s.value.contains(r.value); }) : -1;
         if (!r.ok) problems.push(`MacvlanNetwork ${name}: host ${h.name}'s ipRange ${h.ipRange} ${r.problem}`);
         else if (at < 0) problems.push(`MacvlanNetwork ${name}: host ${h.name}'s ipRange ${h.ipRange} is not inside any subnet`);
-        else ipamByHost.set(h.name, ipam.configs.map((c, i) => (i === at ? { ...c, ipRange: h.ipRange } : c)));
+        else {
+            // Two hosts with overlapping slices: their engines could hand out the same address.
+            const twin = slices.find((x) => x.block.overlaps(r.value));
+            if (twin !== undefined) problems.push(`MacvlanNetwork ${name}: host ${h.name}'s ipRange ${h.ipRange} overlaps host ${twin.host}'s ${twin.block.toString()}`);
+            slices.push({ host: h.name, block: r.value });
+            ipamByHost.set(h.name, ipam.configs.map((c, i) => (i === at ? { ...c, ipRange: h.ipRange } : c)));
+        }
     }
     return problems.length > 0 || Array.isArray(ipam) ? { problems } : { problems, ipam: ipam.configs, ipamByHost };
 }

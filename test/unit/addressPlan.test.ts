@@ -173,6 +173,10 @@ describe("address plan: the plan and the component", () => {
         assert.deepEqual(r.ipamByHost?.get("node1"), [{ subnet: "198.51.100.0/24", gateway: "198.51.100.1", ipRange: "198.51.100.160/28", auxAddress: { a: "198.51.100.5" } }]);
         assert.deepEqual(r.ipamByHost?.get("node2"), r.ipam);
         assert.deepEqual(planNetwork("n", { ipam: [{ subnet: "198.51.100.0/24" }], hosts: [{ name: "x", ipRange: "10.0.0.0/30" }] }).problems, ["MacvlanNetwork n: host x's ipRange 10.0.0.0/30 is not inside any subnet"]);
+        assert.deepEqual(
+            planNetwork("n", { ipam: [{ subnet: "198.51.100.0/24" }], hosts: [{ name: "x", ipRange: "198.51.100.128/26" }, { name: "y", ipRange: "198.51.100.160/27" }] }).problems,
+            ["MacvlanNetwork n: host y's ipRange 198.51.100.160/27 overlaps host x's 198.51.100.128/26"],
+        );
     });
 
     it("describes each segment: subnets, each engine's pool, and every fixed address with its holder", () => {
