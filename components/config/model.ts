@@ -108,7 +108,7 @@ export interface NetworkModel {
     readonly hosts: readonly string[];
     /**
      * Each host's slice of the dynamic range, by host name (CIDR inside the pool's `ipRange`, or its
-     * subnet): the `ipRange` that host's Docker network gets instead of the network's. Absent: every
+     * subnet; a slot number of the config is resolved to its CIDR here): the `ipRange` that host's Docker network gets instead of the network's. Absent: every
      * host gets the network's `ipRange` (as before slices existed). When present, every host has one.
      */
     readonly slices?: Readonly<Record<string, string>>;

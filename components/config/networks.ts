@@ -3,7 +3,7 @@
  * syntax, defaults and the address math inside the network's subnet. Rules across entries (unique
  * names, shared parents) are in cross.ts, the rules of a LAN segment in segments.ts.
  */
-import { parseCidr, type Address, type Cidr } from "../net/addr";
+import { parseCidr, sliceAt, type Address, type Cidr } from "../net/addr";
 import { defaultMac } from "../net/mac";
 import { DEFAULT_MODE, DEFAULT_RESTART, type MacvlanMode, type RestartPolicy } from "./model";
 import type { CheckedHost } from "./hosts";
@@ -13,6 +13,7 @@ import {
     addressIn,
     AUX_MAP,
     SLICE_MAP,
+    SLICE_SIZE,
     sliceIn,
     AUX_NAME,
     blockIn,
@@ -40,7 +41,7 @@ import {
 } from "./rules";
 
 /** Keys a network entry may have. */
-const NETWORK_KEYS = ["name", "vlan", "mode", "subnet", "gateway", "ipRange", "slices", "auxAddresses", "hosts", "containers"] as const;
+const NETWORK_KEYS = ["name", "vlan", "mode", "subnet", "gateway", "ipRange", "sliceSize", "slices", "auxAddresses", "hosts", "containers"] as const;
 /** Keys a container entry may have. */
 const CONTAINER_KEYS = ["name", "host", "image", "ip", "mac", "command", "env", "secretEnv", "restart"] as const;
 
@@ -201,16 +202,24 @@ function checkAux(p: Problems, map: RawMap, n: CheckedNetwork): void {
 
 /**
  * The network's `slices`: one block per host the network spans, each inside the network's
- * `ipRange` (or its subnet when it has none), disjoint from the network's other slices. A slice is
+ * `ipRange` (or its subnet when it has none), disjoint from the network's other slices. A block is
+ * a CIDR, or, with `sliceSize` (a prefix length), a slot number: slot k is the k-th block of that
+ * size in the range, from 0. Either way it is written per host, so it never depends on the others. A slice is
  * the `ipRange` that host's Docker network gets: the addresses that engine alone hands out. The
  * rules against the rest of the segment (other networks' pools, fixed addresses) are in
  * segments.ts. A refused slice is dropped, so the rules that follow see only valid ones.
  */
 function checkSlices(p: Problems, map: RawMap, n: CheckedNetwork): void {
     const mapPath = `${n.path}.slices`;
-    const raw = readField(p, map, "slices", n.path, SLICE_MAP);
-    if (raw === undefined) return;
     const within = n.ipRange ?? n.subnet;
+    const size = readField(p, map, "sliceSize", n.path, SLICE_SIZE);
+    const sizeOk = size === undefined || within === undefined || size > within.prefix;
+    if (!sizeOk) p.add(`${n.path}.sliceSize`, size, `must be longer than the prefix of ${within?.toString() ?? ""}, which it divides into numbered slices`);
+    const raw = readField(p, map, "slices", n.path, SLICE_MAP);
+    if (raw === undefined) {
+        if (size !== undefined) p.addBare(`${n.path}.sliceSize`, `is set but ${n.path}.slices is not: give each host its slot number (e.g. node1: 0)`);
+        return;
+    }
     const slices: CheckedSlice[] = [];
     for (const host of Object.keys(raw)) {
         const at = childPath(mapPath, host);
@@ -223,7 +232,16 @@ function checkSlices(p: Problems, map: RawMap, n: CheckedNetwork): void {
             p.addBare(mapPath, `${jsonValue(host)} is not a host this network spans (${n.hosts.join(", ")}): a slice is keyed by the name of a host in ${n.path}.hosts`);
             continue;
         }
-        const block = checkValue(p, v, at, sliceIn(n.ipRange, n.subnet));
+        let block: Cidr | undefined;
+        if (typeof v === "number") {
+            // A slot: the v-th block of /sliceSize in the range, counted from 0.
+            if (size === undefined) p.add(at, v, `is a slot number, which needs ${n.path}.sliceSize (a prefix length); or give the slice as a CIDR`);
+            else if (sizeOk && within !== undefined) {
+                const count = 1n << BigInt(size - within.prefix);
+                if (!Number.isInteger(v) || v < 0 || BigInt(v) >= count) p.add(at, v, `is not a slot of ${within.toString()} in /${size} slices: 0-${count - 1n}`);
+                else block = sliceAt(within, size, BigInt(v));
+            }
+        } else block = checkValue(p, v, at, sliceIn(n.ipRange, n.subnet));
         if (block === undefined) continue;
         const twin = slices.find((s) => s.block.overlaps(block));
         if (twin !== undefined) {

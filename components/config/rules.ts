@@ -166,7 +166,9 @@ export const ADDRESS: Field<Address> = parsedField(parseAddress);
 export const NETWORK_NAME: Field<string> = field("a string", isString, networkNameProblem);
 export const MODE: Field<MacvlanMode> = textField<MacvlanMode>(modeProblem);
 export const AUX_MAP: Field<RawMap> = field("a map of name to address", isMap);
-export const SLICE_MAP: Field<RawMap> = field("a map of host name to CIDR", isMap);
+export const SLICE_MAP: Field<RawMap> = field("a map of host name to CIDR or slot number", isMap);
+/** `sliceSize`: the prefix length of numbered slices, 1-32 (longer than the range's prefix: checked with it). */
+export const SLICE_SIZE: Field<number> = field("a prefix length (a number 1-32)", isNumber, rule((v: number) => Number.isInteger(v) && v >= 1 && v <= 32, "is not a prefix length 1-32"));
 export const HOST_LIST: Field<unknown[]> = field("a list of host names", isList);
 export const HOST_REF: Field<string> = field("a host name", isString);
 export const CONTAINER_LIST: Field<unknown[]> = field("a list", isList);

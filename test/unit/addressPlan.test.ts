@@ -23,7 +23,7 @@ function node3(over: Raw = {}): Raw {
 }
 
 /** pub_net with its ipRange split into /27 slices, away from the hosts' own addresses (.145-.147). */
-function sliced(slices: Record<string, string>, over: Raw = {}): Raw {
+function sliced(slices: Record<string, string | number>, over: Raw = {}): Raw {
     return pubNet({ ipRange: "198.51.100.160/27", slices, ...over });
 }
 
@@ -57,7 +57,23 @@ describe("address plan: slices (config rules)", () => {
         expectProblems(cfg([node1(), node2()], [pubNet({ slices: { node1: "198.51.100.160/28", node2: "10.0.0.0/30" } })]), [
             "networks[0].slices.node2 10.0.0.0/30 does not lie inside the network's subnet 198.51.100.0/24",
         ]);
-        expectProblems(cfg([node1(), node2()], [pubNet({ slices: ["198.51.100.160/28"] })]), ['networks[0].slices ["198.51.100.160/28"] must be a map of host name to CIDR, not a list']);
+        expectProblems(cfg([node1(), node2()], [pubNet({ slices: ["198.51.100.160/28"] })]), ['networks[0].slices ["198.51.100.160/28"] must be a map of host name to CIDR or slot number, not a list']);
+    });
+
+    it("numbered slots: sliceSize divides the range, a host's slot number picks its block; a slot out of range or without sliceSize is refused", () => {
+        const m = parseStackConfig(cfg([node1(), node2(), node3()], [sliced({ node1: 0, node3: 3, node2: "198.51.100.168/29" }, { sliceSize: 29 })]));
+        assert.deepEqual(m.networks[0].slices, { node1: "198.51.100.160/29", node3: "198.51.100.184/29", node2: "198.51.100.168/29" });
+        expectProblems(cfg([node1(), node2()], [sliced({ node1: 4, node2: 1.5 }, { sliceSize: 29 })]), [
+            "networks[0].slices.node1 4 is not a slot of 198.51.100.160/27 in /29 slices: 0-3",
+            "networks[0].slices.node2 1.5 is not a slot of 198.51.100.160/27 in /29 slices: 0-3",
+        ]);
+        expectProblems(cfg([node1(), node2()], [sliced({ node1: 0, node2: "198.51.100.176/28" })]), [
+            "networks[0].slices.node1 0 is a slot number, which needs networks[0].sliceSize (a prefix length); or give the slice as a CIDR",
+        ]);
+        expectProblems(cfg([node1(), node2()], [sliced({ node1: 0, node2: 1 }, { sliceSize: 27 })]), [
+            "networks[0].sliceSize 27 must be longer than the prefix of 198.51.100.160/27, which it divides into numbered slices",
+        ]);
+        expectProblems(cfg([node1()], [pubNet({ sliceSize: 28 })]), ["networks[0].sliceSize is set but networks[0].slices is not: give each host its slot number (e.g. node1: 0)"]);
     });
 
     it("refuses a fixed address inside a slice where that engine could hand it out: a host's own address, another host's container, a shim, another network's aux", () => {
