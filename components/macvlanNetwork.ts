@@ -22,6 +22,13 @@ export interface MacvlanNetworkHost {
     readonly parent: string;
     /** The host's Docker provider (MacvlanHost.dockerProvider). */
     readonly provider: docker.Provider;
+    /**
+     * This host's slice of the dynamic range: the `ipRange` its Docker network gets, replacing the
+     * ipRange of the pool whose subnet holds it, so that engines sharing a LAN hand out disjoint
+     * addresses; the hosts' slices must not overlap. Default: the pool's own `ipRange` (every host
+     * the same, as for a one-host network).
+     */
+    readonly ipRange?: string;
     /** What the network waits for on this host, normally the MacvlanHost component. Default none. */
     readonly dependsOn?: pulumi.Input<pulumi.Resource>[];
 }
@@ -142,8 +149,8 @@ export class MacvlanNetwork extends pulumi.ComponentResource {
 
     constructor(name: string, args: MacvlanNetworkArgs, opts?: pulumi.ComponentResourceOptions) {
         // Checked before anything is registered.
-        const { problems, ipam } = planNetwork(name, args);
-        if (ipam === undefined) throw problemsOf(`MacvlanNetwork ${name}`, problems);
+        const { problems, ipam, ipamByHost } = planNetwork(name, args);
+        if (ipam === undefined || ipamByHost === undefined) throw problemsOf(`MacvlanNetwork ${name}`, problems);
         super(MACVLAN_NETWORK_TYPE, name, {}, opts);
         this.networkName = args.networkName ?? name;
         this.mode = args.mode ?? DEFAULT_MODE;
@@ -159,7 +166,7 @@ export class MacvlanNetwork extends pulumi.ComponentResource {
                     name: this.networkName,
                     driver: "macvlan",
                     options: { parent: host.parent, macvlan_mode: this.mode },
-                    ipamConfigs: ipam,
+                    ipamConfigs: ipamByHost.get(host.name) ?? ipam,
                 },
                 { parent: this, provider: host.provider, dependsOn: host.dependsOn ?? [] },
             );

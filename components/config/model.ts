@@ -106,6 +106,12 @@ export interface NetworkModel {
     readonly auxAddresses: Readonly<Record<string, string>>;
     /** Names of the hosts it spans, in config order. */
     readonly hosts: readonly string[];
+    /**
+     * Each host's slice of the dynamic range, by host name (CIDR inside the pool's `ipRange`, or its
+     * subnet; a slot number of the config is resolved to its CIDR here): the `ipRange` that host's Docker network gets instead of the network's. Absent: every
+     * host gets the network's `ipRange` (as before slices existed). When present, every host has one.
+     */
+    readonly slices?: Readonly<Record<string, string>>;
     readonly containers: readonly ContainerModel[];
 }
 

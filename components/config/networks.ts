@@ -3,7 +3,7 @@
  * syntax, defaults and the address math inside the network's subnet. Rules across entries (unique
  * names, shared parents) are in cross.ts, the rules of a LAN segment in segments.ts.
  */
-import { parseCidr, type Address, type Cidr } from "../net/addr";
+import { parseCidr, sliceAt, type Address, type Cidr } from "../net/addr";
 import { defaultMac } from "../net/mac";
 import { DEFAULT_MODE, DEFAULT_RESTART, type MacvlanMode, type RestartPolicy } from "./model";
 import type { CheckedHost } from "./hosts";
@@ -12,6 +12,9 @@ import { checkKey, checkValue, isMap, own, readEntry, readField, readOptional, S
 import {
     addressIn,
     AUX_MAP,
+    SLICE_MAP,
+    SLICE_SIZE,
+    sliceIn,
     AUX_NAME,
     blockIn,
     COMMAND,
@@ -38,7 +41,7 @@ import {
 } from "./rules";
 
 /** Keys a network entry may have. */
-const NETWORK_KEYS = ["name", "vlan", "mode", "subnet", "gateway", "ipRange", "auxAddresses", "hosts", "containers"] as const;
+const NETWORK_KEYS = ["name", "vlan", "mode", "subnet", "gateway", "ipRange", "sliceSize", "slices", "auxAddresses", "hosts", "containers"] as const;
 /** Keys a container entry may have. */
 const CONTAINER_KEYS = ["name", "host", "image", "ip", "mac", "command", "env", "secretEnv", "restart"] as const;
 
@@ -54,6 +57,13 @@ const GATEWAY_REQUIRED = "is required: the LAN's real router (Docker before 29 i
  */
 function untaggedPassthruProblem(path: string): string {
     return `on the untagged parent would take the host's own link, and its SSH with it: set ${path}.vlan so that it takes a VLAN sub-interface (a network has no dedicated NIC of its own: its parent is its hosts' parent)`;
+}
+
+/** One host's slice of a network's dynamic range (`networks[i].slices.<host>`). */
+export interface CheckedSlice {
+    readonly host: string;
+    readonly path: string;
+    readonly block: Cidr;
 }
 
 interface CheckedAux {
@@ -89,6 +99,8 @@ export interface CheckedNetwork {
     subnet?: Cidr;
     gateway?: Address;
     ipRange?: Cidr;
+    /** The per-host slices of the dynamic range, when `slices` is given (the valid ones, config order). */
+    slices?: CheckedSlice[];
     aux: CheckedAux[];
     /** Names of valid hosts it spans, config order. */
     hosts: string[];
@@ -151,6 +163,7 @@ export function checkNetwork(p: Problems, raw: unknown, index: number, hosts: Ho
     n.ipRange = readField(p, map, "ipRange", path, blockIn(n.subnet));
     checkAux(p, map, n);
     const listed = checkSpan(p, map, n, hosts);
+    checkSlices(p, map, n);
 
     const containers = readField(p, map, "containers", path, CONTAINER_LIST);
     containers?.forEach((c, i) => {
@@ -185,6 +198,64 @@ function checkAux(p: Problems, map: RawMap, n: CheckedNetwork): void {
         }
         n.aux.push(entry);
     }
+}
+
+/**
+ * The network's `slices`: one block per host the network spans, each inside the network's
+ * `ipRange` (or its subnet when it has none), disjoint from the network's other slices. A block is
+ * a CIDR, or, with `sliceSize` (a prefix length), a slot number: slot k is the k-th block of that
+ * size in the range, from 0. Either way it is written per host, so it never depends on the others. A slice is
+ * the `ipRange` that host's Docker network gets: the addresses that engine alone hands out. The
+ * rules against the rest of the segment (other networks' pools, fixed addresses) are in
+ * segments.ts. A refused slice is dropped, so the rules that follow see only valid ones.
+ */
+function checkSlices(p: Problems, map: RawMap, n: CheckedNetwork): void {
+    const mapPath = `${n.path}.slices`;
+    const within = n.ipRange ?? n.subnet;
+    const size = readField(p, map, "sliceSize", n.path, SLICE_SIZE);
+    const sizeOk = size === undefined || within === undefined || size > within.prefix;
+    if (!sizeOk) p.add(`${n.path}.sliceSize`, size, `must be longer than the prefix of ${within?.toString() ?? ""}, which it divides into numbered slices`);
+    const raw = readField(p, map, "slices", n.path, SLICE_MAP);
+    if (raw === undefined) {
+        if (size !== undefined) p.addBare(`${n.path}.sliceSize`, `is set but ${n.path}.slices is not: give each host its slot number (e.g. node1: 0)`);
+        return;
+    }
+    const slices: CheckedSlice[] = [];
+    for (const host of Object.keys(raw)) {
+        const at = childPath(mapPath, host);
+        const v = own(raw, host);
+        if (v === undefined) {
+            p.addBare(at, emptyProblem("a CIDR"));
+            continue;
+        }
+        if (!n.hosts.includes(host)) {
+            p.addBare(mapPath, `${jsonValue(host)} is not a host this network spans (${n.hosts.join(", ")}): a slice is keyed by the name of a host in ${n.path}.hosts`);
+            continue;
+        }
+        let block: Cidr | undefined;
+        if (typeof v === "number") {
+            // A slot: the v-th block of /sliceSize in the range, counted from 0.
+            if (size === undefined) p.add(at, v, `is a slot number, which needs ${n.path}.sliceSize (a prefix length); or give the slice as a CIDR`);
+            else if (sizeOk && within !== undefined) {
+                const count = 1n << BigInt(size - within.prefix);
+                if (!Number.isInteger(v) || v < 0 || BigInt(v) >= count) p.add(at, v, `is not a slot of ${within.toString()} in /${size} slices: 0-${count - 1n}`);
+                else block = sliceAt(within, size, BigInt(v));
+            }
+        } else block = checkValue(p, v, at, sliceIn(n.ipRange, n.subnet));
+        if (block === undefined) continue;
+        const twin = slices.find((s) => s.block.overlaps(block));
+        if (twin !== undefined) {
+            p.add(at, v, `overlaps ${twin.path} ${twin.block.toString()}: each host's slice must be its own, or two engines could hand out the same address`);
+            continue;
+        }
+        slices.push({ host, path: at, block });
+    }
+    for (const h of n.hosts) {
+        if (!Object.prototype.hasOwnProperty.call(raw, h)) {
+            p.addBare(mapPath, `has no slice for host ${h}: with slices, every host the network spans needs its own (e.g. ${h}: <a block of ${within?.toString() ?? "the ipRange"}>), or its engine would hand out the whole range`);
+        }
+    }
+    n.slices = slices;
 }
 
 /**

@@ -125,6 +125,7 @@ function buildModel(hosts: readonly CheckedHost[], networks: readonly CheckedNet
             ],
             auxAddresses,
             hosts: n.hosts,
+            ...(n.slices === undefined ? {} : { slices: Object.fromEntries(n.slices.map((sl) => [sl.host, sl.block.toString()])) }),
             containers,
         };
     });

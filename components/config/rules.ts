@@ -166,6 +166,9 @@ export const ADDRESS: Field<Address> = parsedField(parseAddress);
 export const NETWORK_NAME: Field<string> = field("a string", isString, networkNameProblem);
 export const MODE: Field<MacvlanMode> = textField<MacvlanMode>(modeProblem);
 export const AUX_MAP: Field<RawMap> = field("a map of name to address", isMap);
+export const SLICE_MAP: Field<RawMap> = field("a map of host name to CIDR or slot number", isMap);
+/** `sliceSize`: the prefix length of numbered slices, 1-32 (longer than the range's prefix: checked with it). */
+export const SLICE_SIZE: Field<number> = field("a prefix length (a number 1-32)", isNumber, rule((v: number) => Number.isInteger(v) && v >= 1 && v <= 32, "is not a prefix length 1-32"));
 export const HOST_LIST: Field<unknown[]> = field("a list of host names", isList);
 export const HOST_REF: Field<string> = field("a host name", isString);
 export const CONTAINER_LIST: Field<unknown[]> = field("a list", isList);
@@ -181,6 +184,13 @@ export function addressIn(subnet: Cidr | undefined): Field<Address> {
 /** A block inside `subnet` when it is known (ipRange). */
 export function blockIn(subnet: Cidr | undefined): Field<Cidr> {
     return parsedField(parseCidr, subnet === undefined ? undefined : (c) => inSubnetProblem(c, subnet));
+}
+
+/** A host's slice: a block inside the network's `ipRange`, or its subnet when it has no ipRange (unchecked while unknown). */
+export function sliceIn(ipRange: Cidr | undefined, subnet: Cidr | undefined): Field<Cidr> {
+    const within = ipRange ?? subnet;
+    const what = ipRange === undefined ? "subnet" : "ipRange";
+    return parsedField(parseCidr, within === undefined ? undefined : (c) => (within.contains(c) ? undefined : `does not lie inside the network's ${what} ${within.toString()}`));
 }
 
 // A container

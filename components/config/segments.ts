@@ -10,6 +10,7 @@ import type { CheckedHost } from "./hosts";
 import type { CheckedNetwork } from "./networks";
 import { entryLabel as label, type Problems } from "./problems";
 import { reservedInSubnetProblem } from "./rules";
+import { checkSlicePlan } from "./slices";
 
 /** A LAN segment in messages: `the untagged LAN segment` or `LAN segment vlan 50`. */
 function segmentLabel(vlan: number | undefined): string {
@@ -27,6 +28,7 @@ export function checkSegments(p: Problems, hosts: readonly CheckedHost[], networ
     const claims = segmentClaims(hosts, networks);
     checkShims(p, hosts, networks, claims);
     checkSegmentAddresses(p, hosts, networks, claims);
+    checkSlicePlan(p, hosts, networks);
 }
 
 /**
@@ -143,7 +145,8 @@ function checkShims(p: Problems, hosts: readonly CheckedHost[], networks: readon
         }
         shims.set(key, at);
         for (const n of holders) {
-            if (n.aux.some((a) => a.address?.equals(addr) === true)) continue;
+            // A network with slices hands out only from its hosts' slices: slices.ts checks those.
+            if (n.slices !== undefined || n.aux.some((a) => a.address?.equals(addr) === true)) continue;
             const example = `(e.g. ${h.name}-shim: ${text})`;
             if (n.ipRange === undefined) {
                 p.add(at, text, `may be handed out by Docker on ${label(n)}, which has no ipRange: list it in ${n.path}.auxAddresses ${example} or set ${n.path}.ipRange to a range that excludes it`);

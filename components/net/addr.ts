@@ -221,6 +221,14 @@ export function nthAddress(c: Cidr, offset: bigint): Address | undefined {
     return Address.fromValue(c.family, c.first().value + offset);
 }
 
+/** Slot `index` (from 0) of `range` divided into blocks of prefix `prefix` (longer than the range's); undefined when outside. */
+export function sliceAt(range: Cidr, prefix: number, index: bigint): Cidr | undefined {
+    if (prefix < range.prefix || prefix > range.bits || index < 0n) return undefined;
+    const step = 1n << BigInt(range.bits - prefix);
+    if (index >= range.size / step) return undefined;
+    return Cidr.containing(Address.fromValue(range.family, range.first().value + index * step), prefix);
+}
+
 /**
  * An IPv4 block set aside for something other than a LAN's hosts (RFC 6890): how a message names
  * it, why no LAN may hold it, and whether an address in it can still be a host's (an SSH target).

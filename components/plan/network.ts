@@ -4,7 +4,7 @@
  */
 import type * as docker from "@pulumi/docker";
 import type { IpamPoolModel } from "../config/model";
-import { parseAddress, parseCidr } from "../net/addr";
+import { parseAddress, parseCidr, type Cidr } from "../net/addr";
 import { problemsOf } from "../net/problems";
 
 /**
@@ -24,12 +24,20 @@ export const CONTAINER_NETWORK_MODE = "bridge";
 export interface NetworkSpec {
     readonly ipam: readonly IpamPoolModel[];
     readonly auxAddresses?: Readonly<Record<string, string>>;
-    readonly hosts: readonly { readonly name: string }[];
+    readonly hosts: readonly { readonly name: string; readonly ipRange?: string }[];
     readonly containers?: readonly { readonly name: string; readonly host: string }[];
 }
 
-/** Either every problem with a network's arguments (each `MacvlanNetwork <name>: …`), or its IPAM config. */
-export function planNetwork(name: string, spec: NetworkSpec): { readonly problems: readonly string[]; readonly ipam?: docker.types.input.NetworkIpamConfig[] } {
+/**
+ * Either every problem with a network's arguments (each `MacvlanNetwork <name>: …`), or its IPAM
+ * config: `ipam` as the pools say, and `ipamByHost`, what each host's Docker network gets: the
+ * same, except that a host's `ipRange` (its slice) replaces the ipRange of the pool whose subnet
+ * holds it. A host without one gets `ipam` exactly.
+ */
+export function planNetwork(
+    name: string,
+    spec: NetworkSpec,
+): { readonly problems: readonly string[]; readonly ipam?: docker.types.input.NetworkIpamConfig[]; readonly ipamByHost?: ReadonlyMap<string, docker.types.input.NetworkIpamConfig[]> } {
     const problems: string[] = [];
     if (spec.ipam.length === 0) problems.push(`MacvlanNetwork ${name}: needs at least one IPAM pool`);
     const hostNames = new Set(spec.hosts.map((h) => h.name));
@@ -38,7 +46,27 @@ export function planNetwork(name: string, spec: NetworkSpec): { readonly problem
     }
     const ipam = ipamProblemsOr(name, spec.ipam, spec.auxAddresses ?? {});
     if (Array.isArray(ipam)) problems.push(...ipam);
-    return problems.length > 0 || Array.isArray(ipam) ? { problems } : { problems, ipam: ipam.configs };
+    const ipamByHost = new Map<string, docker.types.input.NetworkIpamConfig[]>();
+    const slices: { host: string; block: Cidr }[] = [];
+    for (const h of spec.hosts) {
+        if (Array.isArray(ipam)) break;
+        if (h.ipRange === undefined) {
+            ipamByHost.set(h.name, ipam.configs);
+            continue;
+        }
+        const r = parseCidr(h.ipRange);
+        const at = r.ok ? spec.ipam.findIndex((p) => { const s = parseCidr(p.subnet); return s.ok && s.value.contains(r.value); }) : -1;
+        if (!r.ok) problems.push(`MacvlanNetwork ${name}: host ${h.name}'s ipRange ${h.ipRange} ${r.problem}`);
+        else if (at < 0) problems.push(`MacvlanNetwork ${name}: host ${h.name}'s ipRange ${h.ipRange} is not inside any subnet`);
+        else {
+            // Two hosts with overlapping slices: their engines could hand out the same address.
+            const twin = slices.find((x) => x.block.overlaps(r.value));
+            if (twin !== undefined) problems.push(`MacvlanNetwork ${name}: host ${h.name}'s ipRange ${h.ipRange} overlaps host ${twin.host}'s ${twin.block.toString()}`);
+            slices.push({ host: h.name, block: r.value });
+            ipamByHost.set(h.name, ipam.configs.map((c, i) => (i === at ? { ...c, ipRange: h.ipRange } : c)));
+        }
+    }
+    return problems.length > 0 || Array.isArray(ipam) ? { problems } : { problems, ipam: ipam.configs, ipamByHost };
 }
 
 /**

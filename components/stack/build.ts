@@ -8,6 +8,7 @@ import { MacvlanHost } from "../macvlanHost";
 import { MacvlanNetwork, type MacvlanNetworkContainer } from "../macvlanNetwork";
 import { MacvlanConfigError } from "../net/problems";
 import { hostKeyRequiredProblem } from "../plan/host";
+import { addressPlan, hostIpRange, type SegmentPlan } from "../plan/addressPlan";
 import { attachmentTo, planStack, type PlannedHost } from "../plan/stack";
 
 /** Options of buildStack. */
@@ -54,10 +55,11 @@ export interface NetworkStackOutputs {
     readonly hosts: Readonly<Record<string, NetworkHostStackOutputs>>;
 }
 
-/** All stack outputs: `hosts` and `networks`, by name. */
+/** All stack outputs: `hosts` and `networks`, by name, and the `addressPlan` of each LAN segment (`untagged`, `vlan50`). */
 export interface StackOutputs {
     readonly hosts: Readonly<Record<string, HostStackOutputs>>;
     readonly networks: Readonly<Record<string, NetworkStackOutputs>>;
+    readonly addressPlan: Readonly<Record<string, SegmentPlan>>;
 }
 
 /** What buildStack registered and the outputs to export. */
@@ -153,7 +155,8 @@ export function registerStack(model: StackModel, opts: BuildStackOptions, plans:
             hosts: n.hosts.map((name) => {
                 const host = hosts.get(name);
                 if (host === undefined) throw new Error(`internal: network ${n.name} spans unknown host ${name}`);
-                return { name, parent: host.parentFor(n.vlan), provider: host.dockerProvider, dependsOn: [host] };
+                const slice = n.slices?.[name];
+                return { name, parent: host.parentFor(n.vlan), provider: host.dockerProvider, dependsOn: [host], ...(slice === undefined ? {} : { ipRange: hostIpRange(n, name) }) };
             }),
             containers: networkContainers(n),
         });
@@ -166,5 +169,5 @@ export function registerStack(model: StackModel, opts: BuildStackOptions, plans:
             hosts: network.hostOutputs,
         };
     }
-    return { hosts, networks, outputs: { hosts: hostOutputs, networks: networkOutputs } };
+    return { hosts, networks, outputs: { hosts: hostOutputs, networks: networkOutputs, addressPlan: addressPlan(model) } };
 }

@@ -1,0 +1,181 @@
+/**
+ * The rules of a LAN segment's address plan, for networks with per-host `slices`: each host's
+ * engine hands out addresses only from its own slice, so every engine's dynamic pool on a segment
+ * must be disjoint from every other engine's, no fixed address may lie in a pool where that engine
+ * could hand it out, and each slice must leave its engine an address to hand out. Run by
+ * checkSegments (segments.ts) on what passed each entry's own checks. Pure: no resource imports.
+ *
+ * Networks without `slices` keep their rules of before (each of their hosts gets the network's
+ * `ipRange`); they are checked here only against a sliced network's pools.
+ */
+import { broadcastAddress, networkAddress, parseAddress, type Address, type Cidr } from "../net/addr";
+import { isIpv4Literal } from "../net/patterns";
+import type { CheckedHost } from "./hosts";
+import type { CheckedNetwork } from "./networks";
+import { entryLabel as label, type Problems } from "./problems";
+
+/** One engine's dynamic pool on a segment: what Docker on `host` may hand out on network `network`. */
+interface Pool {
+    readonly network: CheckedNetwork;
+    readonly host: string;
+    readonly block: Cidr;
+    /** Where the pool is configured: the slice, the network's ipRange, or its subnet. */
+    readonly path: string;
+    readonly sliced: boolean;
+}
+
+/** An address someone holds on a segment. */
+interface Fixed {
+    readonly address: Address;
+    readonly path: string;
+    /** `the gateway of networks[0] (pub_net)`, … */
+    readonly what: string;
+    /** The network whose gateway or aux address it is, or whose container has it. */
+    readonly network?: CheckedNetwork;
+    readonly kind: "gateway" | "aux" | "shim" | "container" | "ssh";
+    /** The container's host. */
+    readonly host?: string;
+}
+
+function segmentKey(vlan: number | undefined): string {
+    return vlan === undefined ? "untagged" : String(vlan);
+}
+
+function segmentLabel(vlan: number | undefined): string {
+    return vlan === undefined ? "the untagged LAN segment" : `LAN segment vlan ${vlan}`;
+}
+
+/** Each engine's dynamic pool, by segment key. A sliced network's host without a valid slice has none (its problem is reported). */
+function pools(networks: readonly CheckedNetwork[]): Map<string, Pool[]> {
+    const out = new Map<string, Pool[]>();
+    for (const n of networks) {
+        if (!n.vlanOk || n.subnet === undefined) continue;
+        const list = out.get(segmentKey(n.vlan)) ?? [];
+        for (const host of n.hosts) {
+            if (n.slices !== undefined) {
+                const s = n.slices.find((x) => x.host === host);
+                if (s !== undefined) list.push({ network: n, host, block: s.block, path: s.path, sliced: true });
+            } else if (n.ipRange !== undefined) list.push({ network: n, host, block: n.ipRange, path: `${n.path}.ipRange`, sliced: false });
+            else list.push({ network: n, host, block: n.subnet, path: `${n.path}.subnet`, sliced: false });
+        }
+        out.set(segmentKey(n.vlan), list);
+    }
+    return out;
+}
+
+/** Every fixed address, by segment key: gateways, aux addresses, shims, pinned containers, hosts' SSH addresses (untagged). */
+function fixedAddresses(hosts: readonly CheckedHost[], networks: readonly CheckedNetwork[]): Map<string, Fixed[]> {
+    const out = new Map<string, Fixed[]>();
+    const put = (vlan: number | undefined, f: Fixed) => {
+        const list = out.get(segmentKey(vlan)) ?? [];
+        list.push(f);
+        out.set(segmentKey(vlan), list);
+    };
+    for (const n of networks) {
+        if (!n.vlanOk) continue;
+        if (n.gateway !== undefined) put(n.vlan, { address: n.gateway, path: `${n.path}.gateway`, what: `the gateway of ${label(n)}`, network: n, kind: "gateway" });
+        for (const a of n.aux) {
+            if (a.address !== undefined) put(n.vlan, { address: a.address, path: a.path, what: `reserved as ${a.path}`, network: n, kind: "aux" });
+        }
+        for (const c of n.containers) {
+            if (c.ip !== undefined && c.host !== undefined) {
+                put(n.vlan, { address: c.ip, path: `${c.path}.ip`, what: `container ${c.name ?? c.path} of ${label(n)} on host ${c.host}`, network: n, kind: "container", host: c.host });
+            }
+        }
+    }
+    for (const h of hosts) {
+        if (h.shim?.address !== undefined && h.shim.vlanOk) {
+            put(h.shim.vlan, { address: h.shim.address, path: `${h.shim.path}.address`, what: `the shim of host ${h.name ?? h.path}`, kind: "shim" });
+        }
+        if (h.address !== undefined && isIpv4Literal(h.address)) {
+            const a = parseAddress(h.address);
+            if (a.ok) put(undefined, { address: a.value, path: `${h.path}.address`, what: `the LAN address of host ${h.name ?? h.path}`, kind: "ssh" });
+        }
+    }
+    return out;
+}
+
+/** True when Docker on the pool's host holds `f` already on the pool's network, so it never hands it out. */
+function heldByEngine(pool: Pool, f: Fixed): boolean {
+    const n = pool.network;
+    const subnet = n.subnet as Cidr;
+    if (f.address.equals(networkAddress(subnet))) return true;
+    const broadcast = broadcastAddress(subnet);
+    if (broadcast !== undefined && f.address.equals(broadcast)) return true;
+    if (n.gateway?.equals(f.address) === true) return true;
+    if (n.aux.some((a) => a.address?.equals(f.address) === true)) return true;
+    // A container of this network on this host holds its own address on this engine.
+    return f.kind === "container" && f.network === n && f.host === pool.host;
+}
+
+/** The rules of each segment's address plan, in the order their problems are reported. */
+export function checkSlicePlan(p: Problems, hosts: readonly CheckedHost[], networks: readonly CheckedNetwork[]): void {
+    const bySegment = pools(networks);
+    const fixed = fixedAddresses(hosts, networks);
+    for (const [seg, list] of bySegment) {
+        checkDisjointPools(p, list);
+        for (const pool of list.filter((x) => x.sliced)) {
+            checkFixedOutside(p, pool, fixed.get(seg) ?? []);
+            checkCapacity(p, pool, fixed.get(seg) ?? []);
+        }
+    }
+}
+
+/**
+ * Rule: a slice does not overlap the dynamic pool of another engine on its segment (another host's
+ * slice, ipRange or subnet of another network). Slices of one network are checked against each
+ * other with the entry (networks.ts); networks on one host share a parent, whose rule refuses any
+ * overlap (cross.ts).
+ */
+function checkDisjointPools(p: Problems, list: readonly Pool[]): void {
+    for (let i = 0; i < list.length; i++) {
+        for (let j = i + 1; j < list.length; j++) {
+            const a = list[i];
+            const b = list[j];
+            if (a.host === b.host || a.network === b.network || !(a.sliced || b.sliced) || !a.block.overlaps(b.block)) continue;
+            const [mine, other] = b.sliced ? [b, a] : [a, b];
+            p.add(
+                mine.path,
+                mine.block.toString(),
+                `overlaps ${other.path} ${other.block.toString()}, the dynamic pool of host ${other.host}'s engine on ${label(other.network)} (${segmentLabel(other.network.vlan)}): two engines could hand out the same address; make the slices disjoint from every other engine's pool`,
+            );
+        }
+    }
+}
+
+/**
+ * Rule: no fixed address of the segment lies in a slice unless that engine holds it already on the
+ * network (the network's gateway, network or broadcast address, one of its aux addresses, or a
+ * container of that network on that host).
+ */
+function checkFixedOutside(p: Problems, pool: Pool, fixed: readonly Fixed[]): void {
+    for (const f of fixed) {
+        if (!pool.block.contains(f.address) || heldByEngine(pool, f)) continue;
+        const n = pool.network;
+        // A container of this network (on another host) cannot be an aux address of it: that would reserve it on its own host too.
+        const fix =
+            f.kind === "container" && f.network === n
+                ? `choose an address outside the slice (or move the slice)`
+                : `list it in ${n.path}.auxAddresses or choose an address outside the slice`;
+        p.add(
+            f.path,
+            f.address.toString(),
+            `is ${f.what} and lies inside ${pool.path} ${pool.block.toString()}, host ${pool.host}'s slice of ${label(n)}: that engine could hand it out; ${fix}`,
+        );
+    }
+}
+
+/** Rule: a slice leaves its engine at least one address to hand out, once what the engine holds there is taken away. */
+function checkCapacity(p: Problems, pool: Pool, fixed: readonly Fixed[]): void {
+    const held = new Set<bigint>();
+    const subnet = pool.network.subnet as Cidr;
+    const candidates: Address[] = [networkAddress(subnet), ...(broadcastAddress(subnet) === undefined ? [] : [broadcastAddress(subnet) as Address])];
+    for (const f of fixed) if (heldByEngine(pool, f)) candidates.push(f.address);
+    for (const a of candidates) if (pool.block.contains(a)) held.add(a.value);
+    if (BigInt(held.size) < pool.block.size) return;
+    p.add(
+        pool.path,
+        pool.block.toString(),
+        `leaves host ${pool.host}'s engine no address to hand out on ${label(pool.network)}: all ${pool.block.size} of its addresses are held already (network, broadcast, gateway, aux addresses, pinned containers); make it larger`,
+    );
+}
