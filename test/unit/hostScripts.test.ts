@@ -384,12 +384,13 @@ describe("hostScripts: renderProbe and parseProbeOutput", () => {
         ]);
     });
 
-    it("reports the host's facts after the features: its machine id, then the addresses of each link asked for, in order", () => {
-        const l = lines(renderProbe("node1", [PROMISC], ["eth0", "eth0.50"]));
+    it("reports the host's facts after the features: its machine id, the addresses of each link asked for, in order, the parent when given, then the Docker Engine", () => {
+        const l = lines(renderProbe("node1", [PROMISC], ["eth0", "eth0.50"], "eth0"));
         const facts = l.slice(l.indexOf("# the host's facts"));
-        assert.deepEqual(facts.slice(-4), ["pm_machine_id", "pm_addrs 'eth0'", "pm_addrs 'eth0.50'", ""]);
+        assert.deepEqual(facts.slice(-6), ["pm_machine_id", "pm_addrs 'eth0'", "pm_addrs 'eth0.50'", "pm_parent 'eth0'", "pm_docker", ""]);
         assert.ok(l.indexOf(`pm_emit 'promisc-eth0' "$pm_d"`) < l.indexOf("# the host's facts"));
-        assert.deepEqual(lines(renderProbe("node1", [])).slice(-2), ["pm_machine_id", ""], "no link: no address line");
+        assert.deepEqual(lines(renderProbe("node1", [])).slice(-3), ["pm_machine_id", "pm_docker", ""], "no link, no parent: no address or parent line");
+        assert.throws(() => renderProbe("node1", [], [], "eth0;reboot"), (e: unknown) => e instanceof ShellValueError && /^parent "eth0;reboot" is not a valid Linux interface name/.test(e.message));
         assert.throws(() => renderProbe("node1", [], ["eth0;reboot"]), (e: unknown) => e instanceof ShellValueError && /^links\[0\] "eth0;reboot" is not a valid Linux interface name/.test(e.message));
         assert.throws(() => renderProbe("node1", [], ["eth0", "eth0"]), (e: unknown) => e instanceof ShellValueError && /^links "eth0 eth0" lists a link twice/.test(e.message));
     });
