@@ -81,7 +81,7 @@ describe("the drift probe of any size against a real sshd (lab node1)", function
 
     it("(c) the @parent and @docker lines are the host's own: its eth0's MTU and state, and its engine's versions as `docker version` gives them over SSH; a missing parent is absent", async () => {
         const read = async (script: string): Promise<string> => (await sshProber()(target, { command: shStdinCommand([]), stdin: stdinScript(script) })).stdout.trim();
-        const [mtu, state] = (await read(`cat /sys/class/net/${node.parent}/mtu; ip -o link show dev ${node.parent} | awk '{ for (i = 1; i < NF; i++) if ($i == "state") print $(i + 1) }'`)).split("\n");
+        const [mtu, state] = (await read(`ip -o link show dev ${node.parent} | awk '{ for (i = 1; i < NF; i++) if ($i == "mtu" || $i == "state") print $(i + 1) }'`)).split("\n");
         const versions = await read("docker version --format '{{.Server.Version}} {{.Server.APIVersion}}'");
         const report = parseProbeReport((await sshProber()(target, { command: PROBE_COMMAND, stdin: renderProbe(NODE, [], [node.parent], node.parent) })).stdout);
         assert.deepEqual(report.parent, { link: node.parent, exists: true, mtu: Number(mtu), state });
