@@ -31,7 +31,7 @@ export {
     type NetworkHostStackOutputs,
     type ContainerStackOutputs,
 } from "./stack/build";
-export { parseStackConfig, type HostKeyPolicy, type RawStackConfig } from "./config/parse";
+export { engineRuleProblems, parseStackConfig, type EngineRuleOptions, type HostKeyPolicy, type RawStackConfig } from "./config/parse";
 export { MacvlanConfigError } from "./net/problems";
 export * from "./config/model";
 export { hostChildNames, networkChildNames } from "./net/names";

@@ -4,11 +4,13 @@
  * host, and passthru; the rules of each LAN segment are in segments.ts. A rule skips inputs that
  * already failed their own check, so one mistake gives one message.
  */
+import type { ProbedDocker } from "../host/scripts";
+import { defaultMac } from "../net/mac";
 import { networkChildNames, segmentLink } from "../net/names";
+import { allowsPerNetworkMac, describeEngine, effectiveEngine, ENGINE_MIN, engineAtLeast, type EngineVersion } from "./engine";
 import type { CheckedHost } from "./hosts";
 import type { CheckedContainer, CheckedNetwork } from "./networks";
 import { entryLabel as label, type Problems } from "./problems";
-import { allowsSharedParent } from "./rules";
 import { checkSegments } from "./segments";
 
 /**
@@ -37,11 +39,32 @@ export function checkHostsAcross(p: Problems, hosts: readonly CheckedHost[]): Ma
     return byName;
 }
 
+/**
+ * How the rules that depend on a host's Docker Engine version run (see engine.ts): by default on
+ * the declared `dockerVersion`s; `deferred` skips them (the program runs them once the probe has
+ * read the engines); `probed`: the engines the probe found by host name, which win over the
+ * declared versions.
+ */
+export interface EngineRuleOptions {
+    readonly deferred?: boolean;
+    readonly probed?: ReadonlyMap<string, ProbedDocker>;
+}
+
 /** The rules across networks and the hosts they span, in the order their problems are reported. */
-export function checkNetworksAcross(p: Problems, hosts: readonly CheckedHost[], byName: ReadonlyMap<string, CheckedHost>, networks: readonly CheckedNetwork[]): void {
+export function checkNetworksAcross(
+    p: Problems,
+    hosts: readonly CheckedHost[],
+    byName: ReadonlyMap<string, CheckedHost>,
+    networks: readonly CheckedNetwork[],
+    engines: EngineRuleOptions = {},
+): void {
+    // The one effective engine version of each host, for every version rule.
+    const engineOf = (h: CheckedHost): EngineVersion | undefined => effectiveEngine(h.dockerVersion, h.name === undefined ? undefined : engines.probed?.get(h.name));
+    const versionRules = engines.deferred !== true;
     checkResourceNames(p, checkUniqueNames(p, networks));
     checkNetworkVlansOnHosts(p, byName, networks);
-    checkSharedParents(p, byName, networks);
+    checkSharedParents(p, byName, networks, versionRules ? engineOf : undefined);
+    if (versionRules) checkContainerMacs(p, byName, networks, engineOf);
     checkHostSubnets(p, byName, networks);
     checkPassthruContainers(p, networks);
     checkSegments(p, hosts, networks);
@@ -145,21 +168,37 @@ function sharedParents(hosts: ReadonlyMap<string, CheckedHost>, networks: readon
 
 /**
  * Rules for networks on one link of a host: a passthru network shares it with no other; before
- * Docker 27 only one macvlan network per parent; subnets there must not overlap.
+ * Docker 27 only one macvlan network per parent (the host's effective engine, `engineOf`; an
+ * unknown one counts as older; no `engineOf`: not checked now); subnets there must not overlap.
  */
-function checkSharedParents(p: Problems, hosts: ReadonlyMap<string, CheckedHost>, networks: readonly CheckedNetwork[]): void {
+function checkSharedParents(
+    p: Problems,
+    hosts: ReadonlyMap<string, CheckedHost>,
+    networks: readonly CheckedNetwork[],
+    engineOf: ((h: CheckedHost) => EngineVersion | undefined) | undefined,
+): void {
     for (const { a, b, on } of sharedParents(hosts, networks)) {
         if (a.mode === "passthru" || b.mode === "passthru") {
             const [pt, other] = b.mode === "passthru" ? [b, a] : [a, b];
             // (A refused passthru on the untagged parent is its own problem, whose fix ends the sharing.)
             if (pt.modeOk) p.add(`${pt.path}.mode`, "passthru", `cannot share its parent with ${label(other)} ${onHosts(on)}: a passthru network takes the whole parent; give one of them another vlan`);
-        } else {
-            const old = on.filter((o) => !allowsSharedParent(o.host.dockerVersion));
-            if (old.length > 0) {
+        } else if (engineOf !== undefined) {
+            const old = on.filter((o) => !engineAtLeast(engineOf(o.host), ENGINE_MIN.sharedParent));
+            const at = b.name === undefined ? b.path : `${b.path}.name ${b.name}`;
+            const found = old.flatMap((o) => {
+                const e = engineOf(o.host);
+                return e?.source === "probed" ? [`host ${o.host.name ?? o.host.path} runs ${describeEngine(e, o.host.path)}`] : [];
+            });
+            if (old.length > 0 && found.length > 0) {
+                p.addBare(
+                    at,
+                    `shares its parent with ${label(a)} ${onHosts(old)}; Docker before 27 allows one macvlan network per parent, and ${found.join(", ")}: give one of them a vlan, or upgrade ${old.length === 1 ? "that engine" : "those engines"} to Docker 27 or later`,
+                );
+            } else if (old.length > 0) {
                 const fields = old.map((o) => `${o.host.path}.dockerVersion`).join(", ");
                 const which = old.length === 1 ? `that host runs` : `those hosts run`;
                 p.addBare(
-                    b.name === undefined ? b.path : `${b.path}.name ${b.name}`,
+                    at,
                     `shares its parent with ${label(a)} ${onHosts(old)}; Docker before 27 allows one macvlan network per parent: give one of them a vlan, or set ${fields} ("27.0" or later) if ${which} Docker 27 or later`,
                 );
             }
@@ -214,6 +253,27 @@ function checkPassthruContainers(p: Problems, networks: readonly CheckedNetwork[
                     `already has ${taken.path} on passthru network ${label(n)}; passthru has a single port per parent (Docker: "failed to create the macvlan port: invalid argument")`,
                 );
             }
+        }
+    }
+}
+
+/**
+ * Rule: a container's own MAC (not the default `02:42:<IPv4 bytes>`) needs an engine that honours
+ * a per-network MAC (API 1.44, Engine 25+); an older one ignores it and derives the default. Only
+ * checked when the host's engine is known (probed or declared).
+ */
+function checkContainerMacs(p: Problems, hosts: ReadonlyMap<string, CheckedHost>, networks: readonly CheckedNetwork[], engineOf: (h: CheckedHost) => EngineVersion | undefined): void {
+    for (const n of networks) {
+        for (const c of n.containers) {
+            if (c.macDerived || c.mac === undefined || c.host === undefined || c.ip === undefined || c.mac === defaultMac(c.ip)) continue;
+            const h = hosts.get(c.host);
+            const e = h === undefined ? undefined : engineOf(h);
+            if (h === undefined || e === undefined || allowsPerNetworkMac(e)) continue;
+            p.add(
+                `${c.path}.mac`,
+                c.mac,
+                `needs Docker Engine 25 or later (API 1.44) on host ${c.host}, which runs ${describeEngine(e, h.path)}: an older engine ignores a per-network MAC and gives the container ${defaultMac(c.ip) ?? "its own"}; remove mac, or upgrade the engine`,
+            );
         }
     }
 }

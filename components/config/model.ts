@@ -47,8 +47,10 @@ export interface HostModel {
     readonly vlans: readonly number[];
     readonly shim?: ShimModel;
     /**
-     * The host's Docker Engine version as `major.minor` when the user declares it; absent: unknown,
-     * and version-dependent rules assume the oldest supported engine (20.10).
+     * The host's Docker Engine version as `major.minor` when the user declares it. The engine rules
+     * use it when the probe is off or found no answering engine (with the probe on, the probed
+     * version wins and must agree with it: config/engine.ts); absent and not probed: unknown, and
+     * version-dependent rules assume the oldest supported engine (20.10).
      */
     readonly dockerVersion?: string;
 }

@@ -9,7 +9,7 @@
  * segments.ts for each LAN segment). Pure: no resource imports.
  */
 import { MacvlanConfigError } from "../net/problems";
-import { checkHostsAcross, checkNetworksAcross } from "./cross";
+import { checkHostsAcross, checkNetworksAcross, type EngineRuleOptions } from "./cross";
 import { checkHost, type CheckedHost, type HostKeyPolicy } from "./hosts";
 import type { ContainerModel, HostModel, NetworkModel, StackModel } from "./model";
 import { checkNetwork, type CheckedNetwork } from "./networks";
@@ -44,13 +44,17 @@ function checkList(p: Problems, raw: unknown, path: string, required: boolean): 
 }
 
 export type { HostKeyPolicy } from "./hosts";
+export type { EngineRuleOptions } from "./cross";
 
 /**
  * Parse, normalize (defaults, derived MACs) and validate; throws MacvlanConfigError listing all
  * problems. Every host must pin its `hostKey` unless `policy` learns unpinned keys (trust on first
- * use with the probe on): the default is safe.
+ * use with the probe on): the default is safe. The rules that depend on a host's Docker Engine
+ * version use each host's declared `dockerVersion` unless `engines` gives the probed engines
+ * (which win), or defers those rules (the program, with the probe on, runs them after the probe:
+ * `engineRuleProblems`).
  */
-export function parseStackConfig(raw: RawStackConfig, policy: HostKeyPolicy = {}): StackModel {
+export function parseStackConfig(raw: RawStackConfig, policy: HostKeyPolicy = {}, engines: EngineRuleOptions = {}): StackModel {
     const p = new Problems();
     const config: RawMap = isMap(raw) ? raw : {};
     if (!isMap(raw)) p.wrongType("config", raw, "a map {hosts, networks}");
@@ -69,10 +73,25 @@ export function parseStackConfig(raw: RawStackConfig, policy: HostKeyPolicy = {}
         const checked = checkNetwork(p, n, i, { byName, given }, networksSecret);
         if (checked !== undefined) networks.push(checked);
     });
-    checkNetworksAcross(p, hosts, byName, networks);
+    checkNetworksAcross(p, hosts, byName, networks, engines);
 
     if (p.list.length > 0) throw new MacvlanConfigError(p.list);
     return buildModel(hosts, networks, networksSecret);
+}
+
+/**
+ * The problems of the Docker Engine version rules alone, with each host's engine as the probe found
+ * it (`probed`, by host name; a host missing there: its declared `dockerVersion`), for a config
+ * that `parseStackConfig` accepted with those rules deferred; none: all good.
+ */
+export function engineRuleProblems(raw: RawStackConfig, policy: HostKeyPolicy, probed: EngineRuleOptions["probed"]): string[] {
+    try {
+        parseStackConfig(raw, policy, probed === undefined ? {} : { probed });
+        return [];
+    } catch (e) {
+        if (e instanceof MacvlanConfigError) return [...e.problems];
+        throw e;
+    }
 }
 
 function defined<T>(v: T | undefined, what: string): T {

@@ -10,7 +10,13 @@
  *   the host's parent is on the untagged segment, one on `<parent>.<vlan>` on that VLAN's. (The
  *   config rules already refuse a host's SSH address when it is an IPv4 literal; this finds a
  *   host given by DNS name, and every other address the host has.)
+ * - a parent NIC that does not exist on its host (refused here, before any host is changed,
+ *   rather than by the first command that runs there);
+ * - a declared `dockerVersion` that disagrees with the engine the probe found (engine.ts). The
+ *   version rules themselves run on each host's effective engine (`engineRuleProblems`).
  */
+import type { ProbedDocker, ProbedParent } from "../host/scripts";
+import { declaredVersionProblem } from "./engine";
 import type { StackModel } from "./model";
 
 /** What the probe found on one host. */
@@ -19,6 +25,10 @@ export interface ProbedHostFacts {
     readonly machineId?: string;
     /** The IPv4 addresses on the host's parent and its VLAN sub-interfaces. */
     readonly addresses: readonly { readonly link: string; readonly address: string; readonly prefix: number }[];
+    /** The parent NIC: whether it exists, with its MTU and state; absent: not reported, and no check is made. */
+    readonly parent?: ProbedParent;
+    /** The Docker Engine; absent: docker is missing or did not answer, and no version check is made. */
+    readonly docker?: ProbedDocker;
 }
 
 /** A LAN segment in messages. */
@@ -32,7 +42,27 @@ function segmentKey(vlan: number | undefined): string {
 
 /** The problems of the probed facts of each host (by host name), in config order; none: all good. */
 export function probedFactsProblems(model: StackModel, facts: ReadonlyMap<string, ProbedHostFacts>): string[] {
-    return [...machineIdProblems(model, facts), ...ownAddressProblems(model, facts)];
+    return [...parentProblems(model, facts), ...machineIdProblems(model, facts), ...dockerVersionProblems(model, facts), ...ownAddressProblems(model, facts)];
+}
+
+/** Rule: each host's parent NIC exists there. */
+function parentProblems(model: StackModel, facts: ReadonlyMap<string, ProbedHostFacts>): string[] {
+    return model.hosts.flatMap((h, i) => {
+        const parent = facts.get(h.name)?.parent;
+        if (parent === undefined || parent.link !== h.parent || parent.exists) return [];
+        return [
+            `hosts[${i}].parent ${h.parent} does not exist on host ${h.name}: the probe found no link ${h.parent} there (\`ip link show dev ${h.parent}\`); ` +
+                "name the host's LAN NIC (`ip -br link` lists them); nothing was changed on any host",
+        ];
+    });
+}
+
+/** Rule: a declared dockerVersion agrees with the engine the probe found (its major.minor). */
+function dockerVersionProblems(model: StackModel, facts: ReadonlyMap<string, ProbedHostFacts>): string[] {
+    return model.hosts.flatMap((h, i) => {
+        const problem = declaredVersionProblem(h.name, h.dockerVersion, facts.get(h.name)?.docker);
+        return problem === undefined ? [] : [`hosts[${i}].dockerVersion ${problem}`];
+    });
 }
 
 /** A host entry in messages: `hosts[2].address node1.example.net (host node3)`. */

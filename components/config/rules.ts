@@ -6,7 +6,6 @@
 import { Address, Cidr, broadcastAddress, networkAddress, nonHostBlockOf, nonLanBlockOverlapping, parseAddress, parseCidr } from "../net/addr";
 import { parseMac } from "../net/mac";
 import {
-    DOCKER_VERSION_RE,
     HOST_NAME_RULE,
     IFNAME_MAX,
     isAuxName,
@@ -31,14 +30,13 @@ import {
     VLAN_MAX,
     VLAN_MIN,
 } from "../net/patterns";
+import { declaredEngine, ENGINE_MIN, engineAtLeast } from "./engine";
 import { MACVLAN_MODES, RESTART_POLICIES, type MacvlanMode, type RestartPolicy } from "./model";
 import { field, isList, isMap, isNumber, isString, parsedField, textField, type Field, type RawMap, type Rule } from "./read";
 
 /** Docker restart policies accepted for containers. */
 /** Names of Docker's predefined networks, which a stack network cannot take. */
 const PREDEFINED_NETWORK_NAMES: readonly string[] = ["bridge", "host", "none"];
-/** The first Docker Engine major version that allows several macvlan networks on one parent. */
-const MULTI_NETWORK_PARENT_MIN_MAJOR = 27;
 
 /** A VLAN id, as wrong-type and empty-entry problems expect it. */
 const VLAN_ID_TYPE = `a VLAN id ${VLAN_MIN}-${VLAN_MAX}`;
@@ -121,10 +119,9 @@ export function subInterfaceProblem(link: string): string | undefined {
     return isIfName(link) ? undefined : `makes the sub-interface name ${link}, longer than the ${IFNAME_MAX} characters Linux allows`;
 }
 
-/** True when a host's declared Docker Engine allows several macvlan networks on one parent. */
+/** True when a host's declared Docker Engine allows several macvlan networks on one parent (engine.ts). */
 export function allowsSharedParent(dockerVersion: string | undefined): boolean {
-    const m = dockerVersion === undefined ? null : DOCKER_VERSION_RE.exec(dockerVersion);
-    return m !== null && Number(m[1]) >= MULTI_NETWORK_PARENT_MIN_MAJOR;
+    return engineAtLeast(declaredEngine(dockerVersion), ENGINE_MIN.sharedParent);
 }
 
 // ---------------------------------------------------------------------------------------------

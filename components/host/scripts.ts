@@ -223,10 +223,13 @@ export const PROBE_COMMAND = shStdinCommand([]);
  *
  * Then the host's own facts, on lines that cannot be read as a feature's (they start with `@`):
  * `@machine-id=<32 hex>` when /etc/machine-id holds one, and `@addr=<link> <ipv4>/<len>` for each
- * IPv4 address on each of `links` that exists (the host's parent and its VLAN sub-interfaces).
- * `parseProbeReport` reads all of it.
+ * IPv4 address on each of `links` that exists (the host's parent and its VLAN sub-interfaces);
+ * with a `parent`, `@parent=<link> mtu=<n> state=<operstate>` when that link exists and
+ * `@parent=<link> absent` when it does not (no line without iproute2's `ip`); and
+ * `@docker=<engine version> <API version>` when `docker version` answers within 10 s (no line when
+ * docker is missing, silent, or `timeout` is missing). `parseProbeReport` reads all of it.
  */
-export function renderProbe(host: string, features: readonly HostFeature[], links: readonly string[] = []): string {
+export function renderProbe(host: string, features: readonly HostFeature[], links: readonly string[] = [], parent?: string): string {
     assertHostName("host", host);
     const keys = new Set<string>();
     for (const f of features) {
@@ -236,6 +239,7 @@ export function renderProbe(host: string, features: readonly HostFeature[], link
     }
     links.forEach((l, i) => assertIfName(`links[${i}]`, l));
     if (new Set(links).size !== links.length) throw new ShellValueError("links", links.join(" "), "lists a link twice");
+    if (parent !== undefined) assertIfName("parent", parent);
     // Each kind present: its state helpers and its check function pm_check_<kind>, once.
     const checks = [...new Set(features.map((f) => kindOf(f)))].map(({ shell }) => [...(shell.helpers ? [shell.helpers] : []), shell.check].join("\n"));
     const blocks = features.map((f, i) =>
@@ -266,6 +270,8 @@ export function renderProbe(host: string, features: readonly HostFeature[], link
         PROBE.facts,
         "pm_machine_id",
         ...links.map((l) => `pm_addrs ${shq(l)}`),
+        ...(parent === undefined ? [] : [`pm_parent ${shq(parent)}`]),
+        "pm_docker",
         "",
     ].join("\n");
     return stdinScript(script);
@@ -280,31 +286,75 @@ export interface ProbedAddress {
     readonly prefix: number;
 }
 
+/** The host's parent NIC as the probe found it. */
+export type ProbedParent =
+    | { readonly link: string; readonly exists: false }
+    | {
+          readonly link: string;
+          readonly exists: true;
+          /** The link's MTU. */
+          readonly mtu: number;
+          /** Its operstate as `ip link` prints it: `UP`, `DOWN`, `UNKNOWN`, `LOWERLAYERDOWN`, … */
+          readonly state: string;
+      };
+
+/** The host's Docker Engine as `docker version` reported it. */
+export interface ProbedDocker {
+    /** The engine's version as reported, e.g. `27.3.1` or `20.10.24+dfsg1`: starts with `<major>.<minor>`. */
+    readonly version: string;
+    /** The engine's API version, `<major>.<minor>`, e.g. `1.47`. */
+    readonly apiVersion: string;
+}
+
 /** Everything a probe answered: drift tokens by feature key, and the host's facts. */
 export interface ProbeReport {
     readonly tokens: ReadonlyMap<string, string>;
     /** The host's /etc/machine-id (32 lower-case hex digits); absent: the host printed none. */
     readonly machineId?: string;
     readonly addresses: readonly ProbedAddress[];
+    /** The parent NIC; absent: not asked for, or the host has no iproute2 `ip`. */
+    readonly parent?: ProbedParent;
+    /** The Docker Engine; absent: docker is missing or its engine did not answer. */
+    readonly docker?: ProbedDocker;
 }
 
 /** A probe's machine-id line: `@machine-id=` and exactly 32 lower-case hex digits. */
 export const PROBE_MACHINE_ID_RE = /^@machine-id=([0-9a-f]{32})$/;
 /** A probe's address line: `@addr=<link> <dotted quad>/<0-32>` (the link and address checked again, strictly). */
 export const PROBE_ADDR_RE = /^@addr=([A-Za-z0-9_.-]{1,15}) ([0-9.]{7,15})\/([0-9]|[12][0-9]|3[0-2])$/;
+/** A probe's parent line: `@parent=<link> absent` or `@parent=<link> mtu=<n> state=<OPERSTATE>`. */
+export const PROBE_PARENT_RE = /^@parent=([A-Za-z0-9_.-]{1,15}) (?:(absent)|mtu=([1-9][0-9]{0,5}) state=([A-Z]{2,16}))$/;
+/** A probe's Docker line: `@docker=<major>.<minor><rest of the version> <API major>.<API minor>`. */
+export const PROBE_DOCKER_RE = /^@docker=((?:0|[1-9][0-9]{0,3})\.(?:0|[1-9][0-9]{0,3})(?:[.+~-][0-9A-Za-z.+~-]{0,56})?) ((?:0|[1-9][0-9]{0,2})\.(?:0|[1-9][0-9]{0,3}))$/;
 
 /**
  * A probe's whole answer (see renderProbe). Lines that are neither a feature key and `=`, nor
- * `@machine-id=` or `@addr=` (a login banner, a shell rc file's chatter) are ignored; a key line
- * with a malformed token, a key seen twice, a malformed `@machine-id=` or `@addr=` line, or two
- * machine ids, is an error.
+ * `@machine-id=`, `@addr=`, `@parent=` or `@docker=` (a login banner, a shell rc file's chatter)
+ * are ignored; a key line with a malformed token, a key seen twice, a malformed `@…=` line, or a
+ * second machine id, parent or docker line, is an error.
  */
 export function parseProbeReport(stdout: string): ProbeReport {
     const tokens = new Map<string, string>();
     let machineId: string | undefined;
     const addresses: ProbedAddress[] = [];
+    let parent: ProbedParent | undefined;
+    let docker: ProbedDocker | undefined;
     for (const raw of stdout.split("\n")) {
         const line = raw.endsWith("\r") ? raw.slice(0, -1) : raw;
+        if (line.startsWith("@parent=")) {
+            const m = PROBE_PARENT_RE.exec(line);
+            if (m === null || ifNameProblem(m[1]) !== undefined) throw new Error(`probe output: malformed parent line ${JSON.stringify(line.slice(0, 80))}`);
+            if (parent !== undefined) throw new Error("probe output: @parent appears twice");
+            parent = m[2] === "absent" ? { link: m[1], exists: false } : { link: m[1], exists: true, mtu: Number(m[3]), state: m[4] };
+            continue;
+        }
+        if (line.startsWith("@docker=")) {
+            const m = PROBE_DOCKER_RE.exec(line);
+            if (m === null) throw new Error(`probe output: malformed docker line ${JSON.stringify(line.slice(0, 80))}`);
+            if (docker !== undefined) throw new Error("probe output: @docker appears twice");
+            docker = { version: m[1], apiVersion: m[2] };
+            continue;
+        }
         if (line.startsWith("@machine-id=")) {
             const m = PROBE_MACHINE_ID_RE.exec(line);
             if (m === null) throw new Error(`probe output: malformed machine id line ${JSON.stringify(line.slice(0, 80))}`);
@@ -331,7 +381,13 @@ export function parseProbeReport(stdout: string): ProbeReport {
         if (tokens.has(key)) throw new Error(`probe output: ${key} appears twice`);
         tokens.set(key, token);
     }
-    return { tokens, ...(machineId === undefined ? {} : { machineId }), addresses };
+    return {
+        tokens,
+        ...(machineId === undefined ? {} : { machineId }),
+        addresses,
+        ...(parent === undefined ? {} : { parent }),
+        ...(docker === undefined ? {} : { docker }),
+    };
 }
 
 /** The probe's `<key>=<token>` lines as a map (parseProbeReport's tokens). */

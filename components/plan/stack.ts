@@ -139,6 +139,7 @@ export function probePlan(hosts: readonly PlannedHost[]): { readonly target: Pro
                 h.name,
                 plan.features.map((f) => f.feature),
                 probedLinks(h),
+                h.parent,
             ),
         },
     }));

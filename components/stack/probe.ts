@@ -7,7 +7,7 @@
 import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { Client, type ConnectConfig, type ServerHostKeyAlgorithm } from "ssh2";
-import { parseProbeReport, type ProbedAddress } from "../host/scripts";
+import { parseProbeReport, type ProbedAddress, type ProbedDocker, type ProbedParent } from "../host/scripts";
 import { sshHostKeyProblem } from "../net/patterns";
 import { probePlan, type PlannedHost, type ProbeRun, type ProbeTarget as PlannedTarget } from "../plan/stack";
 
@@ -263,6 +263,10 @@ export interface ProbedFacts {
     readonly machineId?: string;
     /** The IPv4 addresses on the host's parent and VLAN sub-interfaces. */
     readonly addresses: readonly ProbedAddress[];
+    /** Whether the parent NIC exists, with its MTU and operstate; absent: the host printed no parent line. */
+    readonly parent?: ProbedParent;
+    /** The Docker Engine and API versions; absent: docker is missing or did not answer. */
+    readonly docker?: ProbedDocker;
 }
 
 /** What probeHosts found. */
@@ -271,7 +275,7 @@ export interface ProbeResults {
     readonly tokens: ReadonlyMap<string, pulumi.Output<Record<string, string>>>;
     /** Each host's verified (or learned) host key by host name. */
     readonly hostKeys: ReadonlyMap<string, ProbedHostKey>;
-    /** Each host's machine id and addresses by host name. */
+    /** Each host's facts (machine id, addresses, parent NIC, Docker Engine) by host name. */
     readonly facts: ReadonlyMap<string, ProbedFacts>;
 }
 
@@ -332,7 +336,12 @@ export async function probeHosts(
             } catch (e) {
                 throw new Error(`probe of ${targetLabel(target)} gave an unreadable answer: ${e instanceof Error ? e.message : String(e)}`);
             }
-            const facts: ProbedFacts = { ...(report.machineId === undefined ? {} : { machineId: report.machineId }), addresses: report.addresses };
+            const facts: ProbedFacts = {
+                ...(report.machineId === undefined ? {} : { machineId: report.machineId }),
+                addresses: report.addresses,
+                ...(report.parent === undefined ? {} : { parent: report.parent }),
+                ...(report.docker === undefined ? {} : { docker: report.docker }),
+            };
             return { host: planned.host, tokens: Object.fromEntries(report.tokens), hostKey: { key: answer.hostKey, learned: planned.hostKey === undefined }, facts };
         }),
     );

@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import * as pulumi from "@pulumi/pulumi";
 import { learnsHostKeys } from "../config/hosts";
 import type { StackModel } from "../config/model";
-import { parseStackConfig, type HostKeyPolicy } from "../config/parse";
+import { engineRuleProblems, parseStackConfig, type HostKeyPolicy } from "../config/parse";
 import { probedFactsProblems } from "../config/probed";
 import { IDENTITY_FILE_RULE, isIdentityFile, sshKnownHostsPattern } from "../net/patterns";
 import { MacvlanConfigError } from "../net/problems";
@@ -110,7 +110,8 @@ export async function macvlanProgram(deps: ProgramDeps = {}): Promise<StackOutpu
     };
     let model: ReturnType<typeof parseStackConfig> | undefined;
     try {
-        model = parseStackConfig(raw, policy);
+        // With the probe on, the Docker version rules wait for the engines it reads (below).
+        model = parseStackConfig(raw, policy, { deferred: probe });
     } catch (e) {
         if (e instanceof MacvlanConfigError) problems.push(...e.problems);
         else throw e;
@@ -178,9 +179,13 @@ export async function macvlanProgram(deps: ProgramDeps = {}): Promise<StackOutpu
             if (e instanceof HostKeyError || (e instanceof ProbeFailures && e.hostKeysOnly)) throw new pulumi.RunError(e.message);
             throw new pulumi.RunError(`${message(e)}\n(the drift probe needs SSH to every host; \`pulumi config set macvlan:probe false\` skips it)`);
         }
-        // The rules that need the hosts' own facts (one machine listed twice, a container or shim
-        // at a host's own address), before anything is learned or registered.
+        // The rules that need the hosts' own facts (a parent that does not exist, one machine
+        // listed twice, a declared dockerVersion the probed engine contradicts, a container or
+        // shim at a host's own address), then the Docker version rules on each host's effective
+        // engine (probed, else declared), all before anything is learned or registered.
         const factProblems = probedFactsProblems(model, probes.facts);
+        const engines = new Map([...probes.facts].flatMap(([host, f]) => (f.docker === undefined ? [] : [[host, f.docker] as const])));
+        factProblems.push(...engineRuleProblems(raw, policy, engines));
         if (factProblems.length > 0) throw new MacvlanConfigError(factProblems);
         const learned = [...probes.hostKeys].filter(([, k]) => k.learned);
         if (learned.length > 0) {

@@ -13,7 +13,7 @@ export type TokenFn = (host: string, key: string) => string;
 /**
  * A fake prober for a config: answers each host with one `key=token` line per feature that
  * MacvlanHost plans there (what the host would print for `renderProbe`'s script), then
- * `facts[host]` when given (the host's `@machine-id=` and `@addr=` lines, as they are), and records
+ * `facts[host]` when given (the host's `@machine-id=`, `@addr=`, `@parent=`, `@docker=` lines, as they are), and records
  * the calls: each target, the script sent on stdin and the command. The host key it reports is
  * `serverKeys[host]` when given (a server with another key), else the target's own key (a pinned
  * or known key, matched), else, for a host to learn, `fakeHostKey(host)`.
@@ -31,6 +31,8 @@ export function fakeProber(
         const model = parseStackConfig(
             { hosts: config["macvlan:hosts"], networks: config["macvlan:networks"], networksSecret: declaresSecretEnv(config) },
             { trustOnFirstUse: true },
+            // As the program parses with the probe on: the Docker version rules wait for the probe.
+            { deferred: true },
         );
         const host = model.hosts.find((h) => h.name === target.host);
         if (host === undefined) throw new Error(`fake prober: unknown host ${target.host}`);

@@ -676,7 +676,7 @@ describe("hostScripts for real: network namespaces on this kernel", function () 
         assertSame(h.snapshot(), before, "state after the last delete");
     });
 
-    it("the probe's facts: the host's machine id, and the IPv4 addresses of the parent and of an existing <parent>.<vlan> link, none of a missing one", async () => {
+    it("the probe's facts: the host's machine id, the IPv4 addresses of the parent and of an existing <parent>.<vlan> link (none of a missing one), the parent's MTU and state (absent when missing), the Docker Engine when it answers", async () => {
         const h = await newHost();
         // A link named as a VLAN sub-interface (this kernel has no 802.1Q; the probe reads it by name).
         h.bash("ip link add lan0.50 type veth peer name lan0p50 && ip addr add 198.18.50.2/24 dev lan0.50 && ip addr add 198.18.0.3/32 dev lan0");
@@ -697,6 +697,40 @@ describe("hostScripts for real: network namespaces on this kernel", function () 
         const none = parseProbeReport((await h.login({ command: PROBE_COMMAND, stdin: renderProbe(HOST, [], ["lan0"]) })).stdout);
         assert.equal(none.machineId, undefined);
         assert.equal(none.addresses.length, 2);
+
+        // The parent: its MTU and operstate as the kernel has them, DOWN when it is down, absent when missing.
+        h.bash("ip link set lan0 mtu 1400 && ip link set lan0.50 down");
+        const live = JSON.parse(h.bash("ip -j link show dev lan0")) as { mtu: number; operstate: string }[];
+        const probeParent = async (parent: string, env?: NodeJS.ProcessEnv) => {
+            const out = await h.login({ command: PROBE_COMMAND, stdin: renderProbe(HOST, [], [parent], parent) }, { env });
+            assert.equal(out.status, 0, out.stderr);
+            assert.equal(out.stderr, "", `the probe writes nothing to stderr (parent ${parent})`);
+            return { report: parseProbeReport(out.stdout), stdout: out.stdout };
+        };
+        const lan0 = await probeParent("lan0");
+        assert.deepEqual(lan0.report.parent, { link: "lan0", exists: true, mtu: 1400, state: live[0].operstate });
+        assert.ok(lan0.stdout.split("\n").includes(`@parent=lan0 mtu=1400 state=${live[0].operstate}`), lan0.stdout);
+        assert.deepEqual((await probeParent("lan0.50")).report.parent, { link: "lan0.50", exists: true, mtu: 1500, state: "DOWN" });
+        const missing = await probeParent("nope0");
+        assert.deepEqual(missing.report.parent, { link: "nope0", exists: false });
+        assert.ok(missing.stdout.split("\n").includes("@parent=nope0 absent"), missing.stdout);
+        assert.deepEqual(missing.report.addresses, []);
+
+        // Docker: the real client with no engine here prints no line; an answering engine (a stand-in) gives
+        // its engine and API versions; one that answers garbage or fails gives no line either.
+        assert.equal(lan0.report.docker, undefined, "docker installed, no engine: no @docker line");
+        assert.ok(!lan0.stdout.includes("@docker="), lan0.stdout);
+        h.bash("mkdir -p /run/mvt/dk/ok /run/mvt/dk/junk /run/mvt/dk/fail");
+        h.bash("printf '#!/bin/sh\\necho 27.5.1 1.47\\n' > /run/mvt/dk/ok/docker && chmod +x /run/mvt/dk/ok/docker");
+        h.bash("printf '#!/bin/sh\\necho \"27.5.1;reboot 1.47\"\\n' > /run/mvt/dk/junk/docker && chmod +x /run/mvt/dk/junk/docker");
+        h.bash("printf '#!/bin/sh\\necho 27.5.1 1.47\\nexit 1\\n' > /run/mvt/dk/fail/docker && chmod +x /run/mvt/dk/fail/docker");
+        const withDocker = (dir: string) => probeParent("lan0", { ...process.env, PATH: `/run/mvt/dk/${dir}:${process.env.PATH}` });
+        const ok = await withDocker("ok");
+        assert.deepEqual(ok.report.docker, { version: "27.5.1", apiVersion: "1.47" });
+        assert.ok(ok.stdout.split("\n").includes("@docker=27.5.1 1.47"), ok.stdout);
+        assert.equal((await withDocker("junk")).report.docker, undefined, "a version with other characters: no line");
+        assert.equal((await withDocker("fail")).report.docker, undefined, "docker version failing: no line");
+        h.bash("rm -r /run/mvt/dk");
     });
 
     it("destroy keeps what was there before: promisc and ip_forward already on, state dir present, no wants dir", async () => {

@@ -6,7 +6,9 @@
  *     argument (MAX_ARG_STRLEN), which a `/bin/sh -c '<script>'` exec command hits (E2BIG); sent
  *     on the stdin of `/bin/sh -s`, it runs, and every one of the 501 keys gets a token;
  * (b) the `@machine-id=` and `@addr=` lines are the host's own: its /etc/machine-id (read over
- *     SSH, and the id the lab gave it) and the address of its eth0.
+ *     SSH, and the id the lab gave it) and the address of its eth0;
+ * (c) the `@parent=` and `@docker=` lines: its eth0's MTU and state, its engine's versions (as
+ *     `docker version` gives them over SSH), and `absent` for a parent it does not have.
  *
  * Read-only on the host (the probe), so the lab stays as labUp left it. Needs root and the lab
  * (its Debian packages); fails, never skips, without them. Traffic stays inside the lab
@@ -75,5 +77,18 @@ describe("the drift probe of any size against a real sshd (lab node1)", function
         assert.equal(report.machineId, idOverSsh.stdout.trim());
         assert.equal(report.machineId, labMachineId(NODE), "the lab gave each host its own machine id");
         assert.deepEqual(report.addresses, [{ link: node.parent, address: node.address, prefix: node.prefixLength }], "the parent's address; nothing for a link that does not exist");
+    });
+
+    it("(c) the @parent and @docker lines are the host's own: its eth0's MTU and state, and its engine's versions as `docker version` gives them over SSH; a missing parent is absent", async () => {
+        const read = async (script: string): Promise<string> => (await sshProber()(target, { command: shStdinCommand([]), stdin: stdinScript(script) })).stdout.trim();
+        const [mtu, state] = (await read(`ip -o link show dev ${node.parent} | awk '{ for (i = 1; i < NF; i++) if ($i == "mtu" || $i == "state") print $(i + 1) }'`)).split("\n");
+        const versions = await read("docker version --format '{{.Server.Version}} {{.Server.APIVersion}}'");
+        const report = parseProbeReport((await sshProber()(target, { command: PROBE_COMMAND, stdin: renderProbe(NODE, [], [node.parent], node.parent) })).stdout);
+        assert.deepEqual(report.parent, { link: node.parent, exists: true, mtu: Number(mtu), state });
+        const [version, apiVersion] = versions.split(" ");
+        assert.deepEqual(report.docker, { version, apiVersion });
+        log(`${NODE}: parent ${node.parent} mtu ${mtu} ${state}, Docker ${version} (API ${apiVersion})`);
+        const missing = parseProbeReport((await sshProber()(target, { command: PROBE_COMMAND, stdin: renderProbe(NODE, [], [], "mvt-nonexist0") })).stdout);
+        assert.deepEqual(missing.parent, { link: "mvt-nonexist0", exists: false });
     });
 });

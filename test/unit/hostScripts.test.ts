@@ -384,12 +384,13 @@ describe("hostScripts: renderProbe and parseProbeOutput", () => {
         ]);
     });
 
-    it("reports the host's facts after the features: its machine id, then the addresses of each link asked for, in order", () => {
-        const l = lines(renderProbe("node1", [PROMISC], ["eth0", "eth0.50"]));
+    it("reports the host's facts after the features: its machine id, the addresses of each link asked for, in order, the parent when given, then the Docker Engine", () => {
+        const l = lines(renderProbe("node1", [PROMISC], ["eth0", "eth0.50"], "eth0"));
         const facts = l.slice(l.indexOf("# the host's facts"));
-        assert.deepEqual(facts.slice(-4), ["pm_machine_id", "pm_addrs 'eth0'", "pm_addrs 'eth0.50'", ""]);
+        assert.deepEqual(facts.slice(-6), ["pm_machine_id", "pm_addrs 'eth0'", "pm_addrs 'eth0.50'", "pm_parent 'eth0'", "pm_docker", ""]);
         assert.ok(l.indexOf(`pm_emit 'promisc-eth0' "$pm_d"`) < l.indexOf("# the host's facts"));
-        assert.deepEqual(lines(renderProbe("node1", [])).slice(-2), ["pm_machine_id", ""], "no link: no address line");
+        assert.deepEqual(lines(renderProbe("node1", [])).slice(-3), ["pm_machine_id", "pm_docker", ""], "no link, no parent: no address or parent line");
+        assert.throws(() => renderProbe("node1", [], [], "eth0;reboot"), (e: unknown) => e instanceof ShellValueError && /^parent "eth0;reboot" is not a valid Linux interface name/.test(e.message));
         assert.throws(() => renderProbe("node1", [], ["eth0;reboot"]), (e: unknown) => e instanceof ShellValueError && /^links\[0\] "eth0;reboot" is not a valid Linux interface name/.test(e.message));
         assert.throws(() => renderProbe("node1", [], ["eth0", "eth0"]), (e: unknown) => e instanceof ShellValueError && /^links "eth0 eth0" lists a link twice/.test(e.message));
     });
@@ -421,6 +422,40 @@ describe("hostScripts: renderProbe and parseProbeOutput", () => {
             ["@addr=eth0;x 198.51.100.21/24", /malformed address line/],
             ["@addr=eth0 2001:db8::1/64", /malformed address line/],
             ["@addr=eth0 198.51.100.21/24 extra", /malformed address line/],
+        ];
+        for (const [text, want] of bad) assert.throws(() => parseProbeReport(text), want, text);
+    });
+
+    it("parses the parent and Docker facts strictly: @parent=<ifname> absent | mtu=<n> state=<STATE>, @docker=<major.minor…> <api major.minor>, each once", () => {
+        const r = parseProbeReport("promisc-eth0=tok\n@parent=eth0 mtu=1500 state=UP\n@docker=27.3.1 1.47\r\n");
+        assert.deepEqual(r.parent, { link: "eth0", exists: true, mtu: 1500, state: "UP" });
+        assert.deepEqual(r.docker, { version: "27.3.1", apiVersion: "1.47" });
+        assert.deepEqual(parseProbeReport("@parent=eth0.50 absent\n").parent, { link: "eth0.50", exists: false });
+        assert.deepEqual(parseProbeReport("@parent=ens33 mtu=9000 state=LOWERLAYERDOWN\n").parent, { link: "ens33", exists: true, mtu: 9000, state: "LOWERLAYERDOWN" });
+        for (const v of ["20.10.24+dfsg1", "28.0.0-rc.1", "29.0", "25.0.3~ubuntu"]) assert.deepEqual(parseProbeReport(`@docker=${v} 1.44\n`).docker, { version: v, apiVersion: "1.44" }, v);
+        const none = parseProbeReport("promisc-eth0=tok\n");
+        assert.equal(none.parent, undefined);
+        assert.equal(none.docker, undefined);
+        const bad: Array<[string, RegExp]> = [
+            ["@parent=eth0", /malformed parent line/],
+            ["@parent=eth0 present", /malformed parent line/],
+            ["@parent=eth0 mtu=1500", /malformed parent line/],
+            ["@parent=eth0 mtu=0 state=UP", /malformed parent line/],
+            ["@parent=eth0 mtu=1500 state=up", /malformed parent line/],
+            ["@parent=eth0 mtu=1500 state=UP extra", /malformed parent line/],
+            ["@parent=eth0;x absent", /malformed parent line/],
+            ["@parent=all absent", /malformed parent line/],
+            ["@parent=a-very-long-interface0 absent", /malformed parent line/],
+            ["@parent=eth0 absent\n@parent=eth0 absent", /@parent appears twice/],
+            ["@docker=", /malformed docker line/],
+            ["@docker=27.3.1", /malformed docker line/],
+            ["@docker=27 1.47", /malformed docker line/],
+            ["@docker=27.3.1 1.47.0", /malformed docker line/],
+            ["@docker=027.3 1.47", /malformed docker line/],
+            ["@docker=27.3;reboot 1.47", /malformed docker line/],
+            ["@docker=27.3.1  1.47", /malformed docker line/],
+            ["@docker=dev 1.47", /malformed docker line/],
+            ["@docker=27.3.1 1.47\n@docker=27.3.1 1.47", /@docker appears twice/],
         ];
         for (const [text, want] of bad) assert.throws(() => parseProbeReport(text), want, text);
     });

@@ -259,6 +259,30 @@ describe("probe", () => {
             );
         });
 
+        it("returns each host's parent NIC and Docker Engine, and refuses a malformed parent or docker line naming the host", async () => {
+            const config = threeHostsConfig();
+            const model = parseStackConfig({ hosts: config["macvlan:hosts"], networks: config["macvlan:networks"] });
+            const hosts = planStack(model).hosts as readonly PlannedHost[];
+            const calls: Array<{ target: ProbeTarget; script: string }> = [];
+            const facts = { node1: ["@parent=eth0 mtu=1500 state=UP", "@docker=27.3.1 1.47"], node2: ["@parent=eth0 absent"] };
+            const result = await probeHosts(hosts, "k", fakeProber(config, undefined, calls, {}, facts));
+            assert.deepEqual(result.facts.get("node1"), { addresses: [], parent: { link: "eth0", exists: true, mtu: 1500, state: "UP" }, docker: { version: "27.3.1", apiVersion: "1.47" } });
+            assert.deepEqual(result.facts.get("node2"), { addresses: [], parent: { link: "eth0", exists: false } });
+            assert.deepEqual(result.facts.get("node3"), { addresses: [] });
+            for (const c of calls) {
+                assert.ok(c.script.includes("\npm_parent 'eth0'\n"), `${c.target.host}: the script asks for its parent`);
+                assert.ok(c.script.includes("\npm_docker\n"), `${c.target.host}: the script asks for the engine`);
+            }
+            await assert.rejects(
+                probeHosts(hosts, "k", fakeProber(config, undefined, [], {}, { node3: ["@parent=eth0 mtu=big state=UP"] })),
+                /^Error: probe of host node3 \(root@node3\.example\.net:22\) gave an unreadable answer: probe output: malformed parent line "@parent=eth0 mtu=big state=UP"$/,
+            );
+            await assert.rejects(
+                probeHosts(hosts, "k", fakeProber(config, undefined, [], {}, { node2: ["@docker=27.3.1"] })),
+                /^Error: probe of host node2 \(root@198\.51\.100\.22:22\) gave an unreadable answer: probe output: malformed docker line "@docker=27\.3\.1"$/,
+            );
+        });
+
         it("refuses a prober's answer with another key than the pinned one (checked again, whatever the prober)", async () => {
             const config = stackConfig("modes");
             const model = parseStackConfig({ hosts: config["macvlan:hosts"], networks: config["macvlan:networks"] });

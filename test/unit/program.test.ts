@@ -674,6 +674,128 @@ describe("program (index.ts) under mocks", () => {
             assert.deepEqual(recorded, []);
         });
 
+        it("refuses a parent NIC that does not exist on its host, naming hosts[i].parent; an existing one (any state) passes; with the probe off it is not checked", async () => {
+            const config = withKey(stackConfig("twohosts"));
+            await assert.rejects(probed(config, { centos1: ["@parent=ens33 mtu=1500 state=UP"], centos2: ["@parent=ens33 absent"] }), (e: unknown) => {
+                assert.deepEqual(programProblems(e), [
+                    "hosts[1].parent ens33 does not exist on host centos2: the probe found no link ens33 there (`ip link show dev ens33`); name the host's LAN NIC (`ip -br link` lists them); nothing was changed on any host",
+                ]);
+                return true;
+            });
+            assert.deepEqual(recorded, []);
+            const { resources } = await probed(config, { centos1: ["@parent=ens33 mtu=9000 state=DOWN"], centos2: ["@parent=ens33 mtu=1500 state=UNKNOWN"] });
+            assert.ok(resources.length > 0);
+            reset();
+            const off = { ...config, "macvlan:probe": "false" };
+            const again = await runProgram(off, { prober: fakeProber(off, undefined, [], {}, { centos2: ["@parent=ens33 absent"] }) });
+            assert.ok(again.resources.length > 0);
+        });
+
+        describe("the Docker Engine version rules, on each host's effective engine (probed, else declared dockerVersion)", () => {
+            /** twohosts plus a second untagged network on centos1 (so two networks share centos1's parent), centos1 entry extended by `centos1`. */
+            const shared = (centos1: Record<string, unknown> = {}, extra: Record<string, unknown> = {}): Record<string, unknown> => {
+                const config = withKey(clone(stackConfig("twohosts")));
+                Object.assign((config["macvlan:hosts"] as Array<Record<string, unknown>>)[0], centos1);
+                (config["macvlan:networks"] as unknown[]).push({
+                    name: "mgmt",
+                    subnet: "203.0.113.0/24",
+                    gateway: "203.0.113.1",
+                    hosts: ["centos1"],
+                    containers: [{ name: "m1", host: "centos1", image: "centos:7", ip: "203.0.113.10" }],
+                });
+                return { ...config, ...extra };
+            };
+            const SHARED_OLD_DECLARED =
+                'networks[1].name mgmt shares its parent with networks[0] (mynet) on host centos1 (parent ens33); Docker before 27 allows one macvlan network per parent: give one of them a vlan, or set hosts[0].dockerVersion ("27.0" or later) if that host runs Docker 27 or later';
+
+            it("several networks on one parent: accepted when the probe finds 27+ on the host, though none is declared", async () => {
+                const { resources } = await probed(shared(), { centos1: ["@docker=27.3.1 1.47"] });
+                assert.ok(resources.length > 0);
+            });
+
+            it("several networks on one parent: refused when the probe finds an engine before 27, naming it", async () => {
+                await assert.rejects(probed(shared(), { centos1: ["@docker=26.1.4 1.45"] }), (e: unknown) => {
+                    assert.deepEqual(programProblems(e), [
+                        "networks[1].name mgmt shares its parent with networks[0] (mynet) on host centos1 (parent ens33); Docker before 27 allows one macvlan network per parent, and host centos1 runs Docker 26.1.4 (API 1.45, found by the probe): give one of them a vlan, or upgrade that engine to Docker 27 or later",
+                    ]);
+                    return true;
+                });
+                assert.deepEqual(recorded, []);
+            });
+
+            it("the probe finds no engine (docker missing or silent): no version check against it, the declared version is used", async () => {
+                const { resources } = await probed(shared({ dockerVersion: "27.0" }), {});
+                assert.ok(resources.length > 0);
+                reset();
+                await assert.rejects(probed(shared(), {}), (e: unknown) => {
+                    assert.deepEqual(programProblems(e), [SHARED_OLD_DECLARED]);
+                    return true;
+                });
+            });
+
+            it("with macvlan:probe false the declared dockerVersion decides, as before", async () => {
+                const off = shared({ dockerVersion: "27.0" }, { "macvlan:probe": "false" });
+                const { resources } = await runProgram(off, { prober: fakeProber(off, undefined, [], {}, { centos1: ["@docker=26.1.4 1.45"] }) });
+                assert.ok(resources.length > 0, "the probe does not run, so its 26.1.4 is not seen");
+                reset();
+                const old = shared({}, { "macvlan:probe": "false" });
+                await assert.rejects(runProgram(old, { prober: fakeProber(old) }), (e: unknown) => {
+                    assert.deepEqual(programProblems(e), [SHARED_OLD_DECLARED]);
+                    return true;
+                });
+            });
+
+            it("a declared dockerVersion that the probed engine contradicts is a problem (path and both values), listed with the rule it then breaks", async () => {
+                await assert.rejects(probed(shared({ dockerVersion: "27.0" }), { centos1: ["@docker=26.1.4 1.45"] }), (e: unknown) => {
+                    assert.deepEqual(programProblems(e), [
+                        'hosts[0].dockerVersion 27.0 disagrees with the Docker Engine the probe found on host centos1: 26.1.4 (API 1.45); set dockerVersion to "26.1" or remove it (with the probe on, the probed version is the one used)',
+                        "networks[1].name mgmt shares its parent with networks[0] (mynet) on host centos1 (parent ens33); Docker before 27 allows one macvlan network per parent, and host centos1 runs Docker 26.1.4 (API 1.45, found by the probe): give one of them a vlan, or upgrade that engine to Docker 27 or later",
+                    ]);
+                    return true;
+                });
+                assert.deepEqual(recorded, []);
+            });
+
+            it("a declared dockerVersion that agrees (same major.minor, any patch or suffix) is accepted", async () => {
+                const { resources } = await probed(shared({ dockerVersion: "27.3" }), { centos1: ["@docker=27.3.1+dfsg1 1.47"], centos2: ["@docker=20.10.24+dfsg1 1.41"] });
+                assert.ok(resources.length > 0);
+            });
+
+            it("a container's own MAC needs API 1.44: refused on a probed 24.0 (API 1.43), accepted on 25.0 (API 1.44); its default MAC needs nothing", async () => {
+                const config = withKey(clone(stackConfig("twohosts")));
+                const nets = config["macvlan:networks"] as Array<{ containers: Array<Record<string, unknown>> }>;
+                nets[0].containers[0].mac = "02:00:00:00:00:0a";
+                await assert.rejects(probed(config, { centos1: ["@docker=24.0.7 1.43"] }), (e: unknown) => {
+                    assert.deepEqual(programProblems(e), [
+                        "networks[0].containers[0].mac 02:00:00:00:00:0a needs Docker Engine 25 or later (API 1.44) on host centos1, which runs Docker 24.0.7 (API 1.43, found by the probe): an older engine ignores a per-network MAC and gives the container 02:42:c6:33:64:0a; remove mac, or upgrade the engine",
+                    ]);
+                    return true;
+                });
+                assert.deepEqual(recorded, []);
+                const { resources } = await probed(config, { centos1: ["@docker=25.0.0 1.44"] });
+                assert.ok(resources.length > 0);
+                reset();
+                const unknown = await probed(config, {});
+                assert.ok(unknown.resources.length > 0, "an unknown engine: not checked");
+                reset();
+                const plain = await probed(withKey(stackConfig("twohosts")), { centos1: ["@docker=20.10.24 1.41"], centos2: ["@docker=20.10.24 1.41"] });
+                assert.ok(plain.resources.length > 0);
+            });
+
+            it("a custom MAC on a declared engine before 25, with the probe off, is refused naming the declared version", async () => {
+                const config = withKey(clone(stackConfig("twohosts")));
+                Object.assign((config["macvlan:hosts"] as Array<Record<string, unknown>>)[0], { dockerVersion: "24.0" });
+                (config["macvlan:networks"] as Array<{ containers: Array<Record<string, unknown>> }>)[0].containers[0].mac = "02:00:00:00:00:0a";
+                const off = { ...config, "macvlan:probe": "false" };
+                await assert.rejects(runProgram(off, { prober: fakeProber(off) }), (e: unknown) => {
+                    assert.deepEqual(programProblems(e), [
+                        "networks[0].containers[0].mac 02:00:00:00:00:0a needs Docker Engine 25 or later (API 1.44) on host centos1, which runs Docker 24.0 (hosts[0].dockerVersion): an older engine ignores a per-network MAC and gives the container 02:42:c6:33:64:0a; remove mac, or upgrade the engine",
+                    ]);
+                    return true;
+                });
+            });
+        });
+
         it("lists every fact problem at once; with macvlan:probe false none of these checks runs", async () => {
             const facts = { node1: [`@machine-id=${ID_A}`], node3: [`@machine-id=${ID_A}`, "@addr=eth0 198.51.100.132/24"] };
             await assert.rejects(probed(threeHostsConfig(), facts), (e: unknown) => {

@@ -2,10 +2,11 @@ import * as assert from "node:assert/strict";
 import fc from "fast-check";
 import * as pulumi from "@pulumi/pulumi";
 import type { StackModel } from "../../components/config/model";
-import { parseStackConfig, type RawStackConfig } from "../../components/config/parse";
+import { engineRuleProblems, parseStackConfig, type RawStackConfig } from "../../components/config/parse";
 import { childPath, showValue } from "../../components/config/problems";
 import { suggestKey } from "../../components/config/read";
 import { allowsSharedParent } from "../../components/config/rules";
+import { allowsPerNetworkMac, declaredVersionProblem, effectiveEngine } from "../../components/config/engine";
 import { MacvlanConfigError } from "../../components/net/problems";
 import { cfg, ED25519, expectProblems, node1, node2, problemsOf, pubNet, web, withContainers } from "../support/configs";
 
@@ -771,6 +772,30 @@ describe("validate", () => {
             expectProblems(cfg([node1({ vlans: [50] }), node2({ dockerVersion: "27.1", vlans: [50] })], [{ name: "a", vlan: 50, subnet: "203.0.113.0/25", gateway: "203.0.113.1" }, { name: "b", vlan: 50, subnet: "203.0.113.128/25", gateway: "203.0.113.129" }]), [
                 'networks[1].name b shares its parent with networks[0] (a) on host node1 (parent ens33.50); Docker before 27 allows one macvlan network per parent: give one of them a vlan, or set hosts[0].dockerVersion ("27.0" or later) if that host runs Docker 27 or later',
             ]);
+        });
+        it("with the version rules deferred (the program, probe on) the shared parent waits for the probe; engineRuleProblems then runs them on the probed engines, which win over the declared ones", () => {
+            const raw = cfg([node1(), node2({ dockerVersion: "27.0" })], [pubNet(), { name: "mgmt", subnet: "203.0.113.0/24", gateway: "203.0.113.1" }]);
+            assert.doesNotThrow(() => parseStackConfig(raw, {}, { deferred: true }));
+            assert.deepEqual(engineRuleProblems(raw, {}, new Map([["node1", { version: "27.0.3", apiVersion: "1.46" }]])), []);
+            assert.deepEqual(engineRuleProblems(raw, {}, new Map([["node1", { version: "27.0.3", apiVersion: "1.46" }], ["node2", { version: "26.1.4", apiVersion: "1.45" }]])), [
+                "networks[1].name mgmt shares its parent with networks[0] (pub_net) on host node2 (parent ens33); Docker before 27 allows one macvlan network per parent, and host node2 runs Docker 26.1.4 (API 1.45, found by the probe): give one of them a vlan, or upgrade that engine to Docker 27 or later",
+            ]);
+            assert.equal(engineRuleProblems(raw, {}, new Map()).length, 1, "no probed engine on node1: its (missing) declared version counts");
+        });
+        it("effective engine: probed first, then declared; per-network MAC by API when probed, by major when declared", () => {
+            assert.deepEqual(effectiveEngine("26.1", { version: "27.3.1", apiVersion: "1.47" }), { major: 27, minor: 3, text: "27.3.1", api: { major: 1, minor: 47 }, source: "probed" });
+            assert.deepEqual(effectiveEngine("26.1", undefined), { major: 26, minor: 1, text: "26.1", source: "declared" });
+            assert.equal(effectiveEngine(undefined, undefined), undefined);
+            const probedMac = (api: string) => allowsPerNetworkMac(effectiveEngine(undefined, { version: "25.0.0", apiVersion: api }) ?? assert.fail());
+            assert.equal(probedMac("1.44"), true);
+            assert.equal(probedMac("1.43"), false);
+            assert.equal(probedMac("2.0"), true);
+            assert.equal(allowsPerNetworkMac(effectiveEngine("25.0", undefined) ?? assert.fail()), true);
+            assert.equal(allowsPerNetworkMac(effectiveEngine("24.0", undefined) ?? assert.fail()), false);
+            assert.equal(declaredVersionProblem("n", "27.3", { version: "27.3.0-rc.1", apiVersion: "1.47" }), undefined);
+            assert.equal(declaredVersionProblem("n", undefined, { version: "26.0.0", apiVersion: "1.45" }), undefined);
+            assert.equal(declaredVersionProblem("n", "27.3", undefined), undefined);
+            assert.match(declaredVersionProblem("n", "27.3", { version: "27.4.0", apiVersion: "1.47" }) ?? "", /^27\.3 disagrees with the Docker Engine the probe found on host n: 27\.4\.0 \(API 1\.47\)/);
         });
         it("allows several networks per parent on Docker 27 and later", () => {
             const model = parseStackConfig(cfg([node1({ dockerVersion: "27.0" })], [pubNet(), { name: "mgmt", subnet: "203.0.113.0/24", gateway: "203.0.113.1" }]));

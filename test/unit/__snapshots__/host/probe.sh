@@ -488,6 +488,64 @@ pm_addrs() {
         echo "@addr=$1 $pm_a"
     done
 }
+pm_parent() {
+    if ! command -v ip >/dev/null 2>&1; then
+        return 0
+    fi
+    if ! pm_l=$(ip -o link show dev "$1" 2>/dev/null) || [ -z "$pm_l" ]; then
+        echo "@parent=$1 absent"
+        return 0
+    fi
+    pm_mtu=""
+    pm_st=""
+    pm_prev=""
+    set -f
+    for pm_w in $pm_l; do
+        case "$pm_prev" in
+            mtu) pm_mtu=$pm_w ;;
+            state) pm_st=$pm_w ;;
+        esac
+        pm_prev=$pm_w
+    done
+    set +f
+    case "$pm_mtu" in
+        "" | *[!0-9]*) return 0 ;;
+    esac
+    case "$pm_st" in
+        "" | *[!A-Z]*) return 0 ;;
+    esac
+    if [ "${#pm_mtu}" -gt 6 ] || [ "${#pm_st}" -gt 16 ]; then
+        return 0
+    fi
+    echo "@parent=$1 mtu=$pm_mtu state=$pm_st"
+}
+pm_docker() {
+    if ! command -v docker >/dev/null 2>&1 || ! command -v timeout >/dev/null 2>&1; then
+        return 0
+    fi
+    pm_v=$(timeout 10 docker version --format "{{.Server.Version}} {{.Server.APIVersion}}" 2>/dev/null </dev/null) || return 0
+    case "$pm_v" in
+        *" "*) ;;
+        *) return 0 ;;
+    esac
+    pm_ver=${pm_v%% *}
+    pm_api=${pm_v#* }
+    case "$pm_ver" in
+        *[!0-9A-Za-z.+~-]*) return 0 ;;
+        [0-9]*.[0-9]*) ;;
+        *) return 0 ;;
+    esac
+    case "$pm_api" in
+        *[!0-9.]*) return 0 ;;
+        [0-9]*.[0-9]*) ;;
+        *) return 0 ;;
+    esac
+    if [ "${#pm_ver}" -gt 64 ] || [ "${#pm_api}" -gt 12 ]; then
+        return 0
+    fi
+    echo "@docker=$pm_ver $pm_api"
+}
 pm_machine_id
 pm_addrs 'eth0'
 pm_addrs 'eth0.50'
+pm_docker
