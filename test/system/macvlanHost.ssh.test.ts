@@ -155,8 +155,14 @@ function mainConfig(lab: Lab): Record<string, unknown> {
 }
 
 /** A one-host stack for the preflight cases. */
+/**
+ * The stack of case 7, with the probe off: with it on, the program itself refuses a parent the
+ * probe does not find before anything registers (case 7 checks that too); here the scripts' own
+ * preflight is what is tested.
+ */
 function preflightConfig(lab: Lab, extra: Record<string, unknown>): Record<string, unknown> {
     return {
+        "macvlan:probe": "false",
         "macvlan:sshPrivateKeyPath": lab.privateKeyPath,
         "macvlan:hosts": [hostEntry(lab, PRE, { promisc: true, ipForward: true, ...extra })],
         "macvlan:networks": [],
@@ -1077,6 +1083,10 @@ describe("MacvlanHost over real SSH on real kernels", function () {
         }
         const lock = await labExec(PRE, `test -e ${LOCK_FILE}`);
         assert.equal(lock.code, 1, `${PRE}: a failed preflight must not even create the lock file`);
+        // With the probe on, the missing parent is refused by the program, before anything registers.
+        const probed = { ...preflightConfig(lab, { parent: "eth9" }), "macvlan:probe": "true" };
+        await assert.rejects(program(probed), /hosts\[0\]\.parent eth9 does not exist on host node3/);
+        assertSame(`${PRE} after the refused program`, exactView(before), exactView(await snapshot(PRE)));
     });
 
     it("8. two stacks on one host: each records its owner (project/stack/host); the first destroy keeps what the other still holds, the last restores; another stack's different values are refused; an older release's owner entry is taken over", async () => {
