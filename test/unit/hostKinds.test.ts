@@ -23,6 +23,7 @@ import {
     bootFragmentPath,
     renderBootFragment,
     renderFeature,
+    renderUndo,
     renderPreflight,
     renderProbe,
     ShellValueError,
@@ -34,13 +35,6 @@ import { MacvlanConfigError } from "../../components/net/problems";
 
 /** Who runs the reference scripts: host entry node1 of stack dev of project proj. */
 const AT = { host: "node1", owner: "proj/dev/node1" };
-
-/** The undo script a feature script carries (pm_undo_text). */
-function undoOf(script: string): string {
-    const m = /^pm_undo_text\(\) \{\n {4}cat <<"PM_EOF"\n([^]*?)PM_EOF\n\}$/m.exec(script);
-    if (!m) throw new Error("no pm_undo_text in the script");
-    return m[1];
-}
 
 const HOST_DIR = path.resolve(__dirname, "../../components/host");
 const SNAPSHOTS = path.join(__dirname, "__snapshots__", "host");
@@ -179,7 +173,7 @@ function referenceScripts(): Map<string, { script: string; command: string }> {
         const r = renderFeature(AT, f, "new");
         assert.deepEqual([r.create, r.update, r.delete], [`/bin/sh -s create ${featureKey(f)}`, `/bin/sh -s create ${featureKey(f)}`, `/bin/sh -s delete ${featureKey(f)}`]);
         out.set(`${f.kind}.sh`, { script: unwrapStdin(r.stdin), command: "" });
-        out.set(`${f.kind}.undo.sh`, { script: unwrapStdin(undoOf(r.stdin)), command: "" });
+        out.set(`${f.kind}.undo.sh`, { script: unwrapStdin(renderUndo(AT, f)), command: "" });
         out.set(`${f.kind}.boot.sh`, { script: renderBootFragment("node1", f), command: "" });
     }
     // The probe is stdin text, not a command: unwrapStdin checks its wrapping.
@@ -266,7 +260,7 @@ describe("host kinds: shellcheck", function () {
                 const r = renderFeature(AT, f, token);
                 files.push(write(`${i}-${f.kind}-${files.length}.sh`, r.stdin));
             }
-            files.push(write(`${i}-${f.kind}.undo.sh`, undoOf(renderFeature(AT, f, "new").stdin)));
+            files.push(write(`${i}-${f.kind}.undo.sh`, renderUndo(AT, f)));
             files.push(write(`${i}-${f.kind}.boot.sh`, renderBootFragment("node1", f)));
         });
         for (const needsVlan of [false, true]) {

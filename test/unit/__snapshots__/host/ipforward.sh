@@ -279,8 +279,8 @@ pm_owners_but_us() {
         done < "$1/owners"
     fi
 }
-pm_owners_then_us() {
-    # The owners file without our entries, then ours.
+pm_other_owners() {
+    # The lines of the owners file without our entries.
     if [ -f "$D/owners" ]; then
         while read -r pm_o; do
             if [ -n "$pm_o" ] && ! pm_is_us "$pm_o"; then
@@ -288,6 +288,10 @@ pm_owners_then_us() {
             fi
         done < "$D/owners"
     fi
+}
+pm_owners_then_us() {
+    # The owners file without our entries, then ours.
+    pm_other_owners
     echo "$OWNER"
 }
 pm_own() {
@@ -302,12 +306,7 @@ pm_own() {
 pm_disown() {
     pm_owners_but_us "$D"
     if [ -f "$D/owners" ]; then
-        : > "$D/owners.pm-tmp"
-        while read -r pm_o; do
-            if [ -n "$pm_o" ] && ! pm_is_us "$pm_o"; then
-                echo "$pm_o" >> "$D/owners.pm-tmp"
-            fi
-        done < "$D/owners"
+        pm_other_owners > "$D/owners.pm-tmp"
         mv -f "$D/owners.pm-tmp" "$D/owners"
     fi
 }
@@ -804,8 +803,8 @@ pm_owners_but_us() {
         done < "$1/owners"
     fi
 }
-pm_owners_then_us() {
-    # The owners file without our entries, then ours.
+pm_other_owners() {
+    # The lines of the owners file without our entries.
     if [ -f "$D/owners" ]; then
         while read -r pm_o; do
             if [ -n "$pm_o" ] && ! pm_is_us "$pm_o"; then
@@ -813,6 +812,10 @@ pm_owners_then_us() {
             fi
         done < "$D/owners"
     fi
+}
+pm_owners_then_us() {
+    # The owners file without our entries, then ours.
+    pm_other_owners
     echo "$OWNER"
 }
 pm_own() {
@@ -827,12 +830,7 @@ pm_own() {
 pm_disown() {
     pm_owners_but_us "$D"
     if [ -f "$D/owners" ]; then
-        : > "$D/owners.pm-tmp"
-        while read -r pm_o; do
-            if [ -n "$pm_o" ] && ! pm_is_us "$pm_o"; then
-                echo "$pm_o" >> "$D/owners.pm-tmp"
-            fi
-        done < "$D/owners"
+        pm_other_owners > "$D/owners.pm-tmp"
         mv -f "$D/owners.pm-tmp" "$D/owners"
     fi
 }

@@ -282,8 +282,8 @@ pm_owners_but_us() {
         done < "$1/owners"
     fi
 }
-pm_owners_then_us() {
-    # The owners file without our entries, then ours.
+pm_other_owners() {
+    # The lines of the owners file without our entries.
     if [ -f "$D/owners" ]; then
         while read -r pm_o; do
             if [ -n "$pm_o" ] && ! pm_is_us "$pm_o"; then
@@ -291,6 +291,10 @@ pm_owners_then_us() {
             fi
         done < "$D/owners"
     fi
+}
+pm_owners_then_us() {
+    # The owners file without our entries, then ours.
+    pm_other_owners
     echo "$OWNER"
 }
 pm_own() {
@@ -305,12 +309,7 @@ pm_own() {
 pm_disown() {
     pm_owners_but_us "$D"
     if [ -f "$D/owners" ]; then
-        : > "$D/owners.pm-tmp"
-        while read -r pm_o; do
-            if [ -n "$pm_o" ] && ! pm_is_us "$pm_o"; then
-                echo "$pm_o" >> "$D/owners.pm-tmp"
-            fi
-        done < "$D/owners"
+        pm_other_owners > "$D/owners.pm-tmp"
         mv -f "$D/owners.pm-tmp" "$D/owners"
     fi
 }
@@ -853,8 +852,8 @@ pm_owners_but_us() {
         done < "$1/owners"
     fi
 }
-pm_owners_then_us() {
-    # The owners file without our entries, then ours.
+pm_other_owners() {
+    # The lines of the owners file without our entries.
     if [ -f "$D/owners" ]; then
         while read -r pm_o; do
             if [ -n "$pm_o" ] && ! pm_is_us "$pm_o"; then
@@ -862,6 +861,10 @@ pm_owners_then_us() {
             fi
         done < "$D/owners"
     fi
+}
+pm_owners_then_us() {
+    # The owners file without our entries, then ours.
+    pm_other_owners
     echo "$OWNER"
 }
 pm_own() {
@@ -876,12 +879,7 @@ pm_own() {
 pm_disown() {
     pm_owners_but_us "$D"
     if [ -f "$D/owners" ]; then
-        : > "$D/owners.pm-tmp"
-        while read -r pm_o; do
-            if [ -n "$pm_o" ] && ! pm_is_us "$pm_o"; then
-                echo "$pm_o" >> "$D/owners.pm-tmp"
-            fi
-        done < "$D/owners"
+        pm_other_owners > "$D/owners.pm-tmp"
         mv -f "$D/owners.pm-tmp" "$D/owners"
     fi
 }

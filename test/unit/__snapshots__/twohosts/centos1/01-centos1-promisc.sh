@@ -280,8 +280,8 @@ pm_owners_but_us() {
         done < "$1/owners"
     fi
 }
-pm_owners_then_us() {
-    # The owners file without our entries, then ours.
+pm_other_owners() {
+    # The lines of the owners file without our entries.
     if [ -f "$D/owners" ]; then
         while read -r pm_o; do
             if [ -n "$pm_o" ] && ! pm_is_us "$pm_o"; then
@@ -289,6 +289,10 @@ pm_owners_then_us() {
             fi
         done < "$D/owners"
     fi
+}
+pm_owners_then_us() {
+    # The owners file without our entries, then ours.
+    pm_other_owners
     echo "$OWNER"
 }
 pm_own() {
@@ -303,12 +307,7 @@ pm_own() {
 pm_disown() {
     pm_owners_but_us "$D"
     if [ -f "$D/owners" ]; then
-        : > "$D/owners.pm-tmp"
-        while read -r pm_o; do
-            if [ -n "$pm_o" ] && ! pm_is_us "$pm_o"; then
-                echo "$pm_o" >> "$D/owners.pm-tmp"
-            fi
-        done < "$D/owners"
+        pm_other_owners > "$D/owners.pm-tmp"
         mv -f "$D/owners.pm-tmp" "$D/owners"
     fi
 }
@@ -840,8 +839,8 @@ pm_owners_but_us() {
         done < "$1/owners"
     fi
 }
-pm_owners_then_us() {
-    # The owners file without our entries, then ours.
+pm_other_owners() {
+    # The lines of the owners file without our entries.
     if [ -f "$D/owners" ]; then
         while read -r pm_o; do
             if [ -n "$pm_o" ] && ! pm_is_us "$pm_o"; then
@@ -849,6 +848,10 @@ pm_owners_then_us() {
             fi
         done < "$D/owners"
     fi
+}
+pm_owners_then_us() {
+    # The owners file without our entries, then ours.
+    pm_other_owners
     echo "$OWNER"
 }
 pm_own() {
@@ -863,12 +866,7 @@ pm_own() {
 pm_disown() {
     pm_owners_but_us "$D"
     if [ -f "$D/owners" ]; then
-        : > "$D/owners.pm-tmp"
-        while read -r pm_o; do
-            if [ -n "$pm_o" ] && ! pm_is_us "$pm_o"; then
-                echo "$pm_o" >> "$D/owners.pm-tmp"
-            fi
-        done < "$D/owners"
+        pm_other_owners > "$D/owners.pm-tmp"
         mv -f "$D/owners.pm-tmp" "$D/owners"
     fi
 }
