@@ -33,6 +33,27 @@ export interface MacvlanNetworkHost {
     readonly dependsOn?: pulumi.Input<pulumi.Resource>[];
 }
 
+/** A further macvlan network a container joins on its host, after the one it is declared on. */
+export interface MacvlanNetworkJoin {
+    /**
+     * The Docker network's name on the container's host. Pass the other MacvlanNetwork's network
+     * on that host (`networks.get(host).name`), so that the container follows it: created after
+     * it, deleted before it.
+     */
+    readonly network: pulumi.Input<string>;
+    /** Pinned IPv4 address inside that network's pools (no prefix). */
+    readonly ipv4Address: string;
+    /** Pinned unicast MAC, lower case. */
+    readonly mac: string;
+    /**
+     * This network gives the container its default route: its endpoint gets gateway priority 1
+     * (Docker 28+ `gw-priority`). Before 28 the engine ignores it and the network whose name sorts
+     * first gives the default route (the stack's validation holds the config to that). Default
+     * false: the network the container is declared on gives it.
+     */
+    readonly defaultRoute?: boolean;
+}
+
 /** One container pinned on the network. */
 export interface MacvlanNetworkContainer {
     /** Docker container name, unique per host. */
@@ -45,6 +66,8 @@ export interface MacvlanNetworkContainer {
     readonly ipv4Address: string;
     /** Pinned unicast MAC, lower case. */
     readonly mac: string;
+    /** Further macvlan networks it joins on its host, in order. Default none. */
+    readonly joins?: readonly MacvlanNetworkJoin[];
     /** Command (argv). Default: the image's. */
     readonly command?: readonly string[];
     /** Environment variables; sent sorted by name. Default none. */
@@ -74,10 +97,16 @@ export interface MacvlanNetworkArgs {
 /** Outputs per container. */
 export interface MacvlanContainerOutputs {
     readonly host: string;
+    /** Its address and MAC on this network. */
     readonly ip: string;
     readonly mac: string;
+    /** Its further networks, with its address and MAC on each; absent when it joins none. */
+    readonly joins?: readonly { readonly network: pulumi.Input<string>; readonly ip: string; readonly mac: string }[];
     readonly id: pulumi.Output<string>;
 }
+
+/** Gateway priority of the endpoint that gives a container on several networks its default route. */
+export const DEFAULT_ROUTE_GW_PRIORITY = 1;
 
 /** Outputs per host. */
 export interface MacvlanNetworkHostOutputs {
@@ -98,8 +127,11 @@ export interface MacvlanNetworkHostOutputs {
  *   therefore changes nothing until the image is pulled again.
  * - `networkMode`: `bridge`, see `CONTAINER_NETWORK_MODE` (`plan/network.ts`).
  * - `networksAdvanced`: one entry, `name` is the network resource's name output (so the
- *   container follows the network), `ipv4Address` and `macAddress` pinned. The provider does not
- *   read it back, so it never drifts. On engines older than 25 (API < 1.44) the daemon ignores a
+ *   container follows the network), `ipv4Address` and `macAddress` pinned; then one entry per
+ *   join, in order. With joins, the entry of the network that gives the default route gets
+ *   `gwPriority` 1 (Docker 28+; the others none, i.e. 0); without, no entry has one, so a
+ *   container on one network keeps the inputs it always had. The provider does not read it back,
+ *   so it never drifts. On engines older than 25 (API < 1.44) the daemon ignores a
  *   per-network MAC and derives `02:42:<IPv4 bytes>` itself, which is exactly the default MAC of
  *   the model: default MACs are stable on every engine, custom ones need Engine 25+.
  * - `restart`: always sent (default `unless-stopped`); it is read back as set.
@@ -120,13 +152,24 @@ export function containerArgs(
         name: c.name,
         image,
         networkMode: CONTAINER_NETWORK_MODE,
-        networksAdvanced: [{ name: networkName, ipv4Address: c.ipv4Address, macAddress: c.mac }],
+        networksAdvanced: endpoints(c, networkName),
         restart: c.restart ?? DEFAULT_RESTART,
         ...(c.command === undefined ? {} : { command: [...c.command] }),
         ...(c.env === undefined
             ? {}
             : { envs: pulumi.output(c.env).apply((e) => sortedEnvs(e as Readonly<Record<string, string>>)) }),
     };
+}
+
+/** The container's `networksAdvanced`: this network, then its joins; gateway priority only with joins. */
+function endpoints(c: MacvlanNetworkContainer, networkName: pulumi.Input<string>): docker.types.input.ContainerNetworksAdvanced[] {
+    const joins = c.joins ?? [];
+    const here = joins.length > 0 && !joins.some((j) => j.defaultRoute === true);
+    const priority = (on: boolean) => (on ? { gwPriority: DEFAULT_ROUTE_GW_PRIORITY } : {});
+    return [
+        { name: networkName, ipv4Address: c.ipv4Address, macAddress: c.mac, ...priority(here) },
+        ...joins.map((j) => ({ name: j.network, ipv4Address: j.ipv4Address, macAddress: j.mac, ...priority(j.defaultRoute === true) })),
+    ];
 }
 
 /**
@@ -184,7 +227,13 @@ export class MacvlanNetwork extends pulumi.ComponentResource {
                     { parent: this, provider: host.provider },
                 );
                 containers.set(`${host.name}/${c.name}`, container);
-                hostContainers[c.name] = { host: host.name, ip: c.ipv4Address, mac: c.mac, id: container.id };
+                hostContainers[c.name] = {
+                    host: host.name,
+                    ip: c.ipv4Address,
+                    mac: c.mac,
+                    ...(c.joins === undefined || c.joins.length === 0 ? {} : { joins: c.joins.map((j) => ({ network: j.network, ip: j.ipv4Address, mac: j.mac })) }),
+                    id: container.id,
+                };
             }
             hostOutputs[host.name] = { id: network.id, parent: host.parent, containers: hostContainers };
         }

@@ -6,6 +6,8 @@
  */
 import type { ProbedDocker } from "../host/scripts";
 import { defaultMac } from "../net/mac";
+import { addressIn, LISTED_TWICE } from "./rules";
+import { checkValue } from "./read";
 import { networkChildNames, segmentLink } from "../net/names";
 import { allowsPerNetworkMac, describeEngine, effectiveEngine, ENGINE_MIN, engineAtLeast, type EngineVersion } from "./engine";
 import type { CheckedHost } from "./hosts";
@@ -61,7 +63,11 @@ export function checkNetworksAcross(
     // The one effective engine version of each host, for every version rule.
     const engineOf = (h: CheckedHost): EngineVersion | undefined => effectiveEngine(h.dockerVersion, h.name === undefined ? undefined : engines.probed?.get(h.name));
     const versionRules = engines.deferred !== true;
-    checkResourceNames(p, checkUniqueNames(p, networks));
+    const named = checkUniqueNames(p, networks);
+    checkResourceNames(p, named);
+    // From here on, a joined network's `containers` also hold the containers that join it.
+    resolveJoins(p, named, networks);
+    if (versionRules) checkDefaultRoutes(p, byName, networks, engineOf);
     checkNetworkVlansOnHosts(p, byName, networks);
     checkSharedParents(p, byName, networks, versionRules ? engineOf : undefined);
     if (versionRules) checkContainerMacs(p, byName, networks, engineOf);
@@ -122,6 +128,114 @@ function checkResourceNames(p: Problems, named: ReadonlyMap<string, CheckedNetwo
             else if (first.container.host !== c.host || first.container.name !== c.name) {
                 p.add(`${c.path}.name`, c.name, `gives the resource name ${rn}, which ${first.container.path} gives too; rename one of them`);
             }
+        }
+    }
+}
+
+/**
+ * Rules for the further networks a container joins (`containers[j].networks[k]`): each is another
+ * network of the stack, listed once, that spans the container's host; its ip lies in that
+ * network's subnet (not its network or broadcast address); its MAC is configured or derived from
+ * that ip. A join that passes is added to the joined network's `containers` (`joinOf` set), so
+ * the rules of that network and its segment hold it like any container there: its address and
+ * MAC unique on the segment, passthru's single port, the address plan's fixed addresses. A
+ * container's `defaultRoute` names one of its networks.
+ */
+function resolveJoins(p: Problems, named: ReadonlyMap<string, CheckedNetwork>, networks: readonly CheckedNetwork[]): void {
+    const added: { target: CheckedNetwork; entry: CheckedContainer }[] = [];
+    for (const n of networks) {
+        for (const c of n.containers) {
+            const seen = new Set<string>();
+            for (const j of c.joins) {
+                if (j.network === undefined) continue;
+                const target = named.get(j.network);
+                if (target === undefined) {
+                    p.add(`${j.path}.network`, j.network, `is not a network of this stack (${[...named.keys()].join(", ")})`);
+                    continue;
+                }
+                if (target === n || (n.name !== undefined && j.network === n.name)) {
+                    p.add(`${j.path}.network`, j.network, `is the network ${c.path} is listed under; ${j.path} is for the further networks it joins`);
+                    continue;
+                }
+                if (seen.has(j.network)) {
+                    p.add(`${j.path}.network`, j.network, LISTED_TWICE);
+                    continue;
+                }
+                seen.add(j.network);
+                if (c.host !== undefined && !target.hosts.includes(c.host)) {
+                    p.add(`${j.path}.network`, j.network, `does not span host ${c.host}, where ${c.path} runs; add ${c.host} to ${target.path}.hosts`);
+                    continue;
+                }
+                if (j.ipText === undefined) continue;
+                const ip = checkValue(p, j.ipText, `${j.path}.ip`, addressIn(target.subnet));
+                // Without the joined network's subnet the ip cannot be placed, as for a container's own ip.
+                if (ip === undefined || target.subnet === undefined || c.host === undefined) continue;
+                const mac = j.mac ?? defaultMac(ip);
+                added.push({
+                    target,
+                    entry: {
+                        index: c.index,
+                        path: j.path,
+                        ...(c.name === undefined ? {} : { name: c.name }),
+                        host: c.host,
+                        ip,
+                        ...(mac === undefined ? {} : { mac }),
+                        macDerived: j.mac === undefined,
+                        restart: c.restart,
+                        joins: [],
+                        joinOf: { container: c, network: n },
+                    },
+                });
+            }
+            if (c.defaultRoute !== undefined && c.defaultRoute !== n.name && !c.joins.some((j) => j.network === c.defaultRoute)) {
+                const mine = [n.name ?? n.path, ...c.joins.flatMap((j) => (j.network === undefined ? [] : [j.network]))];
+                p.add(`${c.path}.defaultRoute`, c.defaultRoute, `is not one of the container's networks (${mine.join(", ")}): name the network whose gateway gives its default route`);
+            }
+        }
+    }
+    for (const { target, entry } of added) target.containers.push(entry);
+}
+
+/** The networks of a container whose joins all resolved: its own first, then the joined ones; undefined when it joins none. */
+function joinedNetworks(c: CheckedContainer, n: CheckedNetwork, networks: readonly CheckedNetwork[]): string[] | undefined {
+    if (c.joins.length === 0 || n.name === undefined) return undefined;
+    const names = [n.name];
+    for (const j of c.joins) {
+        const joined = networks.some((m) => m.containers.some((x) => x.joinOf?.container === c && x.path === j.path));
+        if (!joined || j.network === undefined) return undefined;
+        names.push(j.network);
+    }
+    return names;
+}
+
+/**
+ * Rule: the network that gives a container its default route is the one the config says
+ * (`defaultRoute`, else the network it is listed under). Docker 28+ honours gateway priority,
+ * which the container's endpoint on that network gets. Before 28 there is none: the engine gives
+ * the default route to the network whose name sorts first (byte order) among the container's
+ * networks with a gateway (every network here has one), whatever the config says, so a config
+ * that asks otherwise is refused on a host whose engine is older or unknown.
+ */
+function checkDefaultRoutes(p: Problems, hosts: ReadonlyMap<string, CheckedHost>, networks: readonly CheckedNetwork[], engineOf: (h: CheckedHost) => EngineVersion | undefined): void {
+    for (const n of networks) {
+        for (const c of n.containers) {
+            if (c.joinOf !== undefined || c.host === undefined) continue;
+            const names = joinedNetworks(c, n, networks);
+            if (names === undefined) continue;
+            const wanted = c.defaultRoute ?? names[0];
+            if (!names.includes(wanted)) continue; // refused by resolveJoins
+            const first = [...names].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))[0];
+            const h = hosts.get(c.host);
+            const e = h === undefined ? undefined : engineOf(h);
+            if (wanted === first || h === undefined || engineAtLeast(e, ENGINE_MIN.gatewayPriority)) continue;
+            const runs =
+                e === undefined
+                    ? `host ${c.host}'s Docker version is unknown (probe off, ${h.path}.dockerVersion not set), so it counts as older than 28`
+                    : `host ${c.host} runs ${describeEngine(e, h.path)}`;
+            const fix = `make ${first} the default route (defaultRoute: ${first}), rename the networks so that ${wanted} sorts first, or ${e === undefined ? `set ${h.path}.dockerVersion ("28.0" or later) if it runs` : "upgrade that engine to"} Docker 28 or later`;
+            const why = `${runs}: Docker before 28 has no gateway priority and gives the default route to the network whose name sorts first among the container's networks (${names.join(", ")}), which is ${first}; ${fix}`;
+            if (c.defaultRoute === undefined) p.addBare(c.path, `gets its default route from ${wanted}, the network it is listed under (defaultRoute is not set), but ${why}`);
+            else p.add(`${c.path}.defaultRoute`, wanted, `cannot give the default route: ${why}`);
         }
     }
 }
@@ -247,9 +361,10 @@ function checkPassthruContainers(p: Problems, networks: readonly CheckedNetwork[
             const taken = first.get(c.host);
             if (taken === undefined) first.set(c.host, c);
             else {
+                // A container that joins the network is named at its join (`networks[k].network`).
                 p.add(
-                    `${c.path}.host`,
-                    c.host,
+                    c.joinOf === undefined ? `${c.path}.host` : `${c.path}.network`,
+                    c.joinOf === undefined ? c.host : n.name,
                     `already has ${taken.path} on passthru network ${label(n)}; passthru has a single port per parent (Docker: "failed to create the macvlan port: invalid argument")`,
                 );
             }

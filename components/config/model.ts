@@ -3,8 +3,8 @@
  * `macvlan:networks` config keys after validation. Types only; no resource imports.
  *
  * Kept open for what comes next: a network holds a list of IPAM pools (not one subnet), an
- * address is a string whose family is decided by parsing (IPv4 today, IPv6 later), and a
- * container names its network attachments, so several networks per container can come later.
+ * address is a string whose family is decided by parsing, and a container lists its network
+ * attachments (the network it is declared under, then the ones it joins).
  */
 
 /** The four macvlan modes of the Linux driver, as Docker's `macvlan_mode` option spells them. */
@@ -81,8 +81,16 @@ export interface ContainerModel {
     readonly name: string;
     readonly host: string;
     readonly image: string;
-    /** The first attachment is the network the container was declared under. */
+    /**
+     * Its networks on its host: the first is the network the container is declared under, the
+     * others the further networks it joins (`networks` in config), in config order.
+     */
     readonly attachments: readonly AttachmentModel[];
+    /**
+     * With several attachments: the network whose gateway gives the container its default route
+     * (config `defaultRoute`, default the first attachment's). Absent with one attachment.
+     */
+    readonly defaultRoute?: string;
     readonly command?: readonly string[];
     readonly env?: Readonly<Record<string, string>>;
     /** Every env value is a secret (macvlan:networks is a secret config key): buildStack sends them as Pulumi secrets. */

@@ -28,6 +28,7 @@ import {
     HOST_LIST,
     HOST_REF,
     IMAGE,
+    JOIN_LIST,
     lanSubnetProblem,
     LISTED_TWICE,
     MAC,
@@ -43,7 +44,9 @@ import {
 /** Keys a network entry may have. */
 const NETWORK_KEYS = ["name", "vlan", "mode", "subnet", "gateway", "ipRange", "sliceSize", "slices", "auxAddresses", "hosts", "containers"] as const;
 /** Keys a container entry may have. */
-const CONTAINER_KEYS = ["name", "host", "image", "ip", "mac", "command", "env", "secretEnv", "restart"] as const;
+const CONTAINER_KEYS = ["name", "host", "image", "ip", "mac", "networks", "defaultRoute", "command", "env", "secretEnv", "restart"] as const;
+/** Keys an entry of a container's `networks` (a further network it joins) may have. */
+const JOIN_KEYS = ["network", "ip", "mac"] as const;
 
 /**
  * Required: engines before 29 invent a gateway when none is given (which then reads back as a
@@ -72,6 +75,19 @@ interface CheckedAux {
     address?: Address;
 }
 
+/**
+ * A further macvlan network a container joins on its host (`containers[j].networks[k]`), as read
+ * on its own: the network is named, the ip is an address and the mac a MAC. Where the ip may sit
+ * is known only once every network is read: cross.ts (`resolveJoins`) places it.
+ */
+export interface CheckedJoin {
+    readonly path: string;
+    network?: string;
+    /** The ip as written, when it is a string (parsed against the joined network's subnet later). */
+    ipText?: string;
+    mac?: string;
+}
+
 export interface CheckedContainer {
     readonly index: number;
     readonly path: string;
@@ -84,6 +100,17 @@ export interface CheckedContainer {
     command?: string[];
     env?: Record<string, string>;
     restart: RestartPolicy;
+    /** The further networks it joins, as written (`networks`); none: only the one it is listed under. */
+    joins: CheckedJoin[];
+    /** The network whose gateway gives its default route (`defaultRoute`), as written. */
+    defaultRoute?: string;
+    /**
+     * Set on the entry cross.ts adds to a joined network's `containers` for a join: the container
+     * it stands for (declared under another network). The rules of a network and its segment
+     * (addresses, MACs, passthru, slices) see the join as one of the network's containers; the
+     * rules on containers themselves (names, the model) skip it.
+     */
+    joinOf?: { readonly container: CheckedContainer; readonly network: CheckedNetwork };
 }
 
 export interface CheckedNetwork {
@@ -299,6 +326,7 @@ function checkContainer(
         name: readField(p, map, "name", path, CONTAINER_NAME, true),
         macDerived: false,
         restart: DEFAULT_RESTART,
+        joins: [],
     };
     const host = readField(p, map, "host", path, STRING, true);
     if (host !== undefined) {
@@ -317,6 +345,9 @@ function checkContainer(
         c.mac = defaultMac(c.ip);
         c.macDerived = true;
     }
+
+    checkJoins(p, map, c);
+    c.defaultRoute = readField(p, map, "defaultRoute", path, NETWORK_NAME);
 
     const command = readField(p, map, "command", path, COMMAND);
     if (command !== undefined) {
@@ -343,6 +374,25 @@ function checkContainer(
     checkSecretEnv(p, map, path, networksSecret);
     c.restart = readField(p, map, "restart", path, RESTART) ?? DEFAULT_RESTART;
     return c;
+}
+
+/**
+ * A container's `networks`: the further macvlan networks it joins on its host, each
+ * `{network, ip, mac?}`. Read here on their own (types and syntax); cross.ts resolves them against
+ * the stack's networks.
+ */
+function checkJoins(p: Problems, map: RawMap, c: CheckedContainer): void {
+    const list = readField(p, map, "networks", c.path, JOIN_LIST);
+    list?.forEach((raw, k) => {
+        const at = `${c.path}.networks[${k}]`;
+        const entry = readEntry(p, raw, at, JOIN_KEYS, "a joined network");
+        if (entry === undefined) return;
+        const j: CheckedJoin = { path: at, network: readField(p, entry, "network", at, NETWORK_NAME, true) };
+        j.ipText = readField(p, entry, "ip", at, STRING, true);
+        const mac = readField(p, entry, "mac", at, STRING);
+        if (mac !== undefined) j.mac = checkValue(p, mac, `${at}.mac`, MAC);
+        c.joins.push(j);
+    });
 }
 
 /** An env key is a valid name; `NAME=value` (a compose list item written into a map) is shown up to the `=`. */

@@ -11,8 +11,8 @@
 import { MacvlanConfigError } from "../net/problems";
 import { checkHostsAcross, checkNetworksAcross, type EngineRuleOptions } from "./cross";
 import { checkHost, type CheckedHost, type HostKeyPolicy } from "./hosts";
-import type { ContainerModel, HostModel, NetworkModel, StackModel } from "./model";
-import { checkNetwork, type CheckedNetwork } from "./networks";
+import type { AttachmentModel, ContainerModel, HostModel, NetworkModel, StackModel } from "./model";
+import { checkNetwork, type CheckedContainer, type CheckedNetwork } from "./networks";
 import { Problems } from "./problems";
 import { isMap, own, type RawMap } from "./read";
 
@@ -99,6 +99,18 @@ function defined<T>(v: T | undefined, what: string): T {
     return v;
 }
 
+/** The attachments of a container's joins, in config order (each resolved into its network's `containers` by cross.ts). */
+function joinAttachments(c: CheckedContainer, networks: readonly CheckedNetwork[]): AttachmentModel[] {
+    return c.joins.map((j) => {
+        const entry = networks.flatMap((m) => m.containers).find((x) => x.joinOf?.container === c && x.path === j.path);
+        return {
+            network: defined(j.network, `${j.path}.network`),
+            ipv4Address: defined(entry?.ip, `${j.path}.ip`).toString(),
+            mac: defined(entry?.mac, `${j.path}.mac`),
+        };
+    });
+}
+
 /** The model from entries that passed every check (only called when there were no problems). */
 function buildModel(hosts: readonly CheckedHost[], networks: readonly CheckedNetwork[], networksSecret: boolean): StackModel {
     const hostModels: HostModel[] = hosts.map((h) => ({
@@ -118,11 +130,12 @@ function buildModel(hosts: readonly CheckedHost[], networks: readonly CheckedNet
     }));
     const networkModels: NetworkModel[] = networks.map((n) => {
         const name = defined(n.name, `${n.path}.name`);
-        const containers: ContainerModel[] = n.containers.map((c) => ({
+        const containers: ContainerModel[] = n.containers.filter((c) => c.joinOf === undefined).map((c) => ({
             name: defined(c.name, `${c.path}.name`),
             host: defined(c.host, `${c.path}.host`),
             image: defined(c.image, `${c.path}.image`),
-            attachments: [{ network: name, ipv4Address: defined(c.ip, `${c.path}.ip`).toString(), mac: defined(c.mac, `${c.path}.mac`) }],
+            attachments: [{ network: name, ipv4Address: defined(c.ip, `${c.path}.ip`).toString(), mac: defined(c.mac, `${c.path}.mac`) }, ...joinAttachments(c, networks)],
+            ...(c.joins.length === 0 ? {} : { defaultRoute: c.defaultRoute ?? name }),
             ...(c.command === undefined ? {} : { command: c.command }),
             ...(c.env === undefined ? {} : { env: c.env, ...(networksSecret ? { envSecret: true as const } : {}) }),
             restart: c.restart,

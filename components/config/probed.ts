@@ -125,12 +125,15 @@ function ownAddressProblems(model: StackModel, facts: ReadonlyMap<string, Probed
         const hit = own.get(`${segmentKey(h.shim.vlan)} ${h.shim.address}`);
         if (hit !== undefined) problems.push(`hosts[${i}].shim.address ${h.shim.address} ${hit}`);
     });
+    const segmentOf = new Map(model.networks.map((n) => [n.name, n.vlan]));
     model.networks.forEach((n, i) => {
         n.containers.forEach((c, j) => {
-            const ip = c.attachments[0]?.ipv4Address;
-            if (ip === undefined) return;
-            const hit = own.get(`${segmentKey(n.vlan)} ${ip}`);
-            if (hit !== undefined) problems.push(`networks[${i}].containers[${j}].ip ${ip} ${hit}`);
+            // The first attachment is this network's (`ip`); the others are its `networks[k]`.
+            c.attachments.forEach((a, k) => {
+                const hit = own.get(`${segmentKey(segmentOf.get(a.network))} ${a.ipv4Address}`);
+                const at = k === 0 ? `networks[${i}].containers[${j}].ip` : `networks[${i}].containers[${j}].networks[${k - 1}].ip`;
+                if (hit !== undefined) problems.push(`${at} ${a.ipv4Address} ${hit}`);
+            });
         });
     });
     return problems;

@@ -169,6 +169,8 @@ export const SLICE_SIZE: Field<number> = field("a prefix length (a number 1-32)"
 export const HOST_LIST: Field<unknown[]> = field("a list of host names", isList);
 export const HOST_REF: Field<string> = field("a host name", isString);
 export const CONTAINER_LIST: Field<unknown[]> = field("a list", isList);
+/** A container's `networks`: the further networks it joins. */
+export const JOIN_LIST: Field<unknown[]> = field("a list of {network, ip, mac}", isList);
 
 /**
  * An address a gateway, a container or an aux address takes: in `subnet`, not its network or

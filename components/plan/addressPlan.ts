@@ -62,11 +62,13 @@ export function addressPlan(model: StackModel): Record<string, SegmentPlan> {
         for (const p of n.ipam) s.subnets.add(p.subnet);
         s.pools[n.name] = Object.fromEntries(n.hosts.map((h) => [h, hostIpRange(n, h) ?? pool.subnet]));
     }
+    const vlanOf = new Map(model.networks.map((n) => [n.name, n.vlan]));
     for (const n of model.networks) {
         for (const p of n.ipam) if (p.gateway !== undefined) hold(n.vlan, p.gateway, `gateway of ${n.name}`);
         for (const [k, a] of Object.entries(n.auxAddresses)) hold(n.vlan, a, `aux ${k} of ${n.name}`);
+        // A container holds an address on each of its networks: this one, and those it joins.
         for (const c of n.containers) {
-            for (const att of c.attachments) if (att.network === n.name) hold(n.vlan, att.ipv4Address, `container ${c.name} of ${n.name} on ${c.host}`);
+            for (const att of c.attachments) hold(vlanOf.get(att.network), att.ipv4Address, `container ${c.name} of ${att.network} on ${c.host}`);
         }
     }
     for (const h of model.hosts) {

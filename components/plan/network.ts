@@ -25,7 +25,7 @@ export interface NetworkSpec {
     readonly ipam: readonly IpamPoolModel[];
     readonly auxAddresses?: Readonly<Record<string, string>>;
     readonly hosts: readonly { readonly name: string; readonly ipRange?: string }[];
-    readonly containers?: readonly { readonly name: string; readonly host: string }[];
+    readonly containers?: readonly { readonly name: string; readonly host: string; readonly joins?: readonly { readonly ipv4Address: string; readonly defaultRoute?: boolean }[] }[];
 }
 
 /**
@@ -43,6 +43,11 @@ export function planNetwork(
     const hostNames = new Set(spec.hosts.map((h) => h.name));
     for (const c of spec.containers ?? []) {
         if (!hostNames.has(c.host)) problems.push(`MacvlanNetwork ${name}: container ${c.name} is on host ${c.host}, which the network does not span`);
+        const joins = c.joins ?? [];
+        if (joins.filter((j) => j.defaultRoute === true).length > 1) problems.push(`MacvlanNetwork ${name}: container ${c.name} has more than one join with defaultRoute; one network gives the default route`);
+        for (const j of joins) {
+            if (!parseAddress(j.ipv4Address).ok) problems.push(`MacvlanNetwork ${name}: container ${c.name} joins a network at ${j.ipv4Address}, which is not an address`);
+        }
     }
     const ipam = ipamProblemsOr(name, spec.ipam, spec.auxAddresses ?? {});
     if (Array.isArray(ipam)) problems.push(...ipam);

@@ -42,9 +42,12 @@ export function hostSpec(model: StackModel, host: HostModel, identityFile?: stri
     let shim: HostSpec["shim"];
     if (host.shim !== undefined) {
         const segment = host.shim.vlan;
-        const routes = nets
-            .filter((n) => n.vlan === segment)
-            .flatMap((n) => n.containers.filter((c) => c.host === host.name).map((c) => hostRoute(attachmentTo(c, n.name).ipv4Address)));
+        // Every address a container of this host has on the shim's segment: on the network it is
+        // declared under, and on the further networks it joins.
+        const onSegment = new Set(nets.filter((n) => n.vlan === segment).map((n) => n.name));
+        const routes = model.networks
+            .flatMap((n) => n.containers.filter((c) => c.host === host.name))
+            .flatMap((c) => c.attachments.filter((a) => onSegment.has(a.network)).map((a) => hostRoute(a.ipv4Address)));
         shim = {
             address: hostRoute(host.shim.address),
             ...(segment === undefined ? {} : { vlan: segment }),

@@ -36,6 +36,8 @@ export interface ContainerStackOutputs {
     readonly host: string;
     readonly ip: string;
     readonly mac: string;
+    /** Its further networks, with its address and MAC on each; absent when it joins none. */
+    readonly joins?: readonly { readonly network: pulumi.Input<string>; readonly ip: string; readonly mac: string }[];
     readonly id: pulumi.Output<string>;
 }
 
@@ -79,16 +81,67 @@ function containerEnv(c: ContainerModel): MacvlanNetworkContainer["env"] {
     return Object.fromEntries(Object.entries(c.env).map(([k, v]) => [k, pulumi.secret(v)]));
 }
 
-/** The model's containers of a network as MacvlanNetwork containers (first attachment = this network). */
-function networkContainers(network: NetworkModel): MacvlanNetworkContainer[] {
+/**
+ * The Docker network name of every network on every host, as an Output that carries the
+ * docker.Network it comes from, handed out before that network is registered: a container may
+ * join a network that comes later in the stack (or whose own containers join this one). Each is
+ * settled when its MacvlanNetwork is registered; `unsettled` lists any left, which would leave a
+ * container waiting forever.
+ */
+class NetworkNames {
+    private readonly slots = new Map<string, { readonly name: pulumi.Output<string>; settle?: (name: pulumi.Output<string>) => void }>();
+
+    private slot(network: string, host: string) {
+        const key = `${network}\n${host}`;
+        let s = this.slots.get(key);
+        if (s === undefined) {
+            let settle: ((name: pulumi.Output<string>) => void) | undefined;
+            const promise = new Promise<pulumi.Output<string>>((resolve) => (settle = resolve));
+            s = { name: pulumi.output(promise), settle };
+            this.slots.set(key, s);
+        }
+        return s;
+    }
+
+    /** The name output of `network` on `host`. */
+    get(network: string, host: string): pulumi.Output<string> {
+        return this.slot(network, host).name;
+    }
+
+    /** Settles the name of `network` on `host` with the registered network's name output. */
+    set(network: string, host: string, name: pulumi.Output<string>): void {
+        const s = this.slot(network, host);
+        s.settle?.(name);
+        s.settle = undefined;
+    }
+
+    /** The `network on host` pairs asked for and never settled. */
+    unsettled(): string[] {
+        return [...this.slots].filter(([, s]) => s.settle !== undefined).map(([k]) => k.replace("\n", " on "));
+    }
+}
+
+/** The model's containers of a network as MacvlanNetwork containers (first attachment = this network, then its joins). */
+function networkContainers(network: NetworkModel, names: NetworkNames): MacvlanNetworkContainer[] {
     return network.containers.map((c) => {
         const att = attachmentTo(c, network.name);
+        const joins = c.attachments.filter((a) => a !== att);
         return {
             name: c.name,
             host: c.host,
             image: c.image,
             ipv4Address: att.ipv4Address,
             mac: att.mac,
+            ...(joins.length === 0
+                ? {}
+                : {
+                      joins: joins.map((a) => ({
+                          network: names.get(a.network, c.host),
+                          ipv4Address: a.ipv4Address,
+                          mac: a.mac,
+                          ...(c.defaultRoute === a.network ? { defaultRoute: true } : {}),
+                      })),
+                  }),
             restart: c.restart,
             ...(c.command === undefined ? {} : { command: c.command }),
             ...(c.env === undefined ? {} : { env: containerEnv(c) }),
@@ -116,6 +169,15 @@ export function registerStack(model: StackModel, opts: BuildStackOptions, plans:
     const planned = new Set(plans.map((p) => p.model.name));
     const unknown = model.networks.flatMap((n, i) =>
         n.hosts.filter((h) => !planned.has(h)).map((h) => `networks[${i}] (${n.name}) spans host ${h}, which is not in hosts`),
+    );
+    // Every network a container joins spans the container's host (else its name there would never settle).
+    const spans = new Map(model.networks.map((n) => [n.name, new Set(n.hosts)]));
+    model.networks.forEach((n, i) =>
+        n.containers.forEach((c, j) =>
+            c.attachments.slice(1).forEach((a) => {
+                if (spans.get(a.network)?.has(c.host) !== true) unknown.push(`networks[${i}].containers[${j}] (${c.name}) joins network ${a.network}, which does not span host ${c.host}`);
+            }),
+        ),
     );
     if (unknown.length > 0) throw new MacvlanConfigError(unknown);
     // Every host's key is pinned (or learned on first use) before the first is registered.
@@ -145,6 +207,7 @@ export function registerStack(model: StackModel, opts: BuildStackOptions, plans:
     }
     const networks = new Map<string, MacvlanNetwork>();
     const networkOutputs: Record<string, NetworkStackOutputs> = {};
+    const names = new NetworkNames();
     for (const n of model.networks) {
         const network = new MacvlanNetwork(n.name, {
             networkName: n.name,
@@ -158,9 +221,10 @@ export function registerStack(model: StackModel, opts: BuildStackOptions, plans:
                 const slice = n.slices?.[name];
                 return { name, parent: host.parentFor(n.vlan), provider: host.dockerProvider, dependsOn: [host], ...(slice === undefined ? {} : { ipRange: hostIpRange(n, name) }) };
             }),
-            containers: networkContainers(n),
+            containers: networkContainers(n, names),
         });
         networks.set(n.name, network);
+        for (const [host, net] of network.networks) names.set(n.name, host, net.name);
         networkOutputs[n.name] = {
             name: n.name,
             mode: n.mode,
@@ -169,5 +233,7 @@ export function registerStack(model: StackModel, opts: BuildStackOptions, plans:
             hosts: network.hostOutputs,
         };
     }
+    const unsettled = names.unsettled();
+    if (unsettled.length > 0) throw new Error(`internal: containers join networks never registered: ${unsettled.join(", ")}`);
     return { hosts, networks, outputs: { hosts: hostOutputs, networks: networkOutputs, addressPlan: addressPlan(model) } };
 }

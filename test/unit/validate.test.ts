@@ -13,7 +13,7 @@ import { cfg, ED25519, expectProblems, node1, node2, problemsOf, pubNet, web, wi
 
 const HOST_KEYS = "name, address, port, user, hostKey, parent, promisc, ipForward, vlans, shim, dockerVersion";
 const NETWORK_KEYS = "name, vlan, mode, subnet, gateway, ipRange, sliceSize, slices, auxAddresses, hosts, containers";
-const CONTAINER_KEYS = "name, host, image, ip, mac, command, env, secretEnv, restart";
+const CONTAINER_KEYS = "name, host, image, ip, mac, networks, defaultRoute, command, env, secretEnv, restart";
 
 describe("validate", () => {
     describe("MacvlanConfigError", () => {

@@ -18,7 +18,8 @@
  *   Env}, HostConfig {NetworkMode = networkMode, RestartPolicy, Init false, LogConfig} and an EMPTY
  *   NetworkingConfig; then, because networks_advanced is set, `NetworkDisconnect("bridge")`
  *   (ignoring "is not connected to the network bridge"), then `NetworkConnect` of each
- *   networks_advanced entry with EndpointConfig {IPAMConfig {IPv4Address}, MacAddress, Aliases},
+ *   networks_advanced entry, in the order given, with EndpointConfig {IPAMConfig {IPv4Address},
+ *   MacAddress, Aliases, GwPriority},
  *   then `ContainerStart`, then the read: wait (≤ 15 s) for State.Running (must_run); a container
  *   that is not running is removed and the create fails, as the provider does.
  *   Delete: `ContainerRemove` with force and volumes, then wait until it is gone.
@@ -240,6 +241,8 @@ interface NetworksAdvancedInput {
     readonly ipv6Address?: string;
     readonly macAddress?: string;
     readonly aliases?: readonly string[];
+    /** Docker 28+ `gw-priority` (API 1.48 `EndpointSettings.GwPriority`); an older engine ignores the field. */
+    readonly gwPriority?: number;
 }
 
 interface ContainerInspect {
@@ -291,6 +294,7 @@ export async function createContainer(api: DockerApi, inputs: Record<string, unk
                 ...(n.aliases === undefined ? {} : { Aliases: n.aliases }),
                 IPAMConfig: { IPv4Address: n.ipv4Address ?? "", IPv6Address: n.ipv6Address ?? "" },
                 ...(n.macAddress === undefined ? {} : { MacAddress: n.macAddress }),
+                ...(n.gwPriority === undefined ? {} : { GwPriority: n.gwPriority }),
             };
             try {
                 await api.call("POST", `/networks/${encodeURIComponent(n.name)}/connect`, { Container: id, EndpointConfig: endpoint });
