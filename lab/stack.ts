@@ -12,6 +12,8 @@ export const LAB_STACK = {
     /** node1's shim address, reserved in the LAN network's aux addresses. */
     shimAddress: "198.18.0.250",
     lanIpRange: "198.18.0.128/26",
+    /** The VLAN network's dynamic range, cut into one /27 per guest. */
+    vlanIpRange: "198.18.50.128/25",
     vlanId: 50,
     vlanNetwork: "lab_v50",
     vlanSubnet: "198.18.50.0/24",
@@ -87,6 +89,9 @@ export function renderLabStack(lab: Lab, kept: readonly string[] = []): string {
         `      subnet: ${j(lab.lanCidr)}`,
         `      gateway: ${j(lab.gateway)}`,
         `      ipRange: ${j(LAB_STACK.lanIpRange)}`,
+        // Each engine hands out addresses from its own slice of the ipRange (slot k: the k-th /28).
+        `      sliceSize: 28`,
+        `      slices: {${lanHosts.map((h, i) => ` ${j(h.name)}: ${i}`).join(",")} }`,
         `      auxAddresses:`,
         `        ${j(`${lanHosts[0]?.name ?? "node1"}-shim`)}: ${j(LAB_STACK.shimAddress)}`,
         `      hosts: ${j(lanHosts.map((h) => h.name))}`,
@@ -101,6 +106,9 @@ export function renderLabStack(lab: Lab, kept: readonly string[] = []): string {
             `      mode: "bridge"`,
             `      subnet: ${j(LAB_STACK.vlanSubnet)}`,
             `      gateway: ${j(LAB_STACK.vlanGateway)}`,
+            `      ipRange: ${j(LAB_STACK.vlanIpRange)}`,
+            `      sliceSize: 27`,
+            `      slices: {${vlanHosts.map((h, i) => ` ${j(h.name)}: ${i}`).join(",")} }`,
             `      hosts: ${j(vlanHosts.map((h) => h.name))}`,
             "      containers:",
             ...vlanHosts.flatMap((h, i) => containerYaml(`vweb${i + 1}`, h.name, `198.18.50.${101 + i}`, image)),

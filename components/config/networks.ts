@@ -128,6 +128,8 @@ export interface CheckedNetwork {
     ipRange?: Cidr;
     /** The per-host slices of the dynamic range, when `slices` is given (the valid ones, config order). */
     slices?: CheckedSlice[];
+    /** `slices` or `sliceSize` is written (valid or not): a missing plan is then not reported again. */
+    slicesWritten: boolean;
     aux: CheckedAux[];
     /** Names of valid hosts it spans, config order. */
     hosts: string[];
@@ -160,6 +162,7 @@ export function checkNetwork(p: Problems, raw: unknown, index: number, hosts: Ho
         vlanOk: vlan.ok,
         mode: readField(p, map, "mode", path, MODE) ?? DEFAULT_MODE,
         modeOk: true,
+        slicesWritten: own(map, "slices") !== undefined || own(map, "sliceSize") !== undefined,
         aux: [],
         hosts: [...hosts.byName.keys()],
         containers: [],

@@ -5,10 +5,11 @@
  * could hand it out, and each slice must leave its engine an address to hand out. Run by
  * checkSegments (segments.ts) on what passed each entry's own checks. Pure: no resource imports.
  *
- * Networks without `slices` keep their rules of before (each of their hosts gets the network's
- * `ipRange`); they are checked here only against a sliced network's pools.
+ * A network without `slices` spans one host (checkSlicedSpan), whose engine gets the network's
+ * `ipRange` (or its whole subnet): that pool must be disjoint from every other engine's on the
+ * segment too.
  */
-import { broadcastAddress, networkAddress, parseAddress, type Address, type Cidr } from "../net/addr";
+import { broadcastAddress, networkAddress, parseAddress, sliceAt, type Address, type Cidr } from "../net/addr";
 import { isIpv4Literal } from "../net/patterns";
 import type { CheckedHost } from "./hosts";
 import type { CheckedNetwork } from "./networks";
@@ -110,6 +111,7 @@ function heldByEngine(pool: Pool, f: Fixed): boolean {
 
 /** The rules of each segment's address plan, in the order their problems are reported. */
 export function checkSlicePlan(p: Problems, hosts: readonly CheckedHost[], networks: readonly CheckedNetwork[]): void {
+    for (const n of networks) checkSlicedSpan(p, n);
     const bySegment = pools(networks);
     const fixed = fixedAddresses(hosts, networks);
     for (const [seg, list] of bySegment) {
@@ -122,8 +124,32 @@ export function checkSlicePlan(p: Problems, hosts: readonly CheckedHost[], netwo
 }
 
 /**
- * Rule: a slice does not overlap the dynamic pool of another engine on its segment (another host's
- * slice, ipRange or subnet of another network). Slices of one network are checked against each
+ * Rule: a network that spans several hosts has `slices`. Without them every host's engine hands
+ * out addresses from the same range (the network's ipRange, or its whole subnet), each on its own,
+ * so two engines could give two containers on one LAN the same address. The problem suggests
+ * slices: slot numbers in the ipRange, or, without one, in the upper half of the subnet (clear of
+ * a gateway at the bottom); the other rules then hold them to the fixed addresses.
+ */
+function checkSlicedSpan(p: Problems, n: CheckedNetwork): void {
+    if (n.slicesWritten || n.hosts.length < 2 || n.subnet === undefined || !n.vlanOk) return;
+    const within = n.ipRange ?? sliceAt(n.subnet, n.subnet.prefix + 1, 1n);
+    const bits = Math.ceil(Math.log2(n.hosts.length));
+    const size = within === undefined ? undefined : within.prefix + bits;
+    const slots = n.hosts.map((h, i) => `${h}: ${i}`).join(", ");
+    const example =
+        within === undefined || size === undefined || size > within.bits
+            ? ""
+            : ` (e.g. ${n.ipRange === undefined ? `ipRange: ${within.toString()}, ` : ""}sliceSize: ${size}, slices: {${slots}})`;
+    const from = n.ipRange === undefined ? `its whole subnet ${n.subnet.toString()}` : `the same ipRange ${n.ipRange.toString()}`;
+    p.addBare(
+        `${n.path}.slices`,
+        `is required: ${label(n)} spans hosts ${n.hosts.join(", ")}, and each host's engine hands out addresses on its own from ${from}, so two engines could give two containers the same address; give each host its own slice of the dynamic range${example}`,
+    );
+}
+
+/**
+ * Rule: an engine's dynamic pool (a slice, or an unsliced network's ipRange or subnet) does not
+ * overlap the dynamic pool of another host's engine on its segment. Slices of one network are checked against each
  * other with the entry (networks.ts); networks on one host share a parent, whose rule refuses any
  * overlap (cross.ts).
  */
@@ -132,12 +158,14 @@ function checkDisjointPools(p: Problems, list: readonly Pool[]): void {
         for (let j = i + 1; j < list.length; j++) {
             const a = list[i];
             const b = list[j];
-            if (a.host === b.host || a.network === b.network || !(a.sliced || b.sliced) || !a.block.overlaps(b.block)) continue;
-            const [mine, other] = b.sliced ? [b, a] : [a, b];
+            // (Pools of one network on several hosts are a missing `slices`: checkSlicedSpan.)
+            if (a.host === b.host || a.network === b.network || !a.block.overlaps(b.block)) continue;
+            const [mine, other] = b.sliced || !a.sliced ? [b, a] : [a, b];
+            const fix = mine.sliced ? "make the slices disjoint from every other engine's pool" : `give ${mine.path.replace(/\.(ipRange|subnet)$/, ".ipRange")} a block disjoint from every other engine's pool, or slices`;
             p.add(
                 mine.path,
                 mine.block.toString(),
-                `overlaps ${other.path} ${other.block.toString()}, the dynamic pool of host ${other.host}'s engine on ${label(other.network)} (${segmentLabel(other.network.vlan)}): two engines could hand out the same address; make the slices disjoint from every other engine's pool`,
+                `overlaps ${other.path} ${other.block.toString()}, the dynamic pool of host ${other.host}'s engine on ${label(other.network)} (${segmentLabel(other.network.vlan)}): two engines could hand out the same address; ${fix}`,
             );
         }
     }

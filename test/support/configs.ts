@@ -4,6 +4,7 @@
  */
 import * as assert from "node:assert/strict";
 import { parseStackConfig, type RawStackConfig } from "../../components/config/parse";
+import { parseAddress, parseCidr, sliceAt, type Address, type Cidr } from "../../components/net/addr";
 import { formatProblems, MacvlanConfigError } from "../../components/net/problems";
 
 export type Raw = Record<string, unknown>;
@@ -24,13 +25,73 @@ export function pubNet(over: Raw = {}): Raw {
 export function web(over: Raw = {}): Raw {
     return { name: "web", host: "node1", image: "nginx:1.27", ip: "198.51.100.12", ...over };
 }
+/**
+ * A stack config of these hosts and networks. A network that spans several hosts must give each
+ * its own slice of the dynamic range (config/slices.ts); so that the specs of other rules need not
+ * restate an address plan, `cfg` gives such a network `slices` when the spec wrote neither
+ * `slices` nor `sliceSize` (`fixtureSlices`). Specs of the slice rules write theirs, or build the
+ * config with `rawCfg`, which adds nothing.
+ */
 export function cfg(hosts: unknown[], networks: unknown[] = []): RawStackConfig {
+    return { hosts, networks: fixtureSlices(hosts, networks) };
+}
+
+/** A stack config exactly as given (no fixture slices). */
+export function rawCfg(hosts: unknown[], networks: unknown[] = []): RawStackConfig {
     return { hosts, networks };
 }
 
 /** One network with the given containers on node1 and node2. */
 export function withContainers(containers: unknown[], net: Raw = {}, hosts: unknown[] = [node1(), node2()]): RawStackConfig {
     return cfg(hosts, [pubNet({ containers, ...net })]);
+}
+
+/** Every IPv4 address written anywhere in a raw config (in any string: addresses, CIDRs, keys' values). */
+function addressesIn(v: unknown, out: Address[] = []): Address[] {
+    if (typeof v === "string") {
+        for (const m of v.matchAll(/\d{1,3}(?:\.\d{1,3}){3}/g)) {
+            const a = parseAddress(m[0]);
+            if (a.ok) out.push(a.value);
+        }
+    } else if (Array.isArray(v)) v.forEach((x) => addressesIn(x, out));
+    else if (typeof v === "object" && v !== null) Object.values(v).forEach((x) => addressesIn(x, out));
+    return out;
+}
+
+/**
+ * The networks, each one that spans several hosts (its `hosts`, else every host entry with a
+ * string name) and has a valid `subnet` (and `ipRange`, when given) but no `slices`/`sliceSize`
+ * given a /29 per host: the highest blocks of its ipRange (else its subnet) that hold no address
+ * the config writes anywhere and overlap no slice given before. Out of the way of every rule but
+ * the slices' own; a network where that cannot be done is left as it is.
+ */
+function fixtureSlices(hosts: unknown[], networks: unknown[]): unknown[] {
+    const named = hosts.flatMap((h) => (typeof h === "object" && h !== null && typeof (h as Raw)["name"] === "string" ? [(h as Raw)["name"] as string] : []));
+    const written = addressesIn({ hosts, networks });
+    const taken: Cidr[] = [];
+    return networks.map((raw) => {
+        if (typeof raw !== "object" || raw === null || Array.isArray(raw)) return raw;
+        const n = raw as Raw;
+        if ("slices" in n || "sliceSize" in n) return n;
+        const span = Array.isArray(n["hosts"]) ? (n["hosts"] as unknown[]).filter((h): h is string => typeof h === "string") : named;
+        if (span.length < 2 || typeof n["subnet"] !== "string") return n;
+        const subnet = parseCidr(n["subnet"]);
+        const range = typeof n["ipRange"] === "string" ? parseCidr(n["ipRange"]) : subnet;
+        if (!subnet.ok || !range.ok || range.value.prefix > 29) return n;
+        const slices: Record<string, string> = {};
+        let k = (range.value.size >> 3n) - 1n;
+        for (const h of span) {
+            for (; k >= 0n; k--) {
+                const block = sliceAt(range.value, 29, k);
+                if (block === undefined || written.some((a) => block.contains(a)) || taken.some((t) => t.overlaps(block))) continue;
+                slices[h] = block.toString();
+                taken.push(block);
+                k--;
+                break;
+            }
+        }
+        return Object.keys(slices).length === span.length ? { ...n, slices } : n;
+    });
 }
 
 /** The problems of a config that must fail, asserting the error type and message shape. */

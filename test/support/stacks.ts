@@ -60,10 +60,15 @@ export function clone<T>(v: T): T {
 /**
  * stacks/Pulumi.modes.yaml (with the test key) plus a third host `node3` given by DNS name
  * (`node3.example.net`, parent eth0, VLAN 70, pinned to `fakeHostKey("node3")`), on no network
- * of its own but priv_net (which spans every host): for the checks of several hosts' probes.
+ * of its own but priv_net (which spans every host, node3 with slice 198.51.100.160/27): for the
+ * checks of several hosts' probes.
  */
 export function threeHostsConfig(): Record<string, unknown> {
     const config = withKey(stackConfig("modes"));
     (config["macvlan:hosts"] as unknown[]).push({ name: "node3", address: "node3.example.net", hostKey: fakeHostKey("node3"), parent: "eth0", vlans: [70] });
+    // priv_net spans every host, so node3 gets its own slice of its ipRange.
+    const privNet = (config["macvlan:networks"] as { name: string; slices: Record<string, string> }[]).find((n) => n.name === "priv_net");
+    if (privNet === undefined) throw new Error("stacks/Pulumi.modes.yaml has no priv_net");
+    privNet.slices["node3"] = "198.51.100.160/27";
     return config;
 }

@@ -72,6 +72,8 @@ function configA(lab: Lab): Record<string, unknown> {
                 subnet: "198.18.0.0/24",
                 gateway: "198.18.0.1",
                 ipRange: "198.18.0.128/26",
+                sliceSize: 28,
+                slices: { node1: 0, node2: 1 },
                 auxAddresses: { "node1-shim": "198.18.0.250", "node2-shim": "198.18.0.251" },
                 hosts: ["node1", "node2"],
                 containers: [c("c1", "node1", "198.18.0.101"), c("c2", "node1", "198.18.0.102"), c("c3", "node2", "198.18.0.103")],
@@ -93,6 +95,8 @@ function configA(lab: Lab): Record<string, unknown> {
                 subnet: "198.18.0.0/24",
                 gateway: "198.18.0.1",
                 ipRange: "198.18.0.144/28",
+                sliceSize: 29,
+                slices: { vlan1: 0, vlan2: 1 },
                 hosts: ["vlan1", "vlan2"],
                 containers: [c("v1", "vlan1", "198.18.0.151"), c("v2", "vlan2", "198.18.0.152")],
             },
@@ -116,9 +120,23 @@ interface NetworkCfg {
     subnet: string;
     gateway: string;
     ipRange?: string;
+    sliceSize?: number;
+    slices?: Record<string, number>;
     auxAddresses?: Record<string, string>;
     hosts: string[];
     containers: { name: string; host: string; ip: string }[];
+}
+/**
+ * The ipRange host `h`'s network gets: its slice (a slot of `sliceSize` in the ipRange, counted
+ * from 0, written out here as a /28 or /29 of the ipRange's first address), else the ipRange.
+ */
+function hostRange(n: NetworkCfg, h: string): string | undefined {
+    const slot = n.slices?.[h];
+    if (slot === undefined || n.ipRange === undefined || n.sliceSize === undefined) return n.ipRange;
+    const [base] = n.ipRange.split("/");
+    const octets = base.split(".").map(Number);
+    octets[3] += slot * 2 ** (32 - n.sliceSize);
+    return `${octets.join(".")}/${n.sliceSize}`;
 }
 interface HostCfg {
     name: string;
@@ -489,7 +507,7 @@ describe("end to end: index.ts applied to the lab through the harness", function
                             {
                                 Subnet: n.subnet,
                                 Gateway: n.gateway,
-                                ...(n.ipRange === undefined ? {} : { IPRange: n.ipRange }),
+                                ...(hostRange(n, h) === undefined ? {} : { IPRange: hostRange(n, h) }),
                                 ...(n.auxAddresses === undefined ? {} : { AuxiliaryAddresses: n.auxAddresses }),
                             },
                         ],

@@ -10,7 +10,7 @@ import fc from "fast-check";
 import "../support/mocks";
 import { runProgram } from "../support/program";
 import { TEST_PRIVATE_KEY, fakeHostKey } from "../support/keys";
-import { cfg, ED25519, expectProblems, expectValid, node1, node2, pubNet, web, type Raw } from "../support/configs";
+import { cfg, ED25519, rawCfg, expectProblems, expectValid, node1, node2, pubNet, web, type Raw } from "../support/configs";
 import { parseStackConfig } from "../../components/config/parse";
 import { addressPlan, hostIpRange } from "../../components/plan/addressPlan";
 import { planNetwork } from "../../components/plan/network";
@@ -32,16 +32,39 @@ describe("address plan: slices (config rules)", () => {
         expectValid(cfg([node1(), node2()], [sliced({ node1: "198.51.100.160/28", node2: "198.51.100.176/28" }, { containers: [web()] })]));
     });
 
-    it("puts the slices in the model and gives each host its slice as ipRange; without slices every host keeps the network's ipRange", () => {
+    it("puts the slices in the model and gives each host its slice as ipRange; a network on one host, without slices, keeps its ipRange", () => {
         const m = parseStackConfig(
             cfg(
                 [node1({ vlans: [50] }), node2({ vlans: [50] })],
-                [sliced({ node1: "198.51.100.160/28", node2: "198.51.100.176/28" }), { name: "other", vlan: 50, subnet: "192.0.2.0/24", gateway: "192.0.2.1", ipRange: "192.0.2.64/26" }],
+                [sliced({ node1: "198.51.100.160/28", node2: "198.51.100.176/28" }), { name: "other", vlan: 50, subnet: "192.0.2.0/24", gateway: "192.0.2.1", ipRange: "192.0.2.64/26", hosts: ["node2"] }],
             ),
         );
         assert.deepEqual(m.networks[0].slices, { node1: "198.51.100.160/28", node2: "198.51.100.176/28" });
         assert.equal(hostIpRange(m.networks[0], "node2"), "198.51.100.176/28");
         assert.equal(hostIpRange(m.networks[1], "node2"), "192.0.2.64/26");
+    });
+
+    it("refuses a network on several hosts without slices (every engine would hand out the same range), suggesting them", () => {
+        expectProblems(rawCfg([node1(), node2(), node3()], [pubNet({ ipRange: "198.51.100.160/27" })]), [
+            "networks[0].slices is required: networks[0] (pub_net) spans hosts node1, node2, node3, and each host's engine hands out addresses on its own from the same ipRange 198.51.100.160/27, so two engines could give two containers the same address; give each host its own slice of the dynamic range (e.g. sliceSize: 29, slices: {node1: 0, node2: 1, node3: 2})",
+        ]);
+        // Without an ipRange, the example takes the upper half of the subnet (clear of a gateway at the bottom).
+        expectProblems(rawCfg([node1({ vlans: [50] }), node2({ vlans: [50] })], [{ name: "low", vlan: 50, subnet: "192.0.2.0/24", gateway: "192.0.2.1" }]), [
+            "networks[0].slices is required: networks[0] (low) spans hosts node1, node2, and each host's engine hands out addresses on its own from its whole subnet 192.0.2.0/24, so two engines could give two containers the same address; give each host its own slice of the dynamic range (e.g. ipRange: 192.0.2.128/25, sliceSize: 26, slices: {node1: 0, node2: 1})",
+        ]);
+        // The example is what it says: applied, the config passes.
+        expectValid(rawCfg([node1(), node2(), node3()], [pubNet({ ipRange: "198.51.100.160/27", sliceSize: 29, slices: { node1: 0, node2: 1, node3: 2 } })]));
+        // One host: its engine is the only one handing out its range.
+        expectValid(rawCfg([node1(), node2()], [pubNet({ hosts: ["node2"] })]));
+    });
+
+    it("refuses two single-host networks of one segment whose engines' pools overlap, and accepts them apart", () => {
+        const one = (name: string, host: string, ipRange?: string): Raw => ({ name, vlan: 50, subnet: "192.0.2.0/24", gateway: "192.0.2.1", hosts: [host], ...(ipRange === undefined ? {} : { ipRange }) });
+        const hosts = [node1({ vlans: [50] }), node2({ vlans: [50] })];
+        expectProblems(rawCfg(hosts, [one("a", "node1"), one("b", "node2", "192.0.2.128/26")]), [
+            "networks[1].ipRange 192.0.2.128/26 overlaps networks[0].subnet 192.0.2.0/24, the dynamic pool of host node1's engine on networks[0] (a) (LAN segment vlan 50): two engines could hand out the same address; give networks[1].ipRange a block disjoint from every other engine's pool, or slices",
+        ]);
+        expectValid(rawCfg(hosts, [one("a", "node1", "192.0.2.64/26"), one("b", "node2", "192.0.2.128/26")]));
     });
 
     it("refuses a slice outside the ipRange (or the subnet without one), an unknown host, overlapping slices and a host without a slice, each with its path", () => {

@@ -82,7 +82,11 @@ const EXPECTED: Record<StackName, string[]> = {
 /** Expected docker network inputs per `<network>-<host>`. */
 const NETWORK_INPUTS: Record<StackName, Record<string, unknown>> = {
     twohosts: Object.fromEntries(
-        ["centos1", "centos2"].map((h) => [
+        // Each host's network hands out addresses from its own slice only.
+        [
+            ["centos1", "198.51.100.192/27"],
+            ["centos2", "198.51.100.224/27"],
+        ].map(([h, slice]) => [
             `mynet-${h}`,
             {
                 name: "mynet",
@@ -92,6 +96,7 @@ const NETWORK_INPUTS: Record<StackName, Record<string, unknown>> = {
                     {
                         subnet: "198.51.100.0/24",
                         gateway: "198.51.100.1",
+                        ipRange: slice,
                         auxAddress: { "centos1-shim": "198.51.100.250", "centos2-shim": "198.51.100.251" },
                     },
                 ],
@@ -120,13 +125,16 @@ const NETWORK_INPUTS: Record<StackName, Record<string, unknown>> = {
     },
     modes: {
         ...Object.fromEntries(
-            ["node1", "node2"].map((h) => [
+            [
+                ["node1", "198.51.100.192/27"],
+                ["node2", "198.51.100.224/27"],
+            ].map(([h, slice]) => [
                 `priv_net-${h}`,
                 {
                     name: "priv_net",
                     driver: "macvlan",
                     options: { parent: "eth0", macvlan_mode: "private" },
-                    ipamConfigs: [{ subnet: "198.51.100.0/24", gateway: "198.51.100.1", ipRange: "198.51.100.128/25" }],
+                    ipamConfigs: [{ subnet: "198.51.100.0/24", gateway: "198.51.100.1", ipRange: slice }],
                 },
             ]),
         ),
@@ -506,6 +514,9 @@ describe("program (index.ts) under mocks", () => {
             const base = withKey(stackConfig("twohosts"));
             const edited = clone(base);
             (edited["macvlan:hosts"] as unknown[]).push({ name: "centos3", address: "198.51.100.147", hostKey: fakeHostKey("centos3"), parent: "ens33" });
+            // mynet spans every host: the new one gets its own slice, the others keep theirs.
+            const mynet = (edited["macvlan:networks"] as { slices: Record<string, string> }[])[0];
+            mynet.slices["centos3"] = "198.51.100.160/27";
             const a = await runProgram(base);
             const b = await runProgram(edited, { prober: fakeProber(edited) });
             assert.deepEqual(changed(a.resources, b.resources), [

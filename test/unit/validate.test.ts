@@ -63,7 +63,8 @@ describe("validate", () => {
 
     describe("a valid config", () => {
         it("normalizes with every default", () => {
-            const model = parseStackConfig(cfg([node1(), node2()], [pubNet({ containers: [web()] })]));
+            // (The one thing written beyond the minimum: each host's slice, which a network on two hosts needs.)
+            const model = parseStackConfig(cfg([node1(), node2()], [pubNet({ containers: [web()], slices: { node1: "198.51.100.192/27", node2: "198.51.100.224/27" } })]));
             const expected: StackModel = {
                 hosts: [
                     { name: "node1", address: "198.51.100.145", port: 22, user: "root", hostKey: ED25519, parent: "ens33", promisc: true, ipForward: true, vlans: [] },
@@ -76,6 +77,7 @@ describe("validate", () => {
                         ipam: [{ subnet: "198.51.100.0/24", gateway: "198.51.100.1" }],
                         auxAddresses: {},
                         hosts: ["node1", "node2"],
+                        slices: { node1: "198.51.100.192/27", node2: "198.51.100.224/27" },
                         containers: [
                             {
                                 name: "web",
@@ -240,8 +242,8 @@ describe("validate", () => {
             const raw = cfg(
                 [node1({ vlans: [50] }), node2({ vlans: [50] })],
                 [
-                    pubNet({ mode: "passthru", vlan: 50, hosts: ["node1"], containers: [web()] }),
-                    { name: "other", vlan: 50, subnet: "198.51.100.0/24", gateway: "198.51.100.1", hosts: ["node2"], containers: [web({ name: "bb", host: "node2", ip: "198.51.100.13" })] },
+                    pubNet({ mode: "passthru", vlan: 50, hosts: ["node1"], ipRange: "198.51.100.128/26", containers: [web()] }),
+                    { name: "other", vlan: 50, subnet: "198.51.100.0/24", gateway: "198.51.100.1", ipRange: "198.51.100.192/26", hosts: ["node2"], containers: [web({ name: "bb", host: "node2", ip: "198.51.100.13" })] },
                 ],
             );
             assert.equal(parseStackConfig(raw).networks[0].mode, "passthru");
@@ -540,8 +542,8 @@ describe("validate", () => {
             const raw = cfg(
                 [node1({ vlans: [50] }), node2({ vlans: [50] })],
                 [
-                    { name: "a", vlan: 50, subnet: "203.0.113.0/24", gateway: "203.0.113.1", auxAddresses: { nas: "203.0.113.7" }, hosts: ["node1"] },
-                    { name: "b", vlan: 50, subnet: "203.0.113.0/24", gateway: "203.0.113.254", hosts: ["node2"], containers: [web({ host: "node2", ip: "203.0.113.1" }), web({ name: "bb", host: "node2", ip: "203.0.113.7" })] },
+                    { name: "a", vlan: 50, subnet: "203.0.113.0/24", gateway: "203.0.113.1", ipRange: "203.0.113.128/26", auxAddresses: { nas: "203.0.113.7" }, hosts: ["node1"] },
+                    { name: "b", vlan: 50, subnet: "203.0.113.0/24", gateway: "203.0.113.254", ipRange: "203.0.113.64/26", hosts: ["node2"], containers: [web({ host: "node2", ip: "203.0.113.1" }), web({ name: "bb", host: "node2", ip: "203.0.113.7" })] },
                 ],
             );
             expectProblems(raw, [
@@ -555,7 +557,7 @@ describe("validate", () => {
         it("refuses duplicate ips on one segment across hosts and networks", () => {
             const raw = cfg(
                 [node1(), node2({ dockerVersion: "27.0" })],
-                [pubNet({ hosts: ["node1"], containers: [web()] }), { name: "other", subnet: "198.51.100.0/24", gateway: "198.51.100.1", hosts: ["node2"], containers: [web({ name: "bb", host: "node2" })] }],
+                [pubNet({ hosts: ["node1"], ipRange: "198.51.100.128/26", containers: [web()] }), { name: "other", subnet: "198.51.100.0/24", gateway: "198.51.100.1", ipRange: "198.51.100.192/26", hosts: ["node2"], containers: [web({ name: "bb", host: "node2" })] }],
             );
             expectProblems(raw, ["networks[1].containers[0].ip 198.51.100.12 is already used by networks[0].containers[0].ip on the untagged LAN segment"]);
             const vlan = cfg([node1({ vlans: [50] })], [{ name: "low", vlan: 50, subnet: "203.0.113.0/24", gateway: "203.0.113.1", containers: [web({ ip: "203.0.113.9" }), web({ name: "bb", ip: "203.0.113.9" })] }]);
@@ -882,7 +884,7 @@ describe("validate", () => {
             const raw = cfg(
                 [node1({ port: 0, vlans: [50] }), node2({ parent: "eth0/1" })],
                 [
-                    pubNet({ subnet: "198.51.100.1/24", gateway: "198.51.100.2", containers: [web({ ip: "10.9.9.9" }), web({ name: "bb", mac: "ff:ff:ff:ff:ff:ff", ip: "198.51.100.13" })] }),
+                    pubNet({ subnet: "198.51.100.1/24", gateway: "198.51.100.2", slices: { node1: "198.51.100.192/29", node2: "198.51.100.200/29" }, containers: [web({ ip: "10.9.9.9" }), web({ name: "bb", mac: "ff:ff:ff:ff:ff:ff", ip: "198.51.100.13" })] }),
                     { name: "low", vlan: 60, subnet: "203.0.113.0/24", gateway: "203.0.113.1", mode: "passthru", containers: [web({ ip: "203.0.113.5" }), web({ name: "cc", ip: "203.0.113.6" })] },
                 ],
             );

@@ -75,11 +75,15 @@ describe("validate: what a LAN can be", () => {
 
     describe("one segment, one subnet", () => {
         it("refuses the same base with another mask on one segment, across hosts", () => {
-            const nets = [pubNet({ subnet: "192.0.2.0/24", gateway: "192.0.2.1", hosts: ["node1"] }), pubNet({ name: "half", subnet: "192.0.2.0/25", gateway: "192.0.2.1", hosts: ["node2"] })];
+            // (Each engine's dynamic pool apart, so that the mask is the one problem.)
+            const nets = [
+                pubNet({ subnet: "192.0.2.0/24", gateway: "192.0.2.1", ipRange: "192.0.2.128/26", hosts: ["node1"] }),
+                pubNet({ name: "half", subnet: "192.0.2.0/25", gateway: "192.0.2.1", ipRange: "192.0.2.64/26", hosts: ["node2"] }),
+            ];
             expectProblems(cfg([node1(), node2()], nets), [
                 "networks[1].subnet 192.0.2.0/25 overlaps networks[0].subnet 192.0.2.0/24 on the untagged LAN segment with another mask; a segment is one LAN with one subnet: give both the same subnet (and split it with ipRange)",
             ]);
-            const vlan = [low({ hosts: ["node1"] }), low({ name: "low2", subnet: "203.0.113.128/25", gateway: "203.0.113.129", hosts: ["node2"] })];
+            const vlan = [low({ ipRange: "203.0.113.0/26", hosts: ["node1"] }), low({ name: "low2", subnet: "203.0.113.128/25", gateway: "203.0.113.129", ipRange: "203.0.113.192/26", hosts: ["node2"] })];
             expectProblems(cfg([node1({ vlans: [50] }), node2({ vlans: [50] })], vlan), [
                 "networks[1].subnet 203.0.113.128/25 overlaps networks[0].subnet 203.0.113.0/24 on LAN segment vlan 50 with another mask; a segment is one LAN with one subnet: give both the same subnet (and split it with ipRange)",
             ]);
@@ -91,7 +95,7 @@ describe("validate: what a LAN can be", () => {
             ]);
         });
         it("accepts one subnet on one segment across hosts, and another mask on another segment", () => {
-            expectValid(cfg([node1(), node2()], [pubNet({ hosts: ["node1"] }), pubNet({ name: "other", hosts: ["node2"] })]));
+            expectValid(cfg([node1(), node2()], [pubNet({ hosts: ["node1"], ipRange: "198.51.100.128/26" }), pubNet({ name: "other", hosts: ["node2"], ipRange: "198.51.100.192/26" })]));
             expectValid(cfg([node1(), node2({ vlans: [50] })], [pubNet({ subnet: "192.0.2.0/24", gateway: "192.0.2.1", hosts: ["node1"] }), low({ subnet: "192.0.2.0/25", gateway: "192.0.2.1", hosts: ["node2"] })]));
         });
     });
@@ -199,9 +203,9 @@ describe("validate: what a LAN can be", () => {
                 cfg(
                     [h("node1", 11, { shim: { address: "198.18.0.250" } }), h("node2", 12), h("node3", 13), h("vlan1", 21, { vlans: [50, 70] }), h("vlan2", 22, { vlans: [50] })],
                     [
-                        { name: "e2e_lan", ...lan, ipRange: "198.18.0.128/26", auxAddresses: { "node1-shim": "198.18.0.250", "node2-shim": "198.18.0.251" }, hosts: ["node1", "node2"], containers: [c("c1", "node1", "198.18.0.101"), c("c3", "node2", "198.18.0.103")] },
+                        { name: "e2e_lan", ...lan, ipRange: "198.18.0.128/26", sliceSize: 28, slices: { node1: 0, node2: 1 }, auxAddresses: { "node1-shim": "198.18.0.250", "node2-shim": "198.18.0.251" }, hosts: ["node1", "node2"], containers: [c("c1", "node1", "198.18.0.101"), c("c3", "node2", "198.18.0.103")] },
                         { name: "e2e_modes", mode: "private", ...lan, ipRange: "198.18.0.120/29", hosts: ["node3"], containers: [c("p1", "node3", "198.18.0.121")] },
-                        { name: "e2e_v50", vlan: 50, ...lan, ipRange: "198.18.0.144/28", hosts: ["vlan1", "vlan2"], containers: [c("v1", "vlan1", "198.18.0.151"), c("v2", "vlan2", "198.18.0.152")] },
+                        { name: "e2e_v50", vlan: 50, ...lan, ipRange: "198.18.0.144/28", sliceSize: 29, slices: { vlan1: 0, vlan2: 1 }, hosts: ["vlan1", "vlan2"], containers: [c("v1", "vlan1", "198.18.0.151"), c("v2", "vlan2", "198.18.0.152")] },
                         { name: "e2e_pass", mode: "passthru", vlan: 70, subnet: "198.18.70.0/24", gateway: "198.18.70.1", hosts: ["vlan1"], containers: [c("s1", "vlan1", "198.18.70.10")] },
                     ],
                 ),
