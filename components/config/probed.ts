@@ -45,6 +45,25 @@ export function probedFactsProblems(model: StackModel, facts: ReadonlyMap<string
     return [...parentProblems(model, facts), ...machineIdProblems(model, facts), ...dockerVersionProblems(model, facts), ...ownAddressProblems(model, facts)];
 }
 
+/** Operstates of a link that carries no frames now. */
+const DOWN_STATES: readonly string[] = ["DOWN", "LOWERLAYERDOWN", "NOTPRESENT"];
+
+/**
+ * Warnings on the probed facts, for what is risky but may be meant (nothing is refused): a parent
+ * NIC that exists but is down carries no frames for the macvlan links and VLAN sub-interfaces on
+ * it until it comes up.
+ */
+export function probedFactsWarnings(model: StackModel, facts: ReadonlyMap<string, ProbedHostFacts>): string[] {
+    return model.hosts.flatMap((h, i) => {
+        const parent = facts.get(h.name)?.parent;
+        if (parent === undefined || !parent.exists || parent.link !== h.parent || !DOWN_STATES.includes(parent.state)) return [];
+        return [
+            `hosts[${i}].parent ${h.parent} is ${parent.state} on host ${h.name} (the probe found state ${parent.state}, MTU ${parent.mtu}): ` +
+                `the macvlan networks and VLAN sub-interfaces on it carry nothing until it is up (\`ip link set dev ${h.parent} up\`, and its cable or switch port)`,
+        ];
+    });
+}
+
 /** Rule: each host's parent NIC exists there. */
 function parentProblems(model: StackModel, facts: ReadonlyMap<string, ProbedHostFacts>): string[] {
     return model.hosts.flatMap((h, i) => {

@@ -8,7 +8,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { learnsHostKeys } from "../config/hosts";
 import type { StackModel } from "../config/model";
 import { engineRuleProblems, parseStackConfig, type HostKeyPolicy } from "../config/parse";
-import { probedFactsProblems } from "../config/probed";
+import { probedFactsProblems, probedFactsWarnings } from "../config/probed";
 import { IDENTITY_FILE_RULE, isIdentityFile, sshKnownHostsPattern } from "../net/patterns";
 import { MacvlanConfigError } from "../net/problems";
 import { planStack, type PlannedHost } from "../plan/stack";
@@ -23,7 +23,7 @@ export interface ProgramDeps {
     readonly readFile?: (path: string) => string;
     /** Where trust on first use keeps learned keys. Default: the file `stacks/Pulumi.<stack>.known_hosts`. */
     readonly knownHosts?: KnownHostsStore;
-    /** Tells the user about a key learned on first use. Default: `pulumi.log.warn`. */
+    /** Tells the user about a key learned on first use, or a parent NIC the probe found down. Default: `pulumi.log.warn`. */
     readonly warn?: (message: string) => void;
 }
 
@@ -187,9 +187,11 @@ export async function macvlanProgram(deps: ProgramDeps = {}): Promise<StackOutpu
         const engines = new Map([...probes.facts].flatMap(([host, f]) => (f.docker === undefined ? [] : [[host, f.docker] as const])));
         factProblems.push(...engineRuleProblems(raw, policy, engines));
         if (factProblems.length > 0) throw new MacvlanConfigError(factProblems);
+        const warn = deps.warn ?? ((m: string) => void pulumi.log.warn(m));
+        for (const w of probedFactsWarnings(model, probes.facts)) warn(w);
         const learned = [...probes.hostKeys].filter(([, k]) => k.learned);
         if (learned.length > 0) {
-            hosts = recordLearnedKeys(model, learned, known, knownHosts, deps.warn ?? ((m: string) => void pulumi.log.warn(m)), planOpts);
+            hosts = recordLearnedKeys(model, learned, known, knownHosts, warn, planOpts);
         }
     }
     const stack = registerStack(

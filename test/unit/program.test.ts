@@ -685,7 +685,7 @@ describe("program (index.ts) under mocks", () => {
             assert.deepEqual(recorded, []);
         });
 
-        it("refuses a parent NIC that does not exist on its host, naming hosts[i].parent; an existing one (any state) passes; with the probe off it is not checked", async () => {
+        it("refuses a parent NIC that does not exist on its host, naming hosts[i].parent; an existing one (any state) passes, a down one with a warning; with the probe off it is not checked", async () => {
             const config = withKey(stackConfig("twohosts"));
             await assert.rejects(probed(config, { centos1: ["@parent=ens33 mtu=1500 state=UP"], centos2: ["@parent=ens33 absent"] }), (e: unknown) => {
                 assert.deepEqual(programProblems(e), [
@@ -694,8 +694,12 @@ describe("program (index.ts) under mocks", () => {
                 return true;
             });
             assert.deepEqual(recorded, []);
-            const { resources } = await probed(config, { centos1: ["@parent=ens33 mtu=9000 state=DOWN"], centos2: ["@parent=ens33 mtu=1500 state=UNKNOWN"] });
+            const { resources, warnings } = await probed(config, { centos1: ["@parent=ens33 mtu=9000 state=DOWN"], centos2: ["@parent=ens33 mtu=1500 state=UNKNOWN"] });
             assert.ok(resources.length > 0);
+            // A parent that is down is applied, with a warning; UNKNOWN (veth, tap, many virtual NICs) is not down.
+            assert.deepEqual(warnings, [
+                "hosts[0].parent ens33 is DOWN on host centos1 (the probe found state DOWN, MTU 9000): the macvlan networks and VLAN sub-interfaces on it carry nothing until it is up (`ip link set dev ens33 up`, and its cable or switch port)",
+            ]);
             reset();
             const off = { ...config, "macvlan:probe": "false" };
             const again = await runProgram(off, { prober: fakeProber(off, undefined, [], {}, { centos2: ["@parent=ens33 absent"] }) });
