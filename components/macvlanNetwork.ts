@@ -1,6 +1,7 @@
 /**
  * MacvlanNetwork: one Docker macvlan network, created with the same name on every host it spans,
- * and the containers pinned on it (fixed IPv4 address and MAC), each through the host's own
+ * and the containers pinned on it (fixed IPv4 address and MAC, and an IPv6 address on a dual-stack
+ * network), each through the host's own
  * Docker provider. The class, its arguments, its outputs and the container's inputs; the checks
  * and the IPAM config come from the pure plan (`plan/network.ts`).
  */
@@ -43,6 +44,8 @@ export interface MacvlanNetworkContainer {
     readonly image: pulumi.Input<string>;
     /** Pinned IPv4 address inside one of the pools (no prefix). */
     readonly ipv4Address: string;
+    /** Pinned IPv6 address inside an IPv6 pool (no prefix). Default: none sent (the engine would pick one from an IPv6 pool). */
+    readonly ipv6Address?: string;
     /** Pinned unicast MAC, lower case. */
     readonly mac: string;
     /** Command (argv). Default: the image's. */
@@ -59,7 +62,10 @@ export interface MacvlanNetworkArgs {
     readonly networkName?: string;
     /** macvlan mode (Docker's `macvlan_mode`, always sent explicitly). Default `bridge` (`DEFAULT_MODE`). */
     readonly mode?: MacvlanMode;
-    /** IPAM pools (subnet, gateway, ipRange), in order. At least one. */
+    /**
+     * IPAM pools (subnet, gateway, ipRange), in order. At least one IPv4 pool; an IPv6 pool beside
+     * it makes the network dual stack (the docker.Network then gets `ipv6: true`, and only then).
+     */
     readonly ipam: readonly IpamPoolModel[];
     /** Reserved addresses by name; each goes to the pool whose subnet contains it. Default none. */
     readonly auxAddresses?: Readonly<Record<string, string>>;
@@ -75,6 +81,8 @@ export interface MacvlanNetworkArgs {
 export interface MacvlanContainerOutputs {
     readonly host: string;
     readonly ip: string;
+    /** The pinned IPv6 address, when it has one. */
+    readonly ip6?: string;
     readonly mac: string;
     readonly id: pulumi.Output<string>;
 }
@@ -98,7 +106,8 @@ export interface MacvlanNetworkHostOutputs {
  *   therefore changes nothing until the image is pulled again.
  * - `networkMode`: `bridge`, see `CONTAINER_NETWORK_MODE` (`plan/network.ts`).
  * - `networksAdvanced`: one entry, `name` is the network resource's name output (so the
- *   container follows the network), `ipv4Address` and `macAddress` pinned. The provider does not
+ *   container follows the network), `ipv4Address` and `macAddress` pinned, and `ipv6Address`
+ *   only when the container has one (an unset input stays out, so existing containers see no diff). The provider does not
  *   read it back, so it never drifts. On engines older than 25 (API < 1.44) the daemon ignores a
  *   per-network MAC and derives `02:42:<IPv4 bytes>` itself, which is exactly the default MAC of
  *   the model: default MACs are stable on every engine, custom ones need Engine 25+.
@@ -120,7 +129,7 @@ export function containerArgs(
         name: c.name,
         image,
         networkMode: CONTAINER_NETWORK_MODE,
-        networksAdvanced: [{ name: networkName, ipv4Address: c.ipv4Address, macAddress: c.mac }],
+        networksAdvanced: [{ name: networkName, ipv4Address: c.ipv4Address, ...(c.ipv6Address === undefined ? {} : { ipv6Address: c.ipv6Address }), macAddress: c.mac }],
         restart: c.restart ?? DEFAULT_RESTART,
         ...(c.command === undefined ? {} : { command: [...c.command] }),
         ...(c.env === undefined
@@ -149,7 +158,7 @@ export class MacvlanNetwork extends pulumi.ComponentResource {
 
     constructor(name: string, args: MacvlanNetworkArgs, opts?: pulumi.ComponentResourceOptions) {
         // Checked before anything is registered.
-        const { problems, ipam, ipamByHost } = planNetwork(name, args);
+        const { problems, ipam, ipamByHost, ipv6 } = planNetwork(name, args);
         if (ipam === undefined || ipamByHost === undefined) throw problemsOf(`MacvlanNetwork ${name}`, problems);
         super(MACVLAN_NETWORK_TYPE, name, {}, opts);
         this.networkName = args.networkName ?? name;
@@ -167,6 +176,8 @@ export class MacvlanNetwork extends pulumi.ComponentResource {
                     driver: "macvlan",
                     options: { parent: host.parent, macvlan_mode: this.mode },
                     ipamConfigs: ipamByHost.get(host.name) ?? ipam,
+                    // Only on a dual-stack network: see NetworkPlan.ipv6.
+                    ...(ipv6 === true ? { ipv6: true } : {}),
                 },
                 { parent: this, provider: host.provider, dependsOn: host.dependsOn ?? [] },
             );
@@ -184,7 +195,7 @@ export class MacvlanNetwork extends pulumi.ComponentResource {
                     { parent: this, provider: host.provider },
                 );
                 containers.set(`${host.name}/${c.name}`, container);
-                hostContainers[c.name] = { host: host.name, ip: c.ipv4Address, mac: c.mac, id: container.id };
+                hostContainers[c.name] = { host: host.name, ip: c.ipv4Address, ...(c.ipv6Address === undefined ? {} : { ip6: c.ipv6Address }), mac: c.mac, id: container.id };
             }
             hostOutputs[host.name] = { id: network.id, parent: host.parent, containers: hostContainers };
         }

@@ -9,7 +9,7 @@ import { defaultMac } from "../net/mac";
 import { networkChildNames, segmentLink } from "../net/names";
 import { allowsPerNetworkMac, describeEngine, effectiveEngine, ENGINE_MIN, engineAtLeast, type EngineVersion } from "./engine";
 import type { CheckedHost } from "./hosts";
-import type { CheckedContainer, CheckedNetwork } from "./networks";
+import { overlappingPools, type CheckedContainer, type CheckedNetwork } from "./networks";
 import { entryLabel as label, type Problems } from "./problems";
 import { checkSegments } from "./segments";
 
@@ -203,8 +203,10 @@ function checkSharedParents(
                 );
             }
         }
-        if (a.subnet !== undefined && b.subnet !== undefined && a.subnet.overlaps(b.subnet)) {
-            p.add(`${b.path}.subnet`, b.subnet.toString(), `overlaps ${a.path}.subnet ${a.subnet.toString()} ${onHosts(on)}`);
+        const pair = overlappingPools(a, b);
+        if (pair !== undefined) {
+            const [pb, pa] = pair;
+            p.add(`${pb.path}.subnet`, pb.subnet.toString(), `overlaps ${pa.path}.subnet ${pa.subnet.toString()} ${onHosts(on)}`);
         }
     }
 }
@@ -220,7 +222,9 @@ function checkHostSubnets(p: Problems, hosts: ReadonlyMap<string, CheckedHost>, 
         for (let j = i + 1; j < networks.length; j++) {
             const a = networks[i];
             const b = networks[j];
-            if (!a.vlanOk || !b.vlanOk || a.vlan === b.vlan || a.subnet === undefined || b.subnet === undefined || !a.subnet.overlaps(b.subnet)) continue;
+            const pair = a.vlanOk && b.vlanOk && a.vlan !== b.vlan ? overlappingPools(a, b) : undefined;
+            if (pair === undefined) continue;
+            const [pb, pa] = pair;
             const on: string[] = [];
             for (const name of a.hosts) {
                 const h = hosts.get(name);
@@ -229,9 +233,9 @@ function checkHostSubnets(p: Problems, hosts: ReadonlyMap<string, CheckedHost>, 
             }
             if (on.length === 0) continue;
             p.add(
-                `${b.path}.subnet`,
-                b.subnet.toString(),
-                `overlaps ${a.path}.subnet ${a.subnet.toString()} on ${on.length === 1 ? "host" : "hosts"} ${on.join(", ")}; Docker refuses overlapping subnets on one host whatever their parents ("Pool overlaps with other one on this address space"): give one of them another subnet, or leave one of them off ${on.length === 1 ? "that host" : "those hosts"}`,
+                `${pb.path}.subnet`,
+                pb.subnet.toString(),
+                `overlaps ${pa.path}.subnet ${pa.subnet.toString()} on ${on.length === 1 ? "host" : "hosts"} ${on.join(", ")}; Docker refuses overlapping subnets on one host whatever their parents ("Pool overlaps with other one on this address space"): give one of them another subnet, or leave one of them off ${on.length === 1 ? "that host" : "those hosts"}`,
             );
         }
     }

@@ -35,6 +35,8 @@ export interface HostStackOutputs {
 export interface ContainerStackOutputs {
     readonly host: string;
     readonly ip: string;
+    /** The pinned IPv6 address, on a dual-stack network. */
+    readonly ip6?: string;
     readonly mac: string;
     readonly id: pulumi.Output<string>;
 }
@@ -88,6 +90,7 @@ function networkContainers(network: NetworkModel): MacvlanNetworkContainer[] {
             host: c.host,
             image: c.image,
             ipv4Address: att.ipv4Address,
+            ...(att.ipv6Address === undefined ? {} : { ipv6Address: att.ipv6Address }),
             mac: att.mac,
             restart: c.restart,
             ...(c.command === undefined ? {} : { command: c.command }),

@@ -203,7 +203,7 @@ describe("address plan: the plan and the component", () => {
             untagged: {
                 vlan: null,
                 subnets: ["198.51.100.0/24"],
-                pools: { pub_net: { node1: "198.51.100.160/28", node2: "198.51.100.176/28" } },
+                pools: { pub_net: { node1: ["198.51.100.160/28"], node2: ["198.51.100.176/28"] } },
                 fixed: {
                     "198.51.100.1": "gateway of pub_net",
                     "198.51.100.12": "container web of pub_net on node1",
@@ -263,6 +263,6 @@ describe("address plan: stable under adding and removing hosts (index.ts under m
     it("exports the plan as the addressPlan stack output", async () => {
         const { outputs } = await runProgram(stack(["node1", "node2"]));
         const plan = (outputs as { addressPlan: Record<string, { pools: unknown }> }).addressPlan;
-        assert.deepEqual(plan.untagged.pools, { pub_net: { node1: "198.51.100.128/28", node2: "198.51.100.144/28" } });
+        assert.deepEqual(plan.untagged.pools, { pub_net: { node1: ["198.51.100.128/28"], node2: ["198.51.100.144/28"] } });
     });
 });
