@@ -19,7 +19,10 @@ import { isIpv4Literal } from "../net/patterns";
  * one IPv4 pool, config/networks.ts): its slice, else that pool's ipRange, else none (the whole subnet).
  */
 export function hostIpRange(n: NetworkModel, host: string): string | undefined {
-    return n.slices?.[host] ?? n.ipam[0]?.ipRange;
+    return n.slices?.[host] ?? n.ipam.find((p) => {
+        const s = parseCidr(p.subnet, POOL_FAMILIES);
+        return s.ok && s.value.family === "ipv4";
+    })?.ipRange;
 }
 
 /** True when `block` (a CIDR) lies inside the pool's subnet. */

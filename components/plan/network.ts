@@ -25,7 +25,7 @@ export interface NetworkSpec {
     readonly ipam: readonly IpamPoolModel[];
     readonly auxAddresses?: Readonly<Record<string, string>>;
     readonly hosts: readonly { readonly name: string; readonly ipRange?: string }[];
-    readonly containers?: readonly { readonly name: string; readonly host: string }[];
+    readonly containers?: readonly { readonly name: string; readonly host: string; readonly ipv6Address?: string }[];
 }
 
 /** What planNetwork gives: every problem, or the IPAM config and whether the network is dual stack. */
@@ -84,6 +84,16 @@ export function planNetwork(name: string, spec: NetworkSpec): NetworkPlan {
     });
     const ipv6 = families.includes("ipv6");
     if (ipv6 && !families.includes("ipv4")) problems.push(`MacvlanNetwork ${name}: has an IPv6 pool but no IPv4 pool; IPv6 is supported as dual stack only`);
+    // A container's IPv6 address: an IPv6 address inside an IPv6 pool (Docker: "does not belong to any of this network's subnets").
+    for (const c of spec.containers ?? []) {
+        if (c.ipv6Address === undefined) continue;
+        const a = parseAddress(c.ipv6Address, POOL_FAMILIES);
+        if (!a.ok) problems.push(`MacvlanNetwork ${name}: container ${c.name}'s ipv6Address ${c.ipv6Address} ${a.problem}`);
+        else if (a.value.family !== "ipv6") problems.push(`MacvlanNetwork ${name}: container ${c.name}'s ipv6Address ${c.ipv6Address} is not an IPv6 address`);
+        else if (!spec.ipam.some((p) => { const s = parseCidr(p.subnet, POOL_FAMILIES); return s.ok && s.value.contains(a.value); })) {
+            problems.push(`MacvlanNetwork ${name}: container ${c.name}'s ipv6Address ${c.ipv6Address} is not inside any IPv6 pool`);
+        }
+    }
     if (problems.length > 0 || Array.isArray(ipam)) return { problems };
     return { problems, ipam: ipam.configs, ipamByHost, ipv6 };
 }

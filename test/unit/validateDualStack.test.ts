@@ -14,7 +14,7 @@ import { byName } from "../support/records";
 import { TEST_PRIVATE_KEY, fakeHostKey } from "../support/keys";
 import { cfg, expectProblems, expectValid, node1, node2, problemsOf, pubNet, web, type Raw } from "../support/configs";
 import { parseStackConfig } from "../../components/config/parse";
-import { addressPlan } from "../../components/plan/addressPlan";
+import { addressPlan, hostIpRange } from "../../components/plan/addressPlan";
 import { planNetwork } from "../../components/plan/network";
 import { MacvlanNetwork, containerArgs } from "../../components/macvlanNetwork";
 
@@ -274,6 +274,11 @@ describe("IPAM pools and dual stack: config", () => {
 });
 
 describe("IPAM pools and dual stack: the plan", () => {
+    it("hostIpRange: a host's slice, else the ipRange of the first IPv4 pool (an IPv6 pool listed first is not it)", () => {
+        const m = parseStackConfig(cfg([node1()], [pooled([{ ...V6, ipRange: "2001:db8::100/120" }, { ...V4, ipRange: "198.51.100.128/25" }])]));
+        assert.equal(hostIpRange(m.networks[0], "node1"), "198.51.100.128/25");
+    });
+
     it("a host's slice replaces the ipRange of the pool whose subnet holds it, the second pool included; the others are sent as they are", () => {
         const r = planNetwork("n", {
             ipam: [V4B, { ...V6, ipRange: "2001:db8::100/120" }, { ...V4, ipRange: "198.51.100.128/25" }],
@@ -285,6 +290,15 @@ describe("IPAM pools and dual stack: the plan", () => {
         assert.deepEqual(r.ipamByHost?.get("h3"), [V4B, { ...V6, ipRange: "2001:db8::100/120" }, { ...V4, ipRange: "198.51.100.128/25" }]);
         assert.equal(planNetwork("n", { ipam: [V4, V4B], hosts: [{ name: "h1" }] }).ipv6, false);
         assert.deepEqual(planNetwork("n", { ipam: [V6], hosts: [{ name: "h1" }] }).problems, ["MacvlanNetwork n: has an IPv6 pool but no IPv4 pool; IPv6 is supported as dual stack only"]);
+        const containers = [
+            { name: "a", host: "h1", ipv6Address: "2001:db8:1::5" },
+            { name: "b", host: "h1", ipv6Address: "198.51.100.5" },
+            { name: "c", host: "h1", ipv6Address: "2001:db8::5" },
+        ];
+        assert.deepEqual(planNetwork("n", { ipam: [V4, V6], hosts: [{ name: "h1" }], containers }).problems, [
+            "MacvlanNetwork n: container a's ipv6Address 2001:db8:1::5 is not inside any IPv6 pool",
+            "MacvlanNetwork n: container b's ipv6Address 198.51.100.5 is not an IPv6 address",
+        ]);
     });
 
     it("the address plan shows every pool per host (its slice in the pool that holds it) and the ip6 addresses after the IPv4 ones", () => {
