@@ -93,7 +93,8 @@ function machineIdProblems(model: StackModel, facts: ReadonlyMap<string, ProbedH
 }
 
 /**
- * Rule: no container ip and no shim address is one of a host's own addresses on the same segment.
+ * Rule: no container ip or ip6 and no shim address is one of a host's own addresses on the same segment
+ * (the probe reports IPv4 and global IPv6 addresses, in canonical text, as the model holds them).
  * The first host (in config order) holding an address is named.
  */
 function ownAddressProblems(model: StackModel, facts: ReadonlyMap<string, ProbedHostFacts>): string[] {
@@ -127,10 +128,13 @@ function ownAddressProblems(model: StackModel, facts: ReadonlyMap<string, Probed
     });
     model.networks.forEach((n, i) => {
         n.containers.forEach((c, j) => {
-            const ip = c.attachments[0]?.ipv4Address;
-            if (ip === undefined) return;
-            const hit = own.get(`${segmentKey(n.vlan)} ${ip}`);
-            if (hit !== undefined) problems.push(`networks[${i}].containers[${j}].ip ${ip} ${hit}`);
+            const att = c.attachments[0];
+            if (att === undefined) return;
+            for (const [key, ip] of [["ip", att.ipv4Address], ["ip6", att.ipv6Address]] as const) {
+                if (ip === undefined) continue;
+                const hit = own.get(`${segmentKey(n.vlan)} ${ip}`);
+                if (hit !== undefined) problems.push(`networks[${i}].containers[${j}].${key} ${ip} ${hit}`);
+            }
         });
     });
     return problems;

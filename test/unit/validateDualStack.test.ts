@@ -10,6 +10,8 @@ import "../support/mocks";
 import * as docker from "@pulumi/docker";
 import { recorded, reset } from "../support/mocks";
 import { runProgram, runUnderMocks } from "../support/program";
+import { fakeProber } from "../support/prober";
+import * as pulumi from "@pulumi/pulumi";
 import { byName } from "../support/records";
 import { TEST_PRIVATE_KEY, fakeHostKey } from "../support/keys";
 import { cfg, expectProblems, expectValid, node1, node2, problemsOf, pubNet, web, type Raw } from "../support/configs";
@@ -388,5 +390,28 @@ describe("IPAM pools and dual stack: registered inputs (under mocks)", function 
         ]);
         const plain = containerArgs({ name: "web", host: "h", image: "x", ipv4Address: "198.51.100.12", mac: "02:42:c6:33:64:0c" }, "sha256:abc", "lan");
         assert.deepEqual(plain.networksAdvanced, [{ name: "lan", ipv4Address: "198.51.100.12", macAddress: "02:42:c6:33:64:0c" }]);
+    });
+});
+
+describe("IPAM pools and dual stack: what the probe found (macvlan:probe on, under mocks)", function () {
+    this.timeout(120_000);
+
+    it("refuses a container's ip6 at a host's own global IPv6 address on its parent (the probe reports it in canonical text); another address is accepted", async () => {
+        const config = {
+            "macvlan:sshPrivateKey": TEST_PRIVATE_KEY,
+            "macvlan:hosts": ["node1", "node2"].map((n, i) => ({ name: n, address: `198.51.100.${20 + i}`, hostKey: fakeHostKey(n), parent: "ens33" })),
+            "macvlan:networks": [{ name: "pub_net", ipam: [V4, V6], containers: [{ name: "c1", host: "node1", image: "busybox:1", ip: "198.51.100.40", ip6: "2001:db8::40" }] }],
+        };
+        const facts = { node2: ["@addr=ens33 2001:db8:0:0:0:0:0:40/64"] };
+        await assert.rejects(runProgram(config, { prober: fakeProber(config, undefined, [], {}, facts) }), (e: unknown) => {
+            assert.ok(pulumi.RunError.isInstance(e), String(e));
+            const lines = e.message.split("\n").slice(1).map((l) => l.replace(/^ {2}/, ""));
+            assert.deepEqual(lines, [
+                "networks[0].containers[0].ip6 2001:db8::40 is an address of host node2 (hosts[1]) itself: the probe found 2001:db8::40/64 on its ens33, on the untagged LAN segment; two holders of one address on one segment break both (choose another address)",
+            ]);
+            return true;
+        });
+        const ok = await runProgram(config, { prober: fakeProber(config, undefined, [], {}, { node2: ["@addr=ens33 2001:db8::41/64"] }) });
+        assert.ok(ok.resources.length > 0);
     });
 });
