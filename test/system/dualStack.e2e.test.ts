@@ -7,7 +7,9 @@
  *   2. a network with two IPv4 pools on node3: containers pinned in the second pool get exactly
  *      those addresses and reach each other;
  *   3. a re-run with the same config changes nothing;
- *   4. destroy leaves every host as it was before the apply.
+ *   4. destroy leaves every host as it was before the apply;
+ *   5. the real probe reads a host's global IPv6 address: a container's ip6 there is refused before
+ *      anything registers.
  * Needs root and the lab's Debian packages; fails (never skips) without them.
  */
 import * as assert from "node:assert/strict";
@@ -239,5 +241,31 @@ describe("dual stack and several pools: index.ts applied to the lab through the 
                 if (!isDeepStrictEqual(now[k], was[k])) assert.deepEqual(now[k], was[k], `${h}: ${k} differs from before the apply`);
             }
         }
+    });
+
+    it("5. the probe reads node2's global IPv6 address on its parent: a container's ip6 there is refused before anything registers", async () => {
+        // Given for this case only, without duplicate address detection, and removed after.
+        await labExec("node2", "ip -6 addr add 2001:db8:18::12/64 dev eth0 nodad", { check: true, timeoutMs: 60_000 });
+        try {
+            const bad = JSON.parse(JSON.stringify(cfg)) as Record<string, unknown>;
+            const nets = bad["macvlan:networks"] as { containers: { ip6?: string }[] }[];
+            nets[0].containers[0].ip6 = "2001:db8:18:0::12";
+            const [regs, ops] = [engine.registrations, engine.operations.length];
+            await assert.rejects(engine.up(bad), (e: unknown) => {
+                const line = String(e instanceof Error ? e.message : e).split("\n").find((l) => l.includes(".ip6 "));
+                log(`refused: ${line?.trim() ?? String(e)}`);
+                assert.match(
+                    line ?? "",
+                    /networks\[0\]\.containers\[0\]\.ip6 2001:db8:18::12 is an address of host node2 \(hosts\[1\]\) itself: the probe found 2001:db8:18::12\/64 on its eth0, on the untagged LAN segment/,
+                );
+                return true;
+            });
+            assert.equal(engine.registrations, regs, "nothing was registered");
+            assert.equal(engine.operations.length, ops, "no host was touched");
+        } finally {
+            await labExec("node2", "ip -6 addr del 2001:db8:18::12/64 dev eth0", { check: true, timeoutMs: 60_000 });
+        }
+        const now = await snapshot("node2");
+        assert.deepEqual(now["addresses"], prior.get("node2")?.["addresses"], "node2's addresses are as before");
     });
 });
