@@ -57,6 +57,13 @@ describe("IPAM pools and dual stack: config", () => {
             assert.deepEqual(m.networks[0].containers[0].attachments, [{ network: "pub_net", ipv4Address: "198.51.100.12", mac: "02:42:c6:33:64:0c" }]);
         });
 
+        it("the shorthand and a one-pool ipam give the same model, so moving between them changes no input", () => {
+            const pool = { subnet: "198.51.100.0/24", gateway: "198.51.100.1", ipRange: "198.51.100.128/25" };
+            const a = parseStackConfig(cfg([node1()], [{ name: "pub_net", ...pool, containers: [web()] }]));
+            const b = parseStackConfig(cfg([node1()], [pooled([pool], { containers: [web()] })]));
+            assert.deepEqual(b, a);
+        });
+
         it("refuses both forms at once, naming the shorthand keys given", () => {
             expectProblems(cfg([node1()], [pooled([V4], { subnet: "198.51.100.0/24", ipRange: "198.51.100.0/25" })]), [
                 "networks[0].ipam is given together with networks[0].subnet, networks[0].ipRange: give one pool as networks[0].subnet, gateway and ipRange, or every pool in networks[0].ipam, not both",
