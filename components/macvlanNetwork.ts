@@ -1,6 +1,7 @@
 /**
  * MacvlanNetwork: one Docker macvlan network, created with the same name on every host it spans,
- * and the containers pinned on it (fixed IPv4 address and MAC), each through the host's own
+ * and the containers pinned on it (fixed IPv4 address and MAC, and an IPv6 address on a dual-stack
+ * network), each through the host's own
  * Docker provider. The class, its arguments, its outputs and the container's inputs; the checks
  * and the IPAM config come from the pure plan (`plan/network.ts`).
  */
@@ -43,6 +44,8 @@ export interface MacvlanNetworkJoin {
     readonly network: pulumi.Input<string>;
     /** Pinned IPv4 address inside that network's pools (no prefix). */
     readonly ipv4Address: string;
+    /** Pinned IPv6 address inside that network's IPv6 pool (no prefix). Default none. */
+    readonly ipv6Address?: string;
     /** Pinned unicast MAC, lower case. */
     readonly mac: string;
     /**
@@ -64,6 +67,8 @@ export interface MacvlanNetworkContainer {
     readonly image: pulumi.Input<string>;
     /** Pinned IPv4 address inside one of the pools (no prefix). */
     readonly ipv4Address: string;
+    /** Pinned IPv6 address inside an IPv6 pool (no prefix). Default: none sent (the engine would pick one from an IPv6 pool). */
+    readonly ipv6Address?: string;
     /** Pinned unicast MAC, lower case. */
     readonly mac: string;
     /** Further macvlan networks it joins on its host, in order. Default none. */
@@ -82,7 +87,10 @@ export interface MacvlanNetworkArgs {
     readonly networkName?: string;
     /** macvlan mode (Docker's `macvlan_mode`, always sent explicitly). Default `bridge` (`DEFAULT_MODE`). */
     readonly mode?: MacvlanMode;
-    /** IPAM pools (subnet, gateway, ipRange), in order. At least one. */
+    /**
+     * IPAM pools (subnet, gateway, ipRange), in order. At least one IPv4 pool; an IPv6 pool beside
+     * it makes the network dual stack (the docker.Network then gets `ipv6: true`, and only then).
+     */
     readonly ipam: readonly IpamPoolModel[];
     /** Reserved addresses by name; each goes to the pool whose subnet contains it. Default none. */
     readonly auxAddresses?: Readonly<Record<string, string>>;
@@ -99,9 +107,11 @@ export interface MacvlanContainerOutputs {
     readonly host: string;
     /** Its address and MAC on this network. */
     readonly ip: string;
+    /** The pinned IPv6 address, when it has one. */
+    readonly ip6?: string;
     readonly mac: string;
     /** Its further networks, with its address and MAC on each; absent when it joins none. */
-    readonly joins?: readonly { readonly network: pulumi.Input<string>; readonly ip: string; readonly mac: string }[];
+    readonly joins?: readonly { readonly network: pulumi.Input<string>; readonly ip: string; readonly ip6?: string; readonly mac: string }[];
     readonly id: pulumi.Output<string>;
 }
 
@@ -127,11 +137,12 @@ export interface MacvlanNetworkHostOutputs {
  *   therefore changes nothing until the image is pulled again.
  * - `networkMode`: `bridge`, see `CONTAINER_NETWORK_MODE` (`plan/network.ts`).
  * - `networksAdvanced`: one entry, `name` is the network resource's name output (so the
- *   container follows the network), `ipv4Address` and `macAddress` pinned; then one entry per
- *   join, in order. With joins, the entry of the network that gives the default route gets
- *   `gwPriority` 1 (Docker 28+; the others none, i.e. 0); without, no entry has one, so a
- *   container on one network keeps the inputs it always had. The provider does not read it back,
- *   so it never drifts. On engines older than 25 (API < 1.44) the daemon ignores a
+ *   container follows the network), `ipv4Address` and `macAddress` pinned, and `ipv6Address`
+ *   only when the container has one (an unset input stays out, so existing containers see no
+ *   diff); then one entry per join, in order. With joins, the entry of the network that gives the
+ *   default route gets `gwPriority` 1 (Docker 28+; the others none, i.e. 0); without, no entry
+ *   has one, so a container on one network keeps the inputs it always had. The provider does not
+ *   read it back, so it never drifts. On engines older than 25 (API < 1.44) the daemon ignores a
  *   per-network MAC and derives `02:42:<IPv4 bytes>` itself, which is exactly the default MAC of
  *   the model: default MACs are stable on every engine, custom ones need Engine 25+.
  * - `restart`: always sent (default `unless-stopped`); it is read back as set.
@@ -166,9 +177,10 @@ function endpoints(c: MacvlanNetworkContainer, networkName: pulumi.Input<string>
     const joins = c.joins ?? [];
     const here = joins.length > 0 && !joins.some((j) => j.defaultRoute === true);
     const priority = (on: boolean) => (on ? { gwPriority: DEFAULT_ROUTE_GW_PRIORITY } : {});
+    const v6 = (address: string | undefined) => (address === undefined ? {} : { ipv6Address: address });
     return [
-        { name: networkName, ipv4Address: c.ipv4Address, macAddress: c.mac, ...priority(here) },
-        ...joins.map((j) => ({ name: j.network, ipv4Address: j.ipv4Address, macAddress: j.mac, ...priority(j.defaultRoute === true) })),
+        { name: networkName, ipv4Address: c.ipv4Address, ...v6(c.ipv6Address), macAddress: c.mac, ...priority(here) },
+        ...joins.map((j) => ({ name: j.network, ipv4Address: j.ipv4Address, ...v6(j.ipv6Address), macAddress: j.mac, ...priority(j.defaultRoute === true) })),
     ];
 }
 
@@ -192,7 +204,7 @@ export class MacvlanNetwork extends pulumi.ComponentResource {
 
     constructor(name: string, args: MacvlanNetworkArgs, opts?: pulumi.ComponentResourceOptions) {
         // Checked before anything is registered.
-        const { problems, ipam, ipamByHost } = planNetwork(name, args);
+        const { problems, ipam, ipamByHost, ipv6 } = planNetwork(name, args);
         if (ipam === undefined || ipamByHost === undefined) throw problemsOf(`MacvlanNetwork ${name}`, problems);
         super(MACVLAN_NETWORK_TYPE, name, {}, opts);
         this.networkName = args.networkName ?? name;
@@ -210,6 +222,8 @@ export class MacvlanNetwork extends pulumi.ComponentResource {
                     driver: "macvlan",
                     options: { parent: host.parent, macvlan_mode: this.mode },
                     ipamConfigs: ipamByHost.get(host.name) ?? ipam,
+                    // Only on a dual-stack network: see NetworkPlan.ipv6.
+                    ...(ipv6 === true ? { ipv6: true } : {}),
                 },
                 { parent: this, provider: host.provider, dependsOn: host.dependsOn ?? [] },
             );
@@ -230,8 +244,11 @@ export class MacvlanNetwork extends pulumi.ComponentResource {
                 hostContainers[c.name] = {
                     host: host.name,
                     ip: c.ipv4Address,
+                    ...(c.ipv6Address === undefined ? {} : { ip6: c.ipv6Address }),
                     mac: c.mac,
-                    ...(c.joins === undefined || c.joins.length === 0 ? {} : { joins: c.joins.map((j) => ({ network: j.network, ip: j.ipv4Address, mac: j.mac })) }),
+                    ...(c.joins === undefined || c.joins.length === 0
+                        ? {}
+                        : { joins: c.joins.map((j) => ({ network: j.network, ip: j.ipv4Address, ...(j.ipv6Address === undefined ? {} : { ip6: j.ipv6Address }), mac: j.mac })) }),
                     id: container.id,
                 };
             }

@@ -6,12 +6,13 @@
  */
 import type { ProbedDocker } from "../host/scripts";
 import { defaultMac } from "../net/mac";
-import { addressIn, LISTED_TWICE } from "./rules";
-import { checkValue } from "./read";
+import { familyLabel, type Address, type IpFamily } from "../net/addr";
 import { networkChildNames, segmentLink } from "../net/names";
+import { checkValue } from "./read";
+import { addressInPools, LISTED_TWICE } from "./rules";
 import { allowsPerNetworkMac, describeEngine, effectiveEngine, ENGINE_MIN, engineAtLeast, type EngineVersion } from "./engine";
 import type { CheckedHost } from "./hosts";
-import type { CheckedContainer, CheckedNetwork } from "./networks";
+import { overlappingPools, poolsOf, subnetsOf, type CheckedContainer, type CheckedNetwork } from "./networks";
 import { entryLabel as label, type Problems } from "./problems";
 import { checkSegments } from "./segments";
 
@@ -166,10 +167,17 @@ function resolveJoins(p: Problems, named: ReadonlyMap<string, CheckedNetwork>, n
                     p.add(`${j.path}.network`, j.network, `does not span host ${c.host}, where ${c.path} runs; add ${c.host} to ${target.path}.hosts`);
                     continue;
                 }
-                if (j.ipText === undefined) continue;
-                const ip = checkValue(p, j.ipText, `${j.path}.ip`, addressIn(target.subnet));
-                // Without the joined network's subnet the ip cannot be placed, as for a container's own ip.
-                if (ip === undefined || target.subnet === undefined || c.host === undefined) continue;
+                // The join's addresses in the joined network's pools, as a container's own are in its network's.
+                const noPool = (f: IpFamily) => `is given, but ${target.path} has no ${familyLabel(f)} pool; add one to ${target.path}.ipam, or remove it`;
+                const v6 = poolsOf(target, "ipv6");
+                const ip = j.ipText === undefined ? undefined : checkValue(p, j.ipText, `${j.path}.ip`, addressInPools(subnetsOf(target), noPool, { family: "ipv4", wrongFamily: `an IPv6 address goes in ${j.path}.ip6` }));
+                let ip6: Address | undefined;
+                if (j.ip6Text !== undefined) ip6 = checkValue(p, j.ip6Text, `${j.path}.ip6`, addressInPools(subnetsOf(target), noPool, { family: "ipv6", wrongFamily: `an IPv4 address goes in ${j.path}.ip` }));
+                else if (v6.length > 0 && target.poolsComplete) {
+                    p.addBare(`${j.path}.ip6`, `is required: ${target.path} has an IPv6 pool (${v6[0].subnet.toString()}), and without a pinned address each host's engine picks the pool's first free one, the same on every host`);
+                }
+                // Without the joined network's pools the ip cannot be placed, as for a container's own ip.
+                if (ip === undefined || !target.poolsComplete || c.host === undefined) continue;
                 const mac = j.mac ?? defaultMac(ip);
                 added.push({
                     target,
@@ -179,6 +187,7 @@ function resolveJoins(p: Problems, named: ReadonlyMap<string, CheckedNetwork>, n
                         ...(c.name === undefined ? {} : { name: c.name }),
                         host: c.host,
                         ip,
+                        ...(ip6 === undefined ? {} : { ip6 }),
                         ...(mac === undefined ? {} : { mac }),
                         macDerived: j.mac === undefined,
                         restart: c.restart,
@@ -317,8 +326,10 @@ function checkSharedParents(
                 );
             }
         }
-        if (a.subnet !== undefined && b.subnet !== undefined && a.subnet.overlaps(b.subnet)) {
-            p.add(`${b.path}.subnet`, b.subnet.toString(), `overlaps ${a.path}.subnet ${a.subnet.toString()} ${onHosts(on)}`);
+        const pair = overlappingPools(a, b);
+        if (pair !== undefined) {
+            const [pb, pa] = pair;
+            p.add(`${pb.path}.subnet`, pb.subnet.toString(), `overlaps ${pa.path}.subnet ${pa.subnet.toString()} ${onHosts(on)}`);
         }
     }
 }
@@ -334,7 +345,9 @@ function checkHostSubnets(p: Problems, hosts: ReadonlyMap<string, CheckedHost>, 
         for (let j = i + 1; j < networks.length; j++) {
             const a = networks[i];
             const b = networks[j];
-            if (!a.vlanOk || !b.vlanOk || a.vlan === b.vlan || a.subnet === undefined || b.subnet === undefined || !a.subnet.overlaps(b.subnet)) continue;
+            const pair = a.vlanOk && b.vlanOk && a.vlan !== b.vlan ? overlappingPools(a, b) : undefined;
+            if (pair === undefined) continue;
+            const [pb, pa] = pair;
             const on: string[] = [];
             for (const name of a.hosts) {
                 const h = hosts.get(name);
@@ -343,9 +356,9 @@ function checkHostSubnets(p: Problems, hosts: ReadonlyMap<string, CheckedHost>, 
             }
             if (on.length === 0) continue;
             p.add(
-                `${b.path}.subnet`,
-                b.subnet.toString(),
-                `overlaps ${a.path}.subnet ${a.subnet.toString()} on ${on.length === 1 ? "host" : "hosts"} ${on.join(", ")}; Docker refuses overlapping subnets on one host whatever their parents ("Pool overlaps with other one on this address space"): give one of them another subnet, or leave one of them off ${on.length === 1 ? "that host" : "those hosts"}`,
+                `${pb.path}.subnet`,
+                pb.subnet.toString(),
+                `overlaps ${pa.path}.subnet ${pa.subnet.toString()} on ${on.length === 1 ? "host" : "hosts"} ${on.join(", ")}; Docker refuses overlapping subnets on one host whatever their parents ("Pool overlaps with other one on this address space"): give one of them another subnet, or leave one of them off ${on.length === 1 ? "that host" : "those hosts"}`,
             );
         }
     }

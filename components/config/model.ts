@@ -3,8 +3,8 @@
  * `macvlan:networks` config keys after validation. Types only; no resource imports.
  *
  * Kept open for what comes next: a network holds a list of IPAM pools (not one subnet), an
- * address is a string whose family is decided by parsing, and a container lists its network
- * attachments (the network it is declared under, then the ones it joins).
+ * address is a string whose family is decided by parsing (IPv4, or IPv6 beside it), and a
+ * container lists its network attachments (the network it is declared under, then the ones it joins).
  */
 
 /** The four macvlan modes of the Linux driver, as Docker's `macvlan_mode` option spells them. */
@@ -55,9 +55,12 @@ export interface HostModel {
     readonly dockerVersion?: string;
 }
 
-/** One IPAM pool of a Docker network. Several per network are allowed by Docker. */
+/**
+ * One IPAM pool of a Docker network. Several per network, of either family; the pools of one
+ * network do not overlap, and a network with an IPv6 pool has an IPv4 pool too (dual stack).
+ */
 export interface IpamPoolModel {
-    /** CIDR with no host bits, e.g. `198.51.100.0/24`. */
+    /** CIDR with no host bits, IPv4 (`198.51.100.0/24`) or IPv6 (`2001:db8::/64`). */
     readonly subnet: string;
     /** The real LAN router; absent: Docker gets no gateway (29+ then gives no default route). */
     readonly gateway?: string;
@@ -71,6 +74,8 @@ export interface AttachmentModel {
     readonly network: string;
     /** Pinned IPv4 address (no prefix). */
     readonly ipv4Address: string;
+    /** Pinned IPv6 address (no prefix, RFC 5952 text), on a network with an IPv6 pool; absent on one without. */
+    readonly ipv6Address?: string;
     /** Unicast MAC `xx:xx:xx:xx:xx:xx`, lower case; derived from the address when not configured. */
     readonly mac: string;
 }

@@ -3,7 +3,7 @@
  * syntax, defaults and the address math inside the network's subnet. Rules across entries (unique
  * names, shared parents) are in cross.ts, the rules of a LAN segment in segments.ts.
  */
-import { parseCidr, sliceAt, type Address, type Cidr } from "../net/addr";
+import { familyLabel, parseCidr, POOL_FAMILIES, sliceAt, type Address, type Cidr, type IpFamily } from "../net/addr";
 import { defaultMac } from "../net/mac";
 import { DEFAULT_MODE, DEFAULT_RESTART, type MacvlanMode, type RestartPolicy } from "./model";
 import type { CheckedHost } from "./hosts";
@@ -11,7 +11,10 @@ import { childPath, jsonValue, type Problems } from "./problems";
 import { checkKey, checkValue, isMap, own, readEntry, readField, readOptional, STRING, type RawMap } from "./read";
 import {
     addressIn,
+    addressInPools,
     AUX_MAP,
+    POOL_LIST,
+    type PoolSubnets,
     SLICE_MAP,
     SLICE_SIZE,
     sliceIn,
@@ -42,11 +45,13 @@ import {
 } from "./rules";
 
 /** Keys a network entry may have. */
-const NETWORK_KEYS = ["name", "vlan", "mode", "subnet", "gateway", "ipRange", "sliceSize", "slices", "auxAddresses", "hosts", "containers"] as const;
+const NETWORK_KEYS = ["name", "vlan", "mode", "subnet", "gateway", "ipRange", "ipam", "sliceSize", "slices", "auxAddresses", "hosts", "containers"] as const;
+/** The keys of one pool: a network's own (the one-pool shorthand) or an entry of its `ipam`. */
+const POOL_KEYS = ["subnet", "gateway", "ipRange"] as const;
 /** Keys a container entry may have. */
-const CONTAINER_KEYS = ["name", "host", "image", "ip", "mac", "networks", "defaultRoute", "command", "env", "secretEnv", "restart"] as const;
+const CONTAINER_KEYS = ["name", "host", "image", "ip", "ip6", "mac", "networks", "defaultRoute", "command", "env", "secretEnv", "restart"] as const;
 /** Keys an entry of a container's `networks` (a further network it joins) may have. */
-const JOIN_KEYS = ["network", "ip", "mac"] as const;
+const JOIN_KEYS = ["network", "ip", "ip6", "mac"] as const;
 
 /**
  * Required: engines before 29 invent a gateway when none is given (which then reads back as a
@@ -60,6 +65,34 @@ const GATEWAY_REQUIRED = "is required: the LAN's real router (Docker before 29 i
  */
 function untaggedPassthruProblem(path: string): string {
     return `on the untagged parent would take the host's own link, and its SSH with it: set ${path}.vlan so that it takes a VLAN sub-interface (a network has no dedicated NIC of its own: its parent is its hosts' parent)`;
+}
+
+/** One IPAM pool of a network whose subnet passed its checks. */
+export interface CheckedPool {
+    /** Where it is written: `networks[i]` for the one-pool shorthand (its keys `subnet`, `gateway`, `ipRange`), `networks[i].ipam[j]` for a listed pool. */
+    readonly path: string;
+    /** The subnet; with host bits set, the block it should be (the problem is reported). */
+    readonly subnet: Cidr;
+    gateway?: Address;
+    ipRange?: Cidr;
+}
+
+/** A network's pools of one family, config order. */
+export function poolsOf(n: CheckedNetwork, family: IpFamily): CheckedPool[] {
+    return n.pools.filter((x) => x.subnet.family === family);
+}
+
+/** The pool of `n` whose subnet holds `a` (an address or a block), if any. */
+export function poolHolding(n: CheckedNetwork, a: Address | Cidr): CheckedPool | undefined {
+    return n.pools.find((x) => x.subnet.contains(a));
+}
+
+/** The first pair of pools, one of `b` and one of `a`, whose subnets overlap: `[b's, a's]`. */
+export function overlappingPools(a: CheckedNetwork, b: CheckedNetwork, also: (pa: CheckedPool, pb: CheckedPool) => boolean = () => true): [CheckedPool, CheckedPool] | undefined {
+    for (const pb of b.pools) {
+        for (const pa of a.pools) if (pa.subnet.overlaps(pb.subnet) && also(pa, pb)) return [pb, pa];
+    }
+    return undefined;
 }
 
 /** One host's slice of a network's dynamic range (`networks[i].slices.<host>`). */
@@ -83,8 +116,10 @@ interface CheckedAux {
 export interface CheckedJoin {
     readonly path: string;
     network?: string;
-    /** The ip as written, when it is a string (parsed against the joined network's subnet later). */
+    /** The ip as written, when it is a string (parsed against the joined network's pools later). */
     ipText?: string;
+    /** The ip6 as written, when it is a string (likewise). */
+    ip6Text?: string;
     mac?: string;
 }
 
@@ -95,6 +130,8 @@ export interface CheckedContainer {
     host?: string;
     image?: string;
     ip?: Address;
+    /** The pinned IPv6 address (`ip6`), on a network with an IPv6 pool. */
+    ip6?: Address;
     mac?: string;
     macDerived: boolean;
     command?: string[];
@@ -122,10 +159,13 @@ export interface CheckedNetwork {
     mode: MacvlanMode;
     /** False when `mode` was refused (passthru on the untagged parent): the rules that follow from it skip the network. */
     modeOk: boolean;
-    /** The subnet; with host bits set, the block it should be (the problem is reported). */
-    subnet?: Cidr;
-    gateway?: Address;
-    ipRange?: Cidr;
+    /**
+     * The IPAM pools whose subnet passed its checks, config order: several, of either family (an
+     * IPv6 pool only beside an IPv4 one: dual stack).
+     */
+    pools: CheckedPool[];
+    /** True when every pool given has a usable subnet, so that "outside every pool" is certain; false: the rules that place an address in a pool skip it. */
+    poolsComplete: boolean;
     /** The per-host slices of the dynamic range, when `slices` is given (the valid ones, config order). */
     slices?: CheckedSlice[];
     /** `slices` or `sliceSize` is written (valid or not): a missing plan is then not reported again. */
@@ -163,6 +203,8 @@ export function checkNetwork(p: Problems, raw: unknown, index: number, hosts: Ho
         mode: readField(p, map, "mode", path, MODE) ?? DEFAULT_MODE,
         modeOk: true,
         slicesWritten: own(map, "slices") !== undefined || own(map, "sliceSize") !== undefined,
+        pools: [],
+        poolsComplete: true,
         aux: [],
         hosts: [...hosts.byName.keys()],
         containers: [],
@@ -173,24 +215,7 @@ export function checkNetwork(p: Problems, raw: unknown, index: number, hosts: Ho
         n.modeOk = false;
     }
 
-    // A subnet with host bits set is reported, and the block it should be stands in for it, so the
-    // checks that need the subnet still run. A block no LAN can have is reported alone (the fix is
-    // another subnet, not the block it should be), and the checks that need the subnet skip it.
-    const subnet = readField(p, map, "subnet", path, STRING, true);
-    if (subnet !== undefined) {
-        const r = parseCidr(subnet);
-        const block = r.ok ? r.value : r.corrected;
-        const notLan = block === undefined ? undefined : lanSubnetProblem(block);
-        if (notLan !== undefined) p.add(`${path}.subnet`, subnet, notLan);
-        else {
-            if (!r.ok) p.add(`${path}.subnet`, subnet, r.problem);
-            n.subnet = block;
-        }
-    }
-    // Without a subnet the gateway cannot be placed: it is then left out of the checks across entries.
-    const gateway = readField(p, map, "gateway", path, addressIn(n.subnet), GATEWAY_REQUIRED);
-    if (n.subnet !== undefined) n.gateway = gateway;
-    n.ipRange = readField(p, map, "ipRange", path, blockIn(n.subnet));
+    checkPools(p, map, n);
     checkAux(p, map, n);
     const listed = checkSpan(p, map, n, hosts);
     checkSlices(p, map, n);
@@ -201,6 +226,84 @@ export function checkNetwork(p: Problems, raw: unknown, index: number, hosts: Ho
         if (checked !== undefined) n.containers.push(checked);
     });
     return n;
+}
+
+/** The subnets of a family an address of `n` may lie in (rules.ts `addressInPools`). */
+export function subnetsOf(n: CheckedNetwork): (f: IpFamily) => PoolSubnets {
+    // A network without an IPv4 pool is refused already (checkPools): its IPv4 addresses are not placed.
+    return (f) => ({ subnets: poolsOf(n, f).map((x) => x.subnet), complete: n.poolsComplete && (f === "ipv6" || poolsOf(n, "ipv4").length > 0) });
+}
+
+/**
+ * The network's IPAM pools: either the one-pool shorthand (`subnet`, `gateway`, `ipRange` on the
+ * network, as before pools could be listed) or `ipam`, a list of pools with those keys; not both.
+ * Each pool is checked on its own (a LAN subnet of either family, its gateway and ipRange inside
+ * it), then the pools together: no two overlap, and an IPv6 pool needs an IPv4 pool beside it.
+ */
+function checkPools(p: Problems, map: RawMap, n: CheckedNetwork): void {
+    const list = readOptional(p, map, "ipam", n.path, POOL_LIST);
+    const shorthand = POOL_KEYS.filter((k) => own(map, k) !== undefined);
+    if (list.value !== undefined || !list.ok) {
+        if (shorthand.length > 0) {
+            p.addBare(
+                `${n.path}.ipam`,
+                `is given together with ${shorthand.map((k) => `${n.path}.${k}`).join(", ")}: give one pool as ${n.path}.subnet, gateway and ipRange, or every pool in ${n.path}.ipam, not both`,
+            );
+        }
+        if (list.value === undefined) {
+            n.poolsComplete = false;
+            return;
+        }
+        if (list.value.length === 0) p.add(`${n.path}.ipam`, [], "must list at least one pool {subnet, gateway, ipRange}");
+        list.value.forEach((raw, j) => {
+            const at = `${n.path}.ipam[${j}]`;
+            const pool = readEntry(p, raw, at, POOL_KEYS, "a pool");
+            if (pool === undefined) n.poolsComplete = false;
+            else checkPool(p, pool, at, n);
+        });
+    } else checkPool(p, map, n.path, n, `is required (or ${n.path}.ipam, a list of pools {subnet, gateway, ipRange})`);
+
+    for (let j = 1; j < n.pools.length; j++) {
+        const b = n.pools[j];
+        const a = n.pools.slice(0, j).find((x) => x.subnet.overlaps(b.subnet));
+        if (a !== undefined) p.add(`${b.path}.subnet`, b.subnet.toString(), `overlaps ${a.path}.subnet ${a.subnet.toString()}: the pools of one network must not overlap`);
+    }
+    const v4 = poolsOf(n, "ipv4");
+    const v6 = poolsOf(n, "ipv6");
+    if (n.poolsComplete && v4.length === 0 && v6.length > 0) {
+        const why = `IPv6 is supported as dual stack only (a container's ip, its MAC and a host's shim are IPv4): list an IPv4 pool and the IPv6 one in ${n.path}.ipam`;
+        if (v6[0].path === n.path) p.add(`${n.path}.subnet`, v6[0].subnet.toString(), `is an IPv6 subnet, and a network needs an IPv4 pool; ${why}`);
+        else p.addBare(`${n.path}.ipam`, `has no IPv4 pool; ${why}`);
+    }
+}
+
+/**
+ * One pool (at `at`: the network itself for the shorthand, or `ipam[j]`). A subnet with host bits
+ * set is reported, and the block it should be stands in for it, so the checks that need the subnet
+ * still run. A block no LAN can have is reported alone (the fix is another subnet, not the block it
+ * should be), and the checks that need the subnet skip it.
+ */
+function checkPool(p: Problems, map: RawMap, at: string, n: CheckedNetwork, subnetRequired: true | string = true): void {
+    let subnet: Cidr | undefined;
+    const written = readField(p, map, "subnet", at, STRING, subnetRequired);
+    if (written !== undefined) {
+        const r = parseCidr(written, POOL_FAMILIES);
+        const block = r.ok ? r.value : r.corrected;
+        const notLan = block === undefined ? undefined : lanSubnetProblem(block);
+        if (notLan !== undefined) p.add(`${at}.subnet`, written, notLan);
+        else {
+            if (!r.ok) p.add(`${at}.subnet`, written, r.problem);
+            subnet = block;
+        }
+    }
+    // Without a subnet the gateway cannot be placed: it is then left out of the checks across entries.
+    const gateway = readField(p, map, "gateway", at, addressIn(subnet), GATEWAY_REQUIRED);
+    const ipRange = readField(p, map, "ipRange", at, blockIn(subnet));
+    if (subnet === undefined) {
+        n.poolsComplete = false;
+        return;
+    }
+    n.pools.push({ path: at, subnet, ...(gateway === undefined ? {} : { gateway }), ...(ipRange === undefined ? {} : { ipRange }) });
 }
 
 /**
@@ -220,9 +323,10 @@ function checkAux(p: Problems, map: RawMap, n: CheckedNetwork): void {
         const entry: CheckedAux = { name: key, path: at };
         if (v === undefined) p.addBare(at, emptyProblem("an address"));
         else {
-            const address = checkValue(p, v, at, addressIn(n.subnet));
+            const address = checkValue(p, v, at, addressInPools(subnetsOf(n), (f) => `is an ${familyLabel(f)} address, and ${n.path} has no ${familyLabel(f)} pool`));
             const twin = address === undefined ? undefined : n.aux.find((a) => a.address?.equals(address) === true);
-            if (address !== undefined && n.gateway?.equals(address) === true) p.add(at, v, `is the gateway ${n.path}.gateway`);
+            const gateway = address === undefined ? undefined : n.pools.find((x) => x.gateway?.equals(address) === true);
+            if (gateway !== undefined) p.add(at, v, `is the gateway ${gateway.path}.gateway`);
             else if (twin !== undefined) p.add(at, v, `is already reserved as ${twin.path}`);
             else entry.address = address;
         }
@@ -241,7 +345,18 @@ function checkAux(p: Problems, map: RawMap, n: CheckedNetwork): void {
  */
 function checkSlices(p: Problems, map: RawMap, n: CheckedNetwork): void {
     const mapPath = `${n.path}.slices`;
-    const within = n.ipRange ?? n.subnet;
+    // Slices divide the network's one IPv4 pool: with several, every host's engine would hand out
+    // the pools that hold no slice of its own whole.
+    const v4 = poolsOf(n, "ipv4");
+    if (v4.length > 1 && own(map, "slices") !== undefined) {
+        p.addBare(
+            mapPath,
+            `need a network with one IPv4 pool, and ${n.path}.ipam has ${v4.length}: a host's slice replaces the ipRange of the pool that holds it, so every host's engine would hand out the other pools whole; give the network one IPv4 pool`,
+        );
+        return;
+    }
+    const pool = v4.at(0);
+    const within = pool?.ipRange ?? pool?.subnet;
     const size = readField(p, map, "sliceSize", n.path, SLICE_SIZE);
     const sizeOk = size === undefined || within === undefined || size > within.prefix;
     if (!sizeOk) p.add(`${n.path}.sliceSize`, size, `must be longer than the prefix of ${within?.toString() ?? ""}, which it divides into numbered slices`);
@@ -271,7 +386,7 @@ function checkSlices(p: Problems, map: RawMap, n: CheckedNetwork): void {
                 if (!Number.isInteger(v) || v < 0 || BigInt(v) >= count) p.add(at, v, `is not a slot of ${within.toString()} in /${size} slices: 0-${count - 1n}`);
                 else block = sliceAt(within, size, BigInt(v));
             }
-        } else block = checkValue(p, v, at, sliceIn(n.ipRange, n.subnet));
+        } else block = checkValue(p, v, at, sliceIn(pool?.ipRange, pool?.subnet));
         if (block === undefined) continue;
         const twin = slices.find((s) => s.block.overlaps(block));
         if (twin !== undefined) {
@@ -338,9 +453,22 @@ function checkContainer(
         else if (hosts.byName.has(host)) c.host = host;
     }
     c.image = readField(p, map, "image", path, IMAGE, true);
-    // Without a subnet the ip cannot be placed: it is then left out of the checks across entries.
-    const ip = readField(p, map, "ip", path, addressIn(n.subnet), true);
-    if (n.subnet !== undefined) c.ip = ip;
+    // Without every pool the ip cannot be placed: it is then left out of the checks across entries.
+    const noPool = (f: IpFamily) => `is given, but ${n.path} has no ${familyLabel(f)} pool; add one to ${n.path}.ipam, or remove it`;
+    const ip = readField(p, map, "ip", path, addressInPools(subnetsOf(n), noPool, { family: "ipv4", wrongFamily: `a container's IPv6 address goes in ${path}.ip6` }), true);
+    if (n.poolsComplete) c.ip = ip;
+    // ip6: required on a network with an IPv6 pool, where an engine would otherwise pick one from
+    // the pool's start, as every other host's engine would; refused on one without.
+    const v6 = poolsOf(n, "ipv6");
+    const ip6 = readField(
+        p,
+        map,
+        "ip6",
+        path,
+        addressInPools(subnetsOf(n), noPool, { family: "ipv6", wrongFamily: `a container's IPv4 address goes in ${path}.ip` }),
+        v6.length > 0 && n.poolsComplete ? `is required: ${n.path} has an IPv6 pool (${v6[0].subnet.toString()}), and without a pinned address each host's engine picks the pool's first free one, the same on every host` : undefined,
+    );
+    if (n.poolsComplete) c.ip6 = ip6;
     // A mac of the wrong type is reported, and the derived one stands in for it.
     const mac = readField(p, map, "mac", path, STRING);
     if (mac !== undefined) c.mac = checkValue(p, mac, `${path}.mac`, MAC);
@@ -392,6 +520,7 @@ function checkJoins(p: Problems, map: RawMap, c: CheckedContainer): void {
         if (entry === undefined) return;
         const j: CheckedJoin = { path: at, network: readField(p, entry, "network", at, NETWORK_NAME, true) };
         j.ipText = readField(p, entry, "ip", at, STRING, true);
+        j.ip6Text = readField(p, entry, "ip6", at, STRING);
         const mac = readField(p, entry, "mac", at, STRING);
         if (mac !== undefined) j.mac = checkValue(p, mac, `${at}.mac`, MAC);
         c.joins.push(j);

@@ -106,6 +106,7 @@ function joinAttachments(c: CheckedContainer, networks: readonly CheckedNetwork[
         return {
             network: defined(j.network, `${j.path}.network`),
             ipv4Address: defined(entry?.ip, `${j.path}.ip`).toString(),
+            ...(entry?.ip6 === undefined ? {} : { ipv6Address: entry.ip6.toString() }),
             mac: defined(entry?.mac, `${j.path}.mac`),
         };
     });
@@ -134,7 +135,15 @@ function buildModel(hosts: readonly CheckedHost[], networks: readonly CheckedNet
             name: defined(c.name, `${c.path}.name`),
             host: defined(c.host, `${c.path}.host`),
             image: defined(c.image, `${c.path}.image`),
-            attachments: [{ network: name, ipv4Address: defined(c.ip, `${c.path}.ip`).toString(), mac: defined(c.mac, `${c.path}.mac`) }, ...joinAttachments(c, networks)],
+            attachments: [
+                {
+                    network: name,
+                    ipv4Address: defined(c.ip, `${c.path}.ip`).toString(),
+                    ...(c.ip6 === undefined ? {} : { ipv6Address: c.ip6.toString() }),
+                    mac: defined(c.mac, `${c.path}.mac`),
+                },
+                ...joinAttachments(c, networks),
+            ],
             ...(c.joins.length === 0 ? {} : { defaultRoute: c.defaultRoute ?? name }),
             ...(c.command === undefined ? {} : { command: c.command }),
             ...(c.env === undefined ? {} : { env: c.env, ...(networksSecret ? { envSecret: true as const } : {}) }),
@@ -148,13 +157,11 @@ function buildModel(hosts: readonly CheckedHost[], networks: readonly CheckedNet
             name,
             ...(n.vlan === undefined ? {} : { vlan: n.vlan }),
             mode: n.mode,
-            ipam: [
-                {
-                    subnet: defined(n.subnet, `${n.path}.subnet`).toString(),
-                    ...(n.gateway === undefined ? {} : { gateway: n.gateway.toString() }),
-                    ...(n.ipRange === undefined ? {} : { ipRange: n.ipRange.toString() }),
-                },
-            ],
+            ipam: n.pools.map((pool) => ({
+                subnet: pool.subnet.toString(),
+                ...(pool.gateway === undefined ? {} : { gateway: pool.gateway.toString() }),
+                ...(pool.ipRange === undefined ? {} : { ipRange: pool.ipRange.toString() }),
+            })),
             auxAddresses,
             hosts: n.hosts,
             ...(n.slices === undefined ? {} : { slices: Object.fromEntries(n.slices.map((sl) => [sl.host, sl.block.toString()])) }),

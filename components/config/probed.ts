@@ -112,7 +112,8 @@ function machineIdProblems(model: StackModel, facts: ReadonlyMap<string, ProbedH
 }
 
 /**
- * Rule: no container ip and no shim address is one of a host's own addresses on the same segment.
+ * Rule: no container ip or ip6 and no shim address is one of a host's own addresses on the same segment
+ * (the probe reports IPv4 and global IPv6 addresses, in canonical text, as the model holds them).
  * The first host (in config order) holding an address is named.
  */
 function ownAddressProblems(model: StackModel, facts: ReadonlyMap<string, ProbedHostFacts>): string[] {
@@ -147,11 +148,14 @@ function ownAddressProblems(model: StackModel, facts: ReadonlyMap<string, Probed
     const segmentOf = new Map(model.networks.map((n) => [n.name, n.vlan]));
     model.networks.forEach((n, i) => {
         n.containers.forEach((c, j) => {
-            // The first attachment is this network's (`ip`); the others are its `networks[k]`.
+            // The first attachment is this network's (`ip`, `ip6`); the others are its `networks[k]`.
             c.attachments.forEach((a, k) => {
-                const hit = own.get(`${segmentKey(segmentOf.get(a.network))} ${a.ipv4Address}`);
-                const at = k === 0 ? `networks[${i}].containers[${j}].ip` : `networks[${i}].containers[${j}].networks[${k - 1}].ip`;
-                if (hit !== undefined) problems.push(`${at} ${a.ipv4Address} ${hit}`);
+                const at = k === 0 ? `networks[${i}].containers[${j}]` : `networks[${i}].containers[${j}].networks[${k - 1}]`;
+                for (const [key, ip] of [["ip", a.ipv4Address], ["ip6", a.ipv6Address]] as const) {
+                    if (ip === undefined) continue;
+                    const hit = own.get(`${segmentKey(segmentOf.get(a.network))} ${ip}`);
+                    if (hit !== undefined) problems.push(`${at}.${key} ${ip} ${hit}`);
+                }
             });
         });
     });

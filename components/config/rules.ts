@@ -3,7 +3,7 @@
  * and the wording shared by the checks of several entries. A rule returns the rule broken,
  * phrased to follow `<path> <value>`, or undefined.
  */
-import { Address, Cidr, broadcastAddress, networkAddress, nonHostBlockOf, nonLanBlockOverlapping, parseAddress, parseCidr } from "../net/addr";
+import { Address, Cidr, broadcastAddress, familyLabel, networkAddress, nonHostBlockOf, nonLanBlockOverlapping, parseAddress, parseCidr, POOL_FAMILIES, type IpFamily } from "../net/addr";
 import { parseMac } from "../net/mac";
 import {
     HOST_NAME_RULE,
@@ -170,19 +170,55 @@ export const HOST_LIST: Field<unknown[]> = field("a list of host names", isList)
 export const HOST_REF: Field<string> = field("a host name", isString);
 export const CONTAINER_LIST: Field<unknown[]> = field("a list", isList);
 /** A container's `networks`: the further networks it joins. */
-export const JOIN_LIST: Field<unknown[]> = field("a list of {network, ip, mac}", isList);
+export const JOIN_LIST: Field<unknown[]> = field("a list of {network, ip, ip6, mac}", isList);
+/** `ipam`: the network's pools, each a map {subnet, gateway, ipRange}. */
+export const POOL_LIST: Field<unknown[]> = field("a list of pools {subnet, gateway, ipRange}", isList);
 
 /**
- * An address a gateway, a container or an aux address takes: in `subnet`, not its network or
- * broadcast address, which Docker holds already (unchecked while the subnet is unknown).
+ * A pool's gateway: an address of either family in `subnet`, not its network or broadcast address,
+ * which Docker holds already (unchecked while the subnet is unknown).
  */
 export function addressIn(subnet: Cidr | undefined): Field<Address> {
-    return parsedField(parseAddress, subnet === undefined ? undefined : (a) => inSubnetProblem(a, subnet) ?? reservedInSubnetProblem(a, subnet));
+    return parsedField((s) => parseAddress(s, POOL_FAMILIES), subnet === undefined ? undefined : (a) => inSubnetProblem(a, subnet) ?? reservedInSubnetProblem(a, subnet));
 }
 
-/** A block inside `subnet` when it is known (ipRange). */
+/** A pool's ipRange: a block of either family inside `subnet` when it is known. */
 export function blockIn(subnet: Cidr | undefined): Field<Cidr> {
-    return parsedField(parseCidr, subnet === undefined ? undefined : (c) => inSubnetProblem(c, subnet));
+    return parsedField((s) => parseCidr(s, POOL_FAMILIES), subnet === undefined ? undefined : (c) => inSubnetProblem(c, subnet));
+}
+
+/** The subnets of one family that an address may lie in: a network's pools of that family, and whether every pool given was valid (else no in-pool rule can be decided). */
+export interface PoolSubnets {
+    readonly subnets: readonly Cidr[];
+    readonly complete: boolean;
+}
+
+/**
+ * An address inside a network's pools (an aux address, a container's ip or ip6): parsed as any
+ * family, of `family` when given (`wrongFamily` says where the other family goes), in one of the
+ * subnets of its family, not that subnet's network or broadcast address. `of` gives the subnets of
+ * a family; a family without one is refused with `noPool(family)`; while a pool is unknown
+ * (`complete` false) only the family is checked.
+ */
+export function addressInPools(
+    of: (f: IpFamily) => PoolSubnets,
+    noPool: (f: IpFamily) => string,
+    family?: { readonly family: IpFamily; readonly wrongFamily: string },
+): Field<Address> {
+    return parsedField(
+        (s) => parseAddress(s, POOL_FAMILIES),
+        (a) => {
+            if (family !== undefined && a.family !== family.family) return `is an ${familyLabel(a.family)} address; ${family.wrongFamily}`;
+            const { subnets, complete } = of(a.family);
+            if (subnets.length === 0) return complete ? noPool(a.family) : undefined;
+            const holder = subnets.find((s) => s.contains(a));
+            if (holder === undefined) {
+                if (!complete) return undefined;
+                return subnets.length === 1 ? `does not belong to subnet ${subnets[0].toString()}` : `does not belong to any of the subnets ${subnets.map((s) => s.toString()).join(", ")}`;
+            }
+            return reservedInSubnetProblem(a, holder);
+        },
+    );
 }
 
 /** A host's slice: a block inside the network's `ipRange`, or its subnet when it has no ipRange (unchecked while unknown). */

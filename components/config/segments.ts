@@ -4,10 +4,11 @@
  * by checkNetworksAcross (cross.ts) on what passed each entry's own checks; a rule skips inputs
  * that already failed their own check, so one mistake gives one message.
  */
+import type { Address } from "../net/addr";
 import { segmentLink } from "../net/names";
 import { isIpv4Literal } from "../net/patterns";
 import type { CheckedHost } from "./hosts";
-import type { CheckedNetwork } from "./networks";
+import { overlappingPools, poolHolding, poolsOf, type CheckedNetwork, type CheckedPool } from "./networks";
 import { entryLabel as label, type Problems } from "./problems";
 import { reservedInSubnetProblem } from "./rules";
 import { checkSlicePlan } from "./slices";
@@ -42,12 +43,14 @@ function checkSegmentSubnets(p: Problems, networks: readonly CheckedNetwork[]): 
         for (let j = i + 1; j < networks.length; j++) {
             const a = networks[i];
             const b = networks[j];
-            if (!a.vlanOk || !b.vlanOk || a.vlan !== b.vlan || a.subnet === undefined || b.subnet === undefined) continue;
-            if (a.subnet.prefix === b.subnet.prefix || !a.subnet.overlaps(b.subnet) || a.hosts.some((h) => b.hosts.includes(h))) continue;
+            if (!a.vlanOk || !b.vlanOk || a.vlan !== b.vlan || a.hosts.some((h) => b.hosts.includes(h))) continue;
+            const pair = overlappingPools(a, b, (pa, pb) => pa.subnet.prefix !== pb.subnet.prefix);
+            if (pair === undefined) continue;
+            const [pb, pa] = pair;
             p.add(
-                `${b.path}.subnet`,
-                b.subnet.toString(),
-                `overlaps ${a.path}.subnet ${a.subnet.toString()} on ${segmentLabel(a.vlan)} with another mask; a segment is one LAN with one subnet: give both the same subnet (and split it with ipRange)`,
+                `${pb.path}.subnet`,
+                pb.subnet.toString(),
+                `overlaps ${pa.path}.subnet ${pa.subnet.toString()} on ${segmentLabel(a.vlan)} with another mask; a segment is one LAN with one subnet: give both the same subnet (and split it with ipRange)`,
             );
         }
     }
@@ -81,7 +84,9 @@ function segmentClaims(hosts: readonly CheckedHost[], networks: readonly Checked
     for (const n of networks) {
         if (!n.vlanOk) continue;
         const seg = segmentKey(n.vlan);
-        if (n.gateway !== undefined) put(`${seg} ${n.gateway.toString()}`, n, { path: `${n.path}.gateway`, phrase: `is the gateway ${n.path}.gateway` });
+        for (const pool of n.pools) {
+            if (pool.gateway !== undefined) put(`${seg} ${pool.gateway.toString()}`, n, { path: `${pool.path}.gateway`, phrase: `is the gateway ${pool.path}.gateway` });
+        }
         for (const a of n.aux) {
             if (a.address !== undefined) put(`${seg} ${a.address.toString()}`, n, { path: a.path, phrase: `is reserved as ${a.path}` });
         }
@@ -120,14 +125,18 @@ function checkShims(p: Problems, hosts: readonly CheckedHost[], networks: readon
             p.add(at, text, `would sit on parent ${segmentLink(h.parent, shim.vlan)}, which passthru network ${label(passthru)} takes whole on host ${h.name}; put the shim on another vlan or remove it`);
             continue;
         }
-        const holders = sameSegment.filter((n) => n.subnet?.contains(addr) === true);
-        if (!holders.some((n) => here.includes(n))) {
-            const withSubnet = here.filter((n) => n.subnet !== undefined);
-            const where = withSubnet.length === 0 ? `: no network on ${seg} spans host ${h.name}` : ` (${withSubnet.map((n) => n.subnet?.toString()).join(", ")})`;
+        // Each network of the segment whose pool holds the shim, with that pool.
+        const holders = sameSegment.flatMap((n) => {
+            const pool = poolHolding(n, addr);
+            return pool === undefined ? [] : [{ n, pool }];
+        });
+        if (!holders.some((x) => here.includes(x.n))) {
+            const subnets = here.flatMap((n) => poolsOf(n, "ipv4").map((x) => x.subnet.toString()));
+            const where = subnets.length === 0 ? `: no network on ${seg} spans host ${h.name}` : ` (${subnets.join(", ")})`;
             p.add(at, text, `does not belong to the subnet of any network on ${seg} that spans host ${h.name}${where}`);
             continue;
         }
-        const reserved = holders.map((n) => (n.subnet === undefined ? undefined : reservedInSubnetProblem(addr, n.subnet))).find((r) => r !== undefined);
+        const reserved = holders.map((x) => reservedInSubnetProblem(addr, x.pool.subnet)).find((r) => r !== undefined);
         if (reserved !== undefined) {
             p.add(at, text, reserved);
             continue;
@@ -144,23 +153,29 @@ function checkShims(p: Problems, hosts: readonly CheckedHost[], networks: readon
             continue;
         }
         shims.set(key, at);
-        for (const n of holders) {
+        for (const { n, pool } of holders) {
             // A network with slices hands out only from its hosts' slices: slices.ts checks those.
             if (n.slices !== undefined || n.aux.some((a) => a.address?.equals(addr) === true)) continue;
-            const example = `(e.g. ${h.name}-shim: ${text})`;
-            if (n.ipRange === undefined) {
-                p.add(at, text, `may be handed out by Docker on ${label(n)}, which has no ipRange: list it in ${n.path}.auxAddresses ${example} or set ${n.path}.ipRange to a range that excludes it`);
-            } else if (n.ipRange.contains(addr)) {
-                p.add(at, text, `is inside ${n.path}.ipRange ${n.ipRange.toString()}, so Docker may hand it out: list it in ${n.path}.auxAddresses ${example} or choose an address outside the ipRange`);
-            }
+            shimInPoolProblem(p, at, addr, h.name, n, pool);
         }
+    }
+}
+
+/** Rule: a shim in `pool` of network `n` lies outside what Docker may hand out there. */
+function shimInPoolProblem(p: Problems, at: string, address: Address, host: string, n: CheckedNetwork, pool: CheckedPool): void {
+    const text = address.toString();
+    const example = `(e.g. ${host}-shim: ${text})`;
+    if (pool.ipRange === undefined) {
+        p.add(at, text, `may be handed out by Docker on ${label(n)}, which has no ipRange: list it in ${n.path}.auxAddresses ${example} or set ${pool.path}.ipRange to a range that excludes it`);
+    } else if (pool.ipRange.contains(address)) {
+        p.add(at, text, `is inside ${pool.path}.ipRange ${pool.ipRange.toString()}, so Docker may hand it out: list it in ${n.path}.auxAddresses ${example} or choose an address outside the ipRange`);
     }
 }
 
 /**
  * Rules for container addresses on each LAN segment (a network's vlan, or untagged), across all
- * hosts and networks: a container ip is not a gateway, an aux address, a shim, a host's SSH
- * address (on the untagged segment) or another container's ip; a container MAC (configured or
+ * hosts and networks: a container ip (or ip6) is not a gateway, an aux address, a shim, a host's SSH
+ * address (on the untagged segment) or another container's; a container MAC (configured or
  * derived) is not another's.
  */
 function checkSegmentAddresses(p: Problems, hosts: readonly CheckedHost[], networks: readonly CheckedNetwork[], claims: SegmentClaims): void {
@@ -177,17 +192,18 @@ function checkSegmentAddresses(p: Problems, hosts: readonly CheckedHost[], netwo
         if (!n.vlanOk) continue;
         const seg = segmentKey(n.vlan);
         for (const c of n.containers) {
-            if (c.ip !== undefined) {
-                const text = c.ip.toString();
-                const key = `${seg} ${text}`;
-                const fixed = claims.fixed.get(key) ?? [];
+            for (const [key, address] of [["ip", c.ip] as const, ["ip6", c.ip6] as const]) {
+                if (address === undefined) continue;
+                const text = address.toString();
+                const held = `${seg} ${text}`;
+                const fixed = claims.fixed.get(held) ?? [];
                 const phrase =
                     (fixed.find((f) => f.network === n) ?? fixed[0])?.claim.phrase ??
-                    shims.get(key)?.phrase ??
-                    claims.ssh.get(key)?.phrase ??
-                    (ips.has(key) ? `is already used by ${ips.get(key)} on ${segmentLabel(n.vlan)}` : undefined);
-                if (phrase !== undefined) p.add(`${c.path}.ip`, text, phrase);
-                if (!ips.has(key)) ips.set(key, `${c.path}.ip`);
+                    shims.get(held)?.phrase ??
+                    claims.ssh.get(held)?.phrase ??
+                    (ips.has(held) ? `is already used by ${ips.get(held)} on ${segmentLabel(n.vlan)}` : undefined);
+                if (phrase !== undefined) p.add(`${c.path}.${key}`, text, phrase);
+                if (!ips.has(held)) ips.set(held, `${c.path}.${key}`);
             }
             if (c.mac !== undefined) {
                 const key = `${seg} ${c.mac}`;

@@ -12,7 +12,7 @@
 import { broadcastAddress, networkAddress, parseAddress, sliceAt, type Address, type Cidr } from "../net/addr";
 import { isIpv4Literal } from "../net/patterns";
 import type { CheckedHost } from "./hosts";
-import type { CheckedNetwork } from "./networks";
+import { poolsOf, type CheckedNetwork } from "./networks";
 import { entryLabel as label, type Problems } from "./problems";
 
 /** One engine's dynamic pool on a segment: what Docker on `host` may hand out on network `network`. */
@@ -20,7 +20,9 @@ interface Pool {
     readonly network: CheckedNetwork;
     readonly host: string;
     readonly block: Cidr;
-    /** Where the pool is configured: the slice, the network's ipRange, or its subnet. */
+    /** The subnet of the IPAM pool the block belongs to. */
+    readonly subnet: Cidr;
+    /** Where the pool is configured: the slice, the pool's ipRange, or its subnet. */
     readonly path: string;
     readonly sliced: boolean;
 }
@@ -46,18 +48,27 @@ function segmentLabel(vlan: number | undefined): string {
     return vlan === undefined ? "the untagged LAN segment" : `LAN segment vlan ${vlan}`;
 }
 
-/** Each engine's dynamic pool, by segment key. A sliced network's host without a valid slice has none (its problem is reported). */
+/**
+ * Each engine's dynamic IPv4 pools, by segment key: per IPv4 pool of a network, per host. A sliced
+ * network has one IPv4 pool (networks.ts); its host without a valid slice has none (its problem is
+ * reported). IPv6 pools have no slices: every container pins its ip6 (networks.ts).
+ */
 function pools(networks: readonly CheckedNetwork[]): Map<string, Pool[]> {
     const out = new Map<string, Pool[]>();
     for (const n of networks) {
-        if (!n.vlanOk || n.subnet === undefined) continue;
+        const v4 = poolsOf(n, "ipv4");
+        if (!n.vlanOk || v4.length === 0) continue;
         const list = out.get(segmentKey(n.vlan)) ?? [];
         for (const host of n.hosts) {
             if (n.slices !== undefined) {
                 const s = n.slices.find((x) => x.host === host);
-                if (s !== undefined) list.push({ network: n, host, block: s.block, path: s.path, sliced: true });
-            } else if (n.ipRange !== undefined) list.push({ network: n, host, block: n.ipRange, path: `${n.path}.ipRange`, sliced: false });
-            else list.push({ network: n, host, block: n.subnet, path: `${n.path}.subnet`, sliced: false });
+                if (s !== undefined) list.push({ network: n, host, block: s.block, subnet: v4[0].subnet, path: s.path, sliced: true });
+                continue;
+            }
+            for (const pool of v4) {
+                if (pool.ipRange !== undefined) list.push({ network: n, host, block: pool.ipRange, subnet: pool.subnet, path: `${pool.path}.ipRange`, sliced: false });
+                else list.push({ network: n, host, block: pool.subnet, subnet: pool.subnet, path: `${pool.path}.subnet`, sliced: false });
+            }
         }
         out.set(segmentKey(n.vlan), list);
     }
@@ -74,7 +85,9 @@ function fixedAddresses(hosts: readonly CheckedHost[], networks: readonly Checke
     };
     for (const n of networks) {
         if (!n.vlanOk) continue;
-        if (n.gateway !== undefined) put(n.vlan, { address: n.gateway, path: `${n.path}.gateway`, what: `the gateway of ${label(n)}`, network: n, kind: "gateway" });
+        for (const pool of n.pools) {
+            if (pool.gateway !== undefined) put(n.vlan, { address: pool.gateway, path: `${pool.path}.gateway`, what: `the gateway of ${label(n)}`, network: n, kind: "gateway" });
+        }
         for (const a of n.aux) {
             if (a.address !== undefined) put(n.vlan, { address: a.address, path: a.path, what: `reserved as ${a.path}`, network: n, kind: "aux" });
         }
@@ -99,11 +112,11 @@ function fixedAddresses(hosts: readonly CheckedHost[], networks: readonly Checke
 /** True when Docker on the pool's host holds `f` already on the pool's network, so it never hands it out. */
 function heldByEngine(pool: Pool, f: Fixed): boolean {
     const n = pool.network;
-    const subnet = n.subnet as Cidr;
+    const subnet = pool.subnet;
     if (f.address.equals(networkAddress(subnet))) return true;
     const broadcast = broadcastAddress(subnet);
     if (broadcast !== undefined && f.address.equals(broadcast)) return true;
-    if (n.gateway?.equals(f.address) === true) return true;
+    if (n.pools.some((x) => x.gateway?.equals(f.address) === true)) return true;
     if (n.aux.some((a) => a.address?.equals(f.address) === true)) return true;
     // A container of this network on this host holds its own address on this engine.
     return f.kind === "container" && f.network === n && f.host === pool.host;
@@ -131,19 +144,29 @@ export function checkSlicePlan(p: Problems, hosts: readonly CheckedHost[], netwo
  * a gateway at the bottom); the other rules then hold them to the fixed addresses.
  */
 function checkSlicedSpan(p: Problems, n: CheckedNetwork): void {
-    if (n.slicesWritten || n.hosts.length < 2 || n.subnet === undefined || !n.vlanOk) return;
-    const within = n.ipRange ?? sliceAt(n.subnet, n.subnet.prefix + 1, 1n);
+    const v4 = poolsOf(n, "ipv4");
+    if (n.slicesWritten || n.hosts.length < 2 || v4.length === 0 || !n.poolsComplete || !n.vlanOk) return;
+    const spans = `${label(n)} spans hosts ${n.hosts.join(", ")}`;
+    if (v4.length > 1) {
+        p.addBare(
+            n.path,
+            `has ${v4.length} IPv4 pools and spans hosts ${n.hosts.join(", ")}: each host's engine would hand out addresses on its own from the same pools, and slices divide one IPv4 pool; give each host its own network, or keep one IPv4 pool and slice it`,
+        );
+        return;
+    }
+    const pool = v4[0];
+    const within = pool.ipRange ?? sliceAt(pool.subnet, pool.subnet.prefix + 1, 1n);
     const bits = Math.ceil(Math.log2(n.hosts.length));
     const size = within === undefined ? undefined : within.prefix + bits;
     const slots = n.hosts.map((h, i) => `${h}: ${i}`).join(", ");
     const example =
         within === undefined || size === undefined || size > within.bits
             ? ""
-            : ` (e.g. ${n.ipRange === undefined ? `ipRange: ${within.toString()}, ` : ""}sliceSize: ${size}, slices: {${slots}})`;
-    const from = n.ipRange === undefined ? `its whole subnet ${n.subnet.toString()}` : `the same ipRange ${n.ipRange.toString()}`;
+            : ` (e.g. ${pool.ipRange === undefined ? `ipRange: ${within.toString()}, ` : ""}sliceSize: ${size}, slices: {${slots}})`;
+    const from = pool.ipRange === undefined ? `its whole subnet ${pool.subnet.toString()}` : `the same ipRange ${pool.ipRange.toString()}`;
     p.addBare(
         `${n.path}.slices`,
-        `is required: ${label(n)} spans hosts ${n.hosts.join(", ")}, and each host's engine hands out addresses on its own from ${from}, so two engines could give two containers the same address; give each host its own slice of the dynamic range${example}`,
+        `is required: ${spans}, and each host's engine hands out addresses on its own from ${from}, so two engines could give two containers the same address; give each host its own slice of the dynamic range${example}`,
     );
 }
 
@@ -196,7 +219,7 @@ function checkFixedOutside(p: Problems, pool: Pool, fixed: readonly Fixed[]): vo
 /** Rule: a slice leaves its engine at least one address to hand out, once what the engine holds there is taken away. */
 function checkCapacity(p: Problems, pool: Pool, fixed: readonly Fixed[]): void {
     const held = new Set<bigint>();
-    const subnet = pool.network.subnet as Cidr;
+    const subnet = pool.subnet;
     const candidates: Address[] = [networkAddress(subnet), ...(broadcastAddress(subnet) === undefined ? [] : [broadcastAddress(subnet) as Address])];
     for (const f of fixed) if (heldByEngine(pool, f)) candidates.push(f.address);
     for (const a of candidates) if (pool.block.contains(a)) held.add(a.value);

@@ -32,6 +32,7 @@ import {
 } from "./common";
 import { DRIFT_TOKEN_RE, HOST_PATHS, type PreflightSpec, type RenderedCommand, type ShellVars } from "./feature";
 import { checkFeature, FEATURE_KEY_RE, featureKey, fragmentPathOf, identityOf, keyOf, kindOf, type HostFeature } from "./registry";
+import { parseAddress, POOL_FAMILIES } from "../net/addr";
 import { ifNameProblem, isIpv4Literal } from "../net/patterns";
 import { assertHostName, assertIfName, assertOwner, assertToken, ShellValueError, shq, shStdinCommand, stdinScript, TOKEN_RE, wrapSh } from "./shell";
 
@@ -222,8 +223,8 @@ export const PROBE_COMMAND = shStdinCommand([]);
  * does not grow from one drift to the next.
  *
  * Then the host's own facts, on lines that cannot be read as a feature's (they start with `@`):
- * `@machine-id=<32 hex>` when /etc/machine-id holds one, and `@addr=<link> <ipv4>/<len>` for each
- * IPv4 address on each of `links` that exists (the host's parent and its VLAN sub-interfaces);
+ * `@machine-id=<32 hex>` when /etc/machine-id holds one, and `@addr=<link> <address>/<len>` for each
+ * IPv4 address and each global IPv6 address on each of `links` that exists (the host's parent and its VLAN sub-interfaces);
  * with a `parent`, `@parent=<link> mtu=<n> state=<operstate>` when that link exists and
  * `@parent=<link> absent` when it does not (no line without iproute2's `ip`); and
  * `@docker=<engine version> <API version>` when `docker version` answers within 10 s (no line when
@@ -280,9 +281,9 @@ export function renderProbe(host: string, features: readonly HostFeature[], link
 /** One IPv4 address the probe found on one of the host's links. */
 export interface ProbedAddress {
     readonly link: string;
-    /** Dotted quad. */
+    /** Dotted quad, or an IPv6 address in RFC 5952 text (a global one: the probe leaves out link-local addresses). */
     readonly address: string;
-    /** Prefix length, 0-32. */
+    /** Prefix length, 0-32 (IPv4) or 0-128 (IPv6). */
     readonly prefix: number;
 }
 
@@ -320,8 +321,8 @@ export interface ProbeReport {
 
 /** A probe's machine-id line: `@machine-id=` and exactly 32 lower-case hex digits. */
 export const PROBE_MACHINE_ID_RE = /^@machine-id=([0-9a-f]{32})$/;
-/** A probe's address line: `@addr=<link> <dotted quad>/<0-32>` (the link and address checked again, strictly). */
-export const PROBE_ADDR_RE = /^@addr=([A-Za-z0-9_.-]{1,15}) ([0-9.]{7,15})\/([0-9]|[12][0-9]|3[0-2])$/;
+/** A probe's address line: `@addr=<link> <dotted quad>/<0-32>` or `@addr=<link> <IPv6>/<0-128>` (the link, address and prefix checked again, strictly). */
+export const PROBE_ADDR_RE = /^@addr=([A-Za-z0-9_.-]{1,15}) ([0-9.]{7,15}|[0-9a-f:.]{2,45})\/(0|[1-9][0-9]{0,2})$/;
 /** A probe's parent line: `@parent=<link> absent` or `@parent=<link> mtu=<n> state=<OPERSTATE>`. */
 export const PROBE_PARENT_RE = /^@parent=([A-Za-z0-9_.-]{1,15}) (?:(absent)|mtu=([1-9][0-9]{0,5}) state=([A-Z]{2,16}))$/;
 /** A probe's Docker line: `@docker=<major>.<minor><rest of the version> <API major>.<API minor>`. */
@@ -364,10 +365,11 @@ export function parseProbeReport(stdout: string): ProbeReport {
         }
         if (line.startsWith("@addr=")) {
             const m = PROBE_ADDR_RE.exec(line);
-            if (m === null || ifNameProblem(m[1]) !== undefined || !isIpv4Literal(m[2])) {
+            const a = m === null ? undefined : parseAddress(m[2], POOL_FAMILIES);
+            if (m === null || ifNameProblem(m[1]) !== undefined || a?.ok !== true || Number(m[3]) > a.value.bits || (a.value.family === "ipv4" && !isIpv4Literal(m[2]))) {
                 throw new Error(`probe output: malformed address line ${JSON.stringify(line.slice(0, 80))}`);
             }
-            addresses.push({ link: m[1], address: m[2], prefix: Number(m[3]) });
+            addresses.push({ link: m[1], address: a.value.toString(), prefix: Number(m[3]) });
             continue;
         }
         const eq = line.indexOf("=");

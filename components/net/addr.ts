@@ -2,8 +2,10 @@
  * Address math for the stack: parsing addresses and CIDRs (with messages that say what is wrong
  * and what it should be), containment, overlap, network and broadcast addresses. Built on
  * `ip-num`; no resource imports. Types are family-neutral: an `Address` or `Cidr` is IPv4 or
- * IPv6; which families the stack accepts is one constant, `SUPPORTED_FAMILIES` (IPv4 today), and
- * an IPv6 value is recognized and reported as "not supported yet" rather than as garbage.
+ * IPv6. A parser takes the families its field accepts: `SUPPORTED_FAMILIES` (IPv4) by default —
+ * SSH targets, shims, slices — and `POOL_FAMILIES` (IPv4 and IPv6) for IPAM pools and the
+ * addresses inside them; a value of another family is recognized and reported as "not supported
+ * yet" rather than as garbage.
  */
 import { collapseIPv6Number, IPv4, IPv4CidrRange, IPv4Prefix, IPv6, IPv6CidrRange, IPv6Prefix, Validator } from "ip-num";
 import { isIpv4Literal, isIpv6Literal } from "./patterns";
@@ -11,8 +13,11 @@ import { isIpv4Literal, isIpv6Literal } from "./patterns";
 /** An IP address family. */
 export type IpFamily = "ipv4" | "ipv6";
 
-/** The families the stack accepts today; the others are recognized and refused as not supported yet. */
+/** The families a field accepts by default (SSH targets, shims, slices); the others are recognized and refused as not supported yet. */
 export const SUPPORTED_FAMILIES: readonly IpFamily[] = ["ipv4"];
+
+/** The families of an IPAM pool and of the addresses inside one (gateways, aux addresses, containers): IPv4 and IPv6 (dual stack). */
+export const POOL_FAMILIES: readonly IpFamily[] = ["ipv4", "ipv6"];
 
 const FAMILY_LABEL: Record<IpFamily, string> = { ipv4: "IPv4", ipv6: "IPv6" };
 const FAMILY_BITS: Record<IpFamily, number> = { ipv4: 32, ipv6: 128 };
@@ -141,6 +146,11 @@ export function detectFamily(s: string): IpFamily | undefined {
     return undefined;
 }
 
+/** `IPv4` or `IPv6`, as messages name a family. */
+export function familyLabel(f: IpFamily): string {
+    return FAMILY_LABEL[f];
+}
+
 function familiesLabel(families: readonly IpFamily[]): string {
     return families.map((f) => FAMILY_LABEL[f]).join(" or ");
 }
@@ -260,9 +270,24 @@ export const NON_LAN_IPV4: readonly NonLanBlock[] = [
     nonLan("255.255.255.255/32", "the limited broadcast (255.255.255.255)", "reaches every host on a link, never one"),
 ];
 
-/** The first NON_LAN_IPV4 block that `c` overlaps (lies in or covers), or undefined; none for IPv6. */
+function nonLan6(cidr: string, name: string, why: string): NonLanBlock {
+    const r = parseCidr(cidr, ["ipv6"]);
+    if (!r.ok) throw new Error(`internal: ${cidr} ${r.problem}`);
+    return { block: r.value, name, why, hostAddress: false };
+}
+
+/** The IPv6 blocks no LAN subnet may touch (RFC 4291, RFC 6890), lowest first. */
+export const NON_LAN_IPV6: readonly NonLanBlock[] = [
+    nonLan6("::/128", "the unspecified address (::)", "is never a host's address"),
+    nonLan6("::1/128", "loopback (::1)", "never leaves a host"),
+    nonLan6("::ffff:0:0/96", "IPv4-mapped addresses (::ffff:0:0/96)", "stand for IPv4 hosts, not IPv6 ones"),
+    nonLan6("fe80::/10", "link-local (fe80::/10)", "is every link's own, which the kernel gives each interface and no LAN routes"),
+    nonLan6("ff00::/8", "multicast (ff00::/8)", "addresses groups, not hosts"),
+];
+
+/** The first NON_LAN_IPV4 or NON_LAN_IPV6 block (of `c`'s family) that `c` overlaps (lies in or covers), or undefined. */
 export function nonLanBlockOverlapping(c: Cidr): NonLanBlock | undefined {
-    return NON_LAN_IPV4.find((b) => b.block.overlaps(c));
+    return (c.family === "ipv4" ? NON_LAN_IPV4 : NON_LAN_IPV6).find((b) => b.block.overlaps(c));
 }
 
 /** The NON_LAN_IPV4 block holding `a` when no host may have an address there, or undefined. */

@@ -10,12 +10,35 @@
  * Nothing is derived from the order or the number of hosts, so adding a host, removing one, or
  * reordering them leaves every other host's Docker network inputs as they were.
  */
-import type { NetworkModel, StackModel } from "../config/model";
+import type { IpamPoolModel, NetworkModel, StackModel } from "../config/model";
+import { parseAddress, parseCidr, POOL_FAMILIES } from "../net/addr";
 import { isIpv4Literal } from "../net/patterns";
 
-/** The `ipRange` host `host`'s Docker network gets for network `n`: its slice, else the network's ipRange, else none (the whole subnet). */
+/**
+ * The `ipRange` host `host`'s Docker network gets for network `n`'s pool that slices divide (its
+ * one IPv4 pool, config/networks.ts): its slice, else that pool's ipRange, else none (the whole subnet).
+ */
 export function hostIpRange(n: NetworkModel, host: string): string | undefined {
-    return n.slices?.[host] ?? n.ipam[0]?.ipRange;
+    return n.slices?.[host] ?? n.ipam.find((p) => {
+        const s = parseCidr(p.subnet, POOL_FAMILIES);
+        return s.ok && s.value.family === "ipv4";
+    })?.ipRange;
+}
+
+/** True when `block` (a CIDR) lies inside the pool's subnet. */
+function inPool(pool: IpamPoolModel, block: string): boolean {
+    const s = parseCidr(pool.subnet, POOL_FAMILIES);
+    const b = parseCidr(block, POOL_FAMILIES);
+    return s.ok && b.ok && s.value.contains(b.value);
+}
+
+/**
+ * The blocks host `host`'s engine hands out from on network `n`, one per pool in ipam order: the
+ * host's slice for the pool that holds it, else the pool's ipRange, else its whole subnet.
+ */
+export function hostPools(n: NetworkModel, host: string): string[] {
+    const slice = n.slices?.[host];
+    return n.ipam.map((p) => (slice !== undefined && inPool(p, slice) ? slice : (p.ipRange ?? p.subnet)));
 }
 
 /** One segment of the plan (stack output `addressPlan.<segment>`). */
@@ -24,9 +47,12 @@ export interface SegmentPlan {
     readonly vlan: number | null;
     /** The subnets of the networks on the segment, sorted, each once. */
     readonly subnets: readonly string[];
-    /** Per network, per host: the block that host's engine hands out from (its slice, the ipRange, or the whole subnet). */
-    readonly pools: Readonly<Record<string, Readonly<Record<string, string>>>>;
-    /** Fixed addresses on the segment, by address: who holds each (sorted by address; several holders joined by `; `). */
+    /**
+     * Per network, per host: the blocks that host's engine hands out from, one per IPAM pool in the
+     * network's order (IPv4 and IPv6): its slice, the pool's ipRange, or the pool's whole subnet.
+     */
+    readonly pools: Readonly<Record<string, Readonly<Record<string, readonly string[]>>>>;
+    /** Fixed addresses on the segment, by address: who holds each (IPv4 first, each family sorted by address; several holders joined by `; `). */
     readonly fixed: Readonly<Record<string, string>>;
 }
 
@@ -35,13 +61,18 @@ export function segmentName(vlan: number | undefined): string {
     return vlan === undefined ? "untagged" : `vlan${vlan}`;
 }
 
-function ipv4Value(a: string): number {
-    return a.split(".").reduce((v, o) => v * 256 + Number(o), 0);
+/** Orders address texts: IPv4 before IPv6, then by value. */
+function byAddress(x: string, y: string): number {
+    const a = parseAddress(x, POOL_FAMILIES);
+    const b = parseAddress(y, POOL_FAMILIES);
+    if (!a.ok || !b.ok) return x < y ? -1 : x > y ? 1 : 0;
+    if (a.value.family !== b.value.family) return a.value.family === "ipv4" ? -1 : 1;
+    return a.value.value < b.value.value ? -1 : a.value.value > b.value.value ? 1 : 0;
 }
 
 /** The address plan of every segment that carries a network, by segment name (`untagged`, `vlan50`). */
 export function addressPlan(model: StackModel): Record<string, SegmentPlan> {
-    const segs = new Map<string, { vlan: number | undefined; subnets: Set<string>; pools: Record<string, Record<string, string>>; fixed: Map<string, string[]> }>();
+    const segs = new Map<string, { vlan: number | undefined; subnets: Set<string>; pools: Record<string, Record<string, string[]>>; fixed: Map<string, string[]> }>();
     const seg = (vlan: number | undefined) => {
         const key = segmentName(vlan);
         let s = segs.get(key);
@@ -58,9 +89,8 @@ export function addressPlan(model: StackModel): Record<string, SegmentPlan> {
     };
     for (const n of model.networks) {
         const s = seg(n.vlan);
-        const pool = n.ipam[0];
         for (const p of n.ipam) s.subnets.add(p.subnet);
-        s.pools[n.name] = Object.fromEntries(n.hosts.map((h) => [h, hostIpRange(n, h) ?? pool.subnet]));
+        s.pools[n.name] = Object.fromEntries(n.hosts.map((h) => [h, hostPools(n, h)]));
     }
     const vlanOf = new Map(model.networks.map((n) => [n.name, n.vlan]));
     for (const n of model.networks) {
@@ -68,7 +98,12 @@ export function addressPlan(model: StackModel): Record<string, SegmentPlan> {
         for (const [k, a] of Object.entries(n.auxAddresses)) hold(n.vlan, a, `aux ${k} of ${n.name}`);
         // A container holds an address on each of its networks: this one, and those it joins.
         for (const c of n.containers) {
-            for (const att of c.attachments) hold(vlanOf.get(att.network), att.ipv4Address, `container ${c.name} of ${att.network} on ${c.host}`);
+            // A container holds its addresses on each of its networks: this one, and those it joins.
+            for (const att of c.attachments) {
+                const vlan = vlanOf.get(att.network);
+                hold(vlan, att.ipv4Address, `container ${c.name} of ${att.network} on ${c.host}`);
+                if (att.ipv6Address !== undefined) hold(vlan, att.ipv6Address, `container ${c.name} of ${att.network} on ${c.host}`);
+            }
         }
     }
     for (const h of model.hosts) {
@@ -79,7 +114,7 @@ export function addressPlan(model: StackModel): Record<string, SegmentPlan> {
     for (const key of [...segs.keys()].sort()) {
         const s = segs.get(key) as NonNullable<ReturnType<typeof segs.get>>;
         const fixed: Record<string, string> = {};
-        for (const a of [...s.fixed.keys()].sort((x, y) => ipv4Value(x) - ipv4Value(y))) fixed[a] = [...new Set(s.fixed.get(a))].join("; ");
+        for (const a of [...s.fixed.keys()].sort(byAddress)) fixed[a] = [...new Set(s.fixed.get(a))].join("; ");
         out[key] = { vlan: s.vlan ?? null, subnets: [...s.subnets].sort(), pools: s.pools, fixed };
     }
     return out;

@@ -4,7 +4,7 @@
  */
 import type * as docker from "@pulumi/docker";
 import type { IpamPoolModel } from "../config/model";
-import { parseAddress, parseCidr, type Cidr } from "../net/addr";
+import { parseAddress, parseCidr, POOL_FAMILIES, type Cidr } from "../net/addr";
 import { problemsOf } from "../net/problems";
 
 /**
@@ -25,19 +25,36 @@ export interface NetworkSpec {
     readonly ipam: readonly IpamPoolModel[];
     readonly auxAddresses?: Readonly<Record<string, string>>;
     readonly hosts: readonly { readonly name: string; readonly ipRange?: string }[];
-    readonly containers?: readonly { readonly name: string; readonly host: string; readonly joins?: readonly { readonly ipv4Address: string; readonly defaultRoute?: boolean }[] }[];
+    readonly containers?: readonly {
+        readonly name: string;
+        readonly host: string;
+        readonly ipv6Address?: string;
+        readonly joins?: readonly { readonly ipv4Address: string; readonly ipv6Address?: string; readonly defaultRoute?: boolean }[];
+    }[];
+}
+
+/** What planNetwork gives: every problem, or the IPAM config and whether the network is dual stack. */
+export interface NetworkPlan {
+    readonly problems: readonly string[];
+    readonly ipam?: docker.types.input.NetworkIpamConfig[];
+    readonly ipamByHost?: ReadonlyMap<string, docker.types.input.NetworkIpamConfig[]>;
+    /**
+     * True when a pool is IPv6: the docker.Network then gets `ipv6: true` (Docker's `--ipv6`,
+     * without which the engine refuses an IPv6 pool). Only then: sending `ipv6: false` to the
+     * networks of existing stacks would be an input change, and every input of a docker.Network
+     * replaces it.
+     */
+    readonly ipv6?: boolean;
 }
 
 /**
  * Either every problem with a network's arguments (each `MacvlanNetwork <name>: …`), or its IPAM
  * config: `ipam` as the pools say, and `ipamByHost`, what each host's Docker network gets: the
- * same, except that a host's `ipRange` (its slice) replaces the ipRange of the pool whose subnet
- * holds it. A host without one gets `ipam` exactly.
+ * same, except that a host's `ipRange` (its slice, IPv4) replaces the ipRange of the pool whose
+ * subnet holds it; the other pools (an IPv6 pool, a second IPv4 pool) are sent as they are. A host
+ * without one gets `ipam` exactly.
  */
-export function planNetwork(
-    name: string,
-    spec: NetworkSpec,
-): { readonly problems: readonly string[]; readonly ipam?: docker.types.input.NetworkIpamConfig[]; readonly ipamByHost?: ReadonlyMap<string, docker.types.input.NetworkIpamConfig[]> } {
+export function planNetwork(name: string, spec: NetworkSpec): NetworkPlan {
     const problems: string[] = [];
     if (spec.ipam.length === 0) problems.push(`MacvlanNetwork ${name}: needs at least one IPAM pool`);
     const hostNames = new Set(spec.hosts.map((h) => h.name));
@@ -60,7 +77,7 @@ export function planNetwork(
             continue;
         }
         const r = parseCidr(h.ipRange);
-        const at = r.ok ? spec.ipam.findIndex((p) => { const s = parseCidr(p.subnet); return s.ok && s.value.contains(r.value); }) : -1;
+        const at = r.ok ? spec.ipam.findIndex((p) => { const s = parseCidr(p.subnet, POOL_FAMILIES); return s.ok && s.value.contains(r.value); }) : -1;
         if (!r.ok) problems.push(`MacvlanNetwork ${name}: host ${h.name}'s ipRange ${h.ipRange} ${r.problem}`);
         else if (at < 0) problems.push(`MacvlanNetwork ${name}: host ${h.name}'s ipRange ${h.ipRange} is not inside any subnet`);
         else {
@@ -71,7 +88,24 @@ export function planNetwork(
             ipamByHost.set(h.name, ipam.configs.map((c, i) => (i === at ? { ...c, ipRange: h.ipRange } : c)));
         }
     }
-    return problems.length > 0 || Array.isArray(ipam) ? { problems } : { problems, ipam: ipam.configs, ipamByHost };
+    const families = spec.ipam.map((p) => {
+        const c = parseCidr(p.subnet, POOL_FAMILIES);
+        return c.ok ? c.value.family : undefined;
+    });
+    const ipv6 = families.includes("ipv6");
+    if (ipv6 && !families.includes("ipv4")) problems.push(`MacvlanNetwork ${name}: has an IPv6 pool but no IPv4 pool; IPv6 is supported as dual stack only`);
+    // A container's IPv6 address: an IPv6 address inside an IPv6 pool (Docker: "does not belong to any of this network's subnets").
+    for (const c of spec.containers ?? []) {
+        if (c.ipv6Address === undefined) continue;
+        const a = parseAddress(c.ipv6Address, POOL_FAMILIES);
+        if (!a.ok) problems.push(`MacvlanNetwork ${name}: container ${c.name}'s ipv6Address ${c.ipv6Address} ${a.problem}`);
+        else if (a.value.family !== "ipv6") problems.push(`MacvlanNetwork ${name}: container ${c.name}'s ipv6Address ${c.ipv6Address} is not an IPv6 address`);
+        else if (!spec.ipam.some((p) => { const s = parseCidr(p.subnet, POOL_FAMILIES); return s.ok && s.value.contains(a.value); })) {
+            problems.push(`MacvlanNetwork ${name}: container ${c.name}'s ipv6Address ${c.ipv6Address} is not inside any IPv6 pool`);
+        }
+    }
+    if (problems.length > 0 || Array.isArray(ipam)) return { problems };
+    return { problems, ipam: ipam.configs, ipamByHost, ipv6 };
 }
 
 /**
@@ -90,13 +124,13 @@ export function ipamConfigs(name: string, pools: readonly IpamPoolModel[], aux: 
 function ipamProblemsOr(name: string, pools: readonly IpamPoolModel[], aux: Readonly<Record<string, string>>): string[] | { configs: docker.types.input.NetworkIpamConfig[] } {
     const problems: string[] = [];
     const subnets = pools.map((p) => {
-        const c = parseCidr(p.subnet);
+        const c = parseCidr(p.subnet, POOL_FAMILIES);
         if (!c.ok) problems.push(`MacvlanNetwork ${name}: subnet ${p.subnet} ${c.problem}`);
         return c.ok ? c.value : undefined;
     });
     const auxByPool: Record<string, string>[] = pools.map(() => ({}));
     for (const key of Object.keys(aux).sort()) {
-        const a = parseAddress(aux[key]);
+        const a = parseAddress(aux[key], POOL_FAMILIES);
         const at = a.ok ? subnets.findIndex((s) => s !== undefined && s.contains(a.value)) : -1;
         if (at < 0) problems.push(`MacvlanNetwork ${name}: aux address ${key} ${aux[key]} is not inside any subnet`);
         else auxByPool[at][key] = aux[key];

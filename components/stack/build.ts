@@ -35,9 +35,11 @@ export interface HostStackOutputs {
 export interface ContainerStackOutputs {
     readonly host: string;
     readonly ip: string;
+    /** The pinned IPv6 address, on a dual-stack network. */
+    readonly ip6?: string;
     readonly mac: string;
     /** Its further networks, with its address and MAC on each; absent when it joins none. */
-    readonly joins?: readonly { readonly network: pulumi.Input<string>; readonly ip: string; readonly mac: string }[];
+    readonly joins?: readonly { readonly network: pulumi.Input<string>; readonly ip: string; readonly ip6?: string; readonly mac: string }[];
     readonly id: pulumi.Output<string>;
 }
 
@@ -131,6 +133,7 @@ function networkContainers(network: NetworkModel, names: NetworkNames): MacvlanN
             host: c.host,
             image: c.image,
             ipv4Address: att.ipv4Address,
+            ...(att.ipv6Address === undefined ? {} : { ipv6Address: att.ipv6Address }),
             mac: att.mac,
             ...(joins.length === 0
                 ? {}
@@ -138,6 +141,7 @@ function networkContainers(network: NetworkModel, names: NetworkNames): MacvlanN
                       joins: joins.map((a) => ({
                           network: names.get(a.network, c.host),
                           ipv4Address: a.ipv4Address,
+                          ...(a.ipv6Address === undefined ? {} : { ipv6Address: a.ipv6Address }),
                           mac: a.mac,
                           ...(c.defaultRoute === a.network ? { defaultRoute: true } : {}),
                       })),

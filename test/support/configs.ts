@@ -60,7 +60,8 @@ function addressesIn(v: unknown, out: Address[] = []): Address[] {
 
 /**
  * The networks, each one that spans several hosts (its `hosts`, else every host entry with a
- * string name) and has a valid `subnet` (and `ipRange`, when given) but no `slices`/`sliceSize`
+ * string name) and has one valid IPv4 `subnet` (and `ipRange`, when given: the shorthand, or one
+ * IPv4 pool of `ipam`) but no `slices`/`sliceSize`
  * given a /29 per host: the highest blocks of its ipRange (else its subnet) that hold no address
  * the config writes anywhere and overlap no slice given before. Out of the way of every rule but
  * the slices' own; a network where that cannot be done is left as it is.
@@ -74,9 +75,11 @@ function fixtureSlices(hosts: unknown[], networks: unknown[]): unknown[] {
         const n = raw as Raw;
         if ("slices" in n || "sliceSize" in n) return n;
         const span = Array.isArray(n["hosts"]) ? (n["hosts"] as unknown[]).filter((h): h is string => typeof h === "string") : named;
-        if (span.length < 2 || typeof n["subnet"] !== "string") return n;
-        const subnet = parseCidr(n["subnet"]);
-        const range = typeof n["ipRange"] === "string" ? parseCidr(n["ipRange"]) : subnet;
+        // The one-pool shorthand, or an `ipam` list with one IPv4 pool (slices divide an IPv4 pool).
+        const v4 = Array.isArray(n["ipam"]) ? (n["ipam"] as Raw[]).filter((x) => typeof x?.["subnet"] === "string" && !String(x["subnet"]).includes(":")) : [n];
+        if (span.length < 2 || v4.length !== 1 || typeof v4[0]["subnet"] !== "string") return n;
+        const subnet = parseCidr(v4[0]["subnet"]);
+        const range = typeof v4[0]["ipRange"] === "string" ? parseCidr(v4[0]["ipRange"]) : subnet;
         if (!subnet.ok || !range.ok || range.value.prefix > 29) return n;
         const slices: Record<string, string> = {};
         let k = (range.value.size >> 3n) - 1n;

@@ -47,6 +47,9 @@ function config(lab: Lab): Record<string, unknown> {
                 vlan: 60,
                 subnet: "198.18.60.0/24",
                 gateway: "198.18.60.1",
+                ipRange: "198.18.60.128/25",
+                sliceSize: 26,
+                slices: { vlan1: 0, vlan2: 1 },
                 containers: [
                     // Connected to mn_v60 first, default route from mn_v50 (the name that sorts first).
                     { name: "m1", host: "vlan1", image: IMAGE, command: SLEEP, ip: "198.18.60.11", networks: [{ network: "mn_v50", ip: "198.18.50.11" }], defaultRoute: "mn_v50" },
@@ -57,6 +60,9 @@ function config(lab: Lab): Record<string, unknown> {
                 vlan: 50,
                 subnet: "198.18.50.0/24",
                 gateway: "198.18.50.1",
+                ipRange: "198.18.50.128/25",
+                sliceSize: 26,
+                slices: { vlan1: 0, vlan2: 1 },
                 containers: [{ name: "m2", host: "vlan2", image: IMAGE, command: SLEEP, ip: "198.18.50.12", networks: [{ network: "mn_v60", ip: "198.18.60.12" }] }],
             },
         ],

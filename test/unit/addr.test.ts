@@ -1,6 +1,6 @@
 import * as assert from "node:assert/strict";
 import fc from "fast-check";
-import { Address, Cidr, NON_LAN_IPV4, SUPPORTED_FAMILIES, broadcastAddress, contains, detectFamily, networkAddress, nonHostBlockOf, nonLanBlockOverlapping, nthAddress, overlaps, parseAddress, parseCidr } from "../../components/net/addr";
+import { Address, Cidr, NON_LAN_IPV4, NON_LAN_IPV6, POOL_FAMILIES, SUPPORTED_FAMILIES, broadcastAddress, contains, detectFamily, networkAddress, nonHostBlockOf, nonLanBlockOverlapping, nthAddress, overlaps, parseAddress, parseCidr } from "../../components/net/addr";
 
 function addr(s: string): Address {
     const r = parseAddress(s);
@@ -16,8 +16,9 @@ const v4 = (n: number) => Address.fromValue("ipv4", BigInt(n));
 const toInt = (s: string) => s.split(".").reduce((acc, o) => acc * 256 + Number(o), 0);
 
 describe("addr", () => {
-    it("supports IPv4 only, today", () => {
+    it("takes IPv4 by default, and both families for IPAM pools and the addresses in them", () => {
         assert.deepEqual(SUPPORTED_FAMILIES, ["ipv4"]);
+        assert.deepEqual(POOL_FAMILIES, ["ipv4", "ipv6"]);
     });
 
     it("detects the family of addresses and CIDRs", () => {
@@ -261,6 +262,41 @@ describe("addr", () => {
                     assert.equal(nonLanBlockOverlapping(c), hit);
                 }),
             );
+        });
+    });
+
+    describe("IPv6 blocks no LAN may hold", () => {
+        const c6 = (s: string): Cidr => {
+            const r = parseCidr(s, POOL_FAMILIES);
+            if (!r.ok) throw new Error(`${s} ${r.problem}`);
+            return r.value;
+        };
+        it("lists the unspecified address, loopback, IPv4-mapped, link-local and multicast, and finds the one a subnet touches", () => {
+            assert.deepEqual(NON_LAN_IPV6.map((b) => b.block.toString()), ["::/128", "::1/128", "::ffff:0:0/96", "fe80::/10", "ff00::/8"]);
+            assert.equal(nonLanBlockOverlapping(c6("fe80::/64"))?.block.toString(), "fe80::/10");
+            assert.equal(nonLanBlockOverlapping(c6("fe00::/7"))?.block.toString(), "fe80::/10");
+            assert.equal(nonLanBlockOverlapping(c6("ff02::/16"))?.block.toString(), "ff00::/8");
+            assert.equal(nonLanBlockOverlapping(c6("::/64"))?.block.toString(), "::/128");
+            for (const ok of ["2001:db8::/32", "2001:db8::/64", "fd00::/8", "fc00::/7", "fec0::/10", "::2/127"]) assert.equal(nonLanBlockOverlapping(c6(ok)), undefined, ok);
+            // An IPv4 block is checked against the IPv4 list only.
+            assert.equal(nonLanBlockOverlapping(cidr("198.51.100.0/24")), undefined);
+        });
+
+        it("agrees with interval math on random IPv6 blocks", () => {
+            fc.assert(
+                fc.property(fc.bigInt({ min: 0n, max: (1n << 128n) - 1n }), fc.integer({ min: 0, max: 128 }), fc.constantFrom(0n, 0xfe80n << 112n, 0xff00n << 112n, 0xffffn << 32n), (n, prefix, near) => {
+                    // Half the draws land next to a listed block.
+                    const value = n % 2n === 0n ? n : (near + (n >> 100n)) & ((1n << 128n) - 1n);
+                    const c = Cidr.containing(Address.fromValue("ipv6", value), prefix);
+                    const hit = NON_LAN_IPV6.find((b) => b.block.first().value <= c.last().value && c.first().value <= b.block.last().value);
+                    assert.equal(nonLanBlockOverlapping(c), hit);
+                }),
+            );
+        });
+
+        it("an IPv6 block has no broadcast: its last address is an ordinary one", () => {
+            assert.equal(broadcastAddress(c6("2001:db8::/64")), undefined);
+            assert.equal(networkAddress(c6("2001:db8::/64")).toString(), "2001:db8::");
         });
     });
 });

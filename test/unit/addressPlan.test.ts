@@ -54,6 +54,13 @@ describe("address plan: slices (config rules)", () => {
         ]);
         // The example is what it says: applied, the config passes.
         expectValid(rawCfg([node1(), node2(), node3()], [pubNet({ ipRange: "198.51.100.160/27", sliceSize: 29, slices: { node1: 0, node2: 1, node3: 2 } })]));
+        // Several IPv4 pools on several hosts: slices divide one pool, so this cannot be made safe.
+        expectProblems(
+            rawCfg([node1(), node2()], [{ name: "multi", ipam: [{ subnet: "198.51.100.0/24", gateway: "198.51.100.1" }, { subnet: "192.0.2.0/24", gateway: "192.0.2.1" }] }]),
+            [
+                "networks[0] has 2 IPv4 pools and spans hosts node1, node2: each host's engine would hand out addresses on its own from the same pools, and slices divide one IPv4 pool; give each host its own network, or keep one IPv4 pool and slice it",
+            ],
+        );
         // One host: its engine is the only one handing out its range.
         expectValid(rawCfg([node1(), node2()], [pubNet({ hosts: ["node2"] })]));
     });
@@ -226,7 +233,7 @@ describe("address plan: the plan and the component", () => {
             untagged: {
                 vlan: null,
                 subnets: ["198.51.100.0/24"],
-                pools: { pub_net: { node1: "198.51.100.160/28", node2: "198.51.100.176/28" } },
+                pools: { pub_net: { node1: ["198.51.100.160/28"], node2: ["198.51.100.176/28"] } },
                 fixed: {
                     "198.51.100.1": "gateway of pub_net",
                     "198.51.100.12": "container web of pub_net on node1",
@@ -286,6 +293,6 @@ describe("address plan: stable under adding and removing hosts (index.ts under m
     it("exports the plan as the addressPlan stack output", async () => {
         const { outputs } = await runProgram(stack(["node1", "node2"]));
         const plan = (outputs as { addressPlan: Record<string, { pools: unknown }> }).addressPlan;
-        assert.deepEqual(plan.untagged.pools, { pub_net: { node1: "198.51.100.128/28", node2: "198.51.100.144/28" } });
+        assert.deepEqual(plan.untagged.pools, { pub_net: { node1: ["198.51.100.128/28"], node2: ["198.51.100.144/28"] } });
     });
 });

@@ -397,15 +397,16 @@ describe("hostScripts: renderProbe and parseProbeOutput", () => {
         assert.throws(() => renderProbe("node1", [], ["eth0", "eth0"]), (e: unknown) => e instanceof ShellValueError && /^links "eth0 eth0" lists a link twice/.test(e.message));
     });
 
-    it("parses the facts strictly: @machine-id=<32 hex> once, @addr=<ifname> <ipv4>/<0-32>; other @ lines are chatter", () => {
+    it("parses the facts strictly: @machine-id=<32 hex> once, @addr=<ifname> <ipv4>/<0-32> or <ipv6>/<0-128> (canonical text); other @ lines are chatter", () => {
         const id = "0123456789abcdef0123456789abcdef";
-        const r = parseProbeReport(`@motd hello\npromisc-eth0=tok\n@machine-id=${id}\r\n@addr=eth0 198.51.100.21/24\n@addr=eth0.50 203.0.113.7/32\n@addr=eth0 10.0.0.1/0\n`);
+        const r = parseProbeReport(`@motd hello\npromisc-eth0=tok\n@machine-id=${id}\r\n@addr=eth0 198.51.100.21/24\n@addr=eth0.50 203.0.113.7/32\n@addr=eth0 10.0.0.1/0\n@addr=eth0 2001:db8:0::0:1/64\n`);
         assert.deepEqual([...r.tokens], [["promisc-eth0", "tok"]]);
         assert.equal(r.machineId, id);
         assert.deepEqual(r.addresses, [
             { link: "eth0", address: "198.51.100.21", prefix: 24 },
             { link: "eth0.50", address: "203.0.113.7", prefix: 32 },
             { link: "eth0", address: "10.0.0.1", prefix: 0 },
+            { link: "eth0", address: "2001:db8::1", prefix: 64 },
         ]);
         assert.deepEqual(parseProbeReport("promisc-eth0=tok\n"), { tokens: new Map([["promisc-eth0", "tok"]]), addresses: [] }, "no machine id: none reported");
         const bad: Array<[string, RegExp]> = [
@@ -422,7 +423,11 @@ describe("hostScripts: renderProbe and parseProbeOutput", () => {
             ["@addr=all 198.51.100.21/24", /malformed address line/],
             ["@addr=a-very-long-interface0 198.51.100.21/24", /malformed address line/],
             ["@addr=eth0;x 198.51.100.21/24", /malformed address line/],
-            ["@addr=eth0 2001:db8::1/64", /malformed address line/],
+            ["@addr=eth0 2001:db8::1/129", /malformed address line/],
+            ["@addr=eth0 2001:db8::1", /malformed address line/],
+            ["@addr=eth0 2001:db8:::1/64", /malformed address line/],
+            ["@addr=eth0 2001:DB8::1/64", /malformed address line/],
+            ["@addr=eth0 2001:db8::1/064", /malformed address line/],
             ["@addr=eth0 198.51.100.21/24 extra", /malformed address line/],
         ];
         for (const [text, want] of bad) assert.throws(() => parseProbeReport(text), want, text);

@@ -101,7 +101,7 @@ describe("containers on several macvlan networks", () => {
                 [
                     "networks[0].containers[1].networks[0].ip is required",
                     'networks[0].containers[2].networks[0] "lan50" must be a map, not a string',
-                    "networks[0].containers[3].networks[0].mca is not a known key of a joined network; did you mean mac? known keys: network, ip, mac",
+                    "networks[0].containers[3].networks[0].mca is not a known key of a joined network; did you mean mac? known keys: network, ip, ip6, mac",
                     "networks[0].containers[0].networks[0].ip 203.0.113.20 does not belong to subnet 192.0.2.0/24",
                     "networks[0].containers[2].defaultRoute lan50 is not one of the container's networks (lan60): name the network whose gateway gives its default route",
                     "networks[0].containers[3].networks[0].ip 192.0.2.255 is the broadcast address of subnet 192.0.2.0/24",
@@ -183,6 +183,35 @@ describe("containers on several macvlan networks", () => {
                 const old = new Map([["node1", { version: "20.10.24+dfsg1", apiVersion: "1.41" }]]);
                 assert.throws(() => parseStackConfig(raw, {}, { probed: old }), /host node1 runs Docker 20\.10\.24\+dfsg1 \(API 1\.41, found by the probe\): Docker before 28 has no gateway priority/);
             });
+        });
+    });
+
+    describe("joining a dual-stack network", () => {
+        const dual = (over: Raw = {}): Raw => ({ name: "lan50", vlan: 50, ipam: [{ subnet: "192.0.2.0/24", gateway: "192.0.2.1" }, { subnet: "2001:db8:50::/64", gateway: "2001:db8:50::1" }], ...over });
+
+        it("pins the join's ip6 in the joined network's IPv6 pool, into the model and the container's endpoint", async () => {
+            const raw = cfg(hosts({ dockerVersion: "28.0" }), [lan60({ containers: [app({ networks: [{ network: "lan50", ip: "192.0.2.10", ip6: "2001:db8:50::10" }] })] }), dual()]);
+            assert.deepEqual(parseStackConfig(raw).networks[0].containers[0].attachments[1], { network: "lan50", ipv4Address: "192.0.2.10", ipv6Address: "2001:db8:50::10", mac: "02:42:c0:00:02:0a" });
+            reset();
+            await runUnderMocks(() => buildStack(parseStackConfig(raw), { privateKey: "k" }).outputs);
+            assert.deepEqual((unwrapSecrets(byName(recorded, "lan60-node1-app").inputs["networksAdvanced"]) as unknown[])[1], {
+                name: "lan50",
+                ipv4Address: "192.0.2.10",
+                ipv6Address: "2001:db8:50::10",
+                macAddress: "02:42:c0:00:02:0a",
+            });
+        });
+
+        it("requires the join's ip6 where the joined network has an IPv6 pool, and refuses it where it has none or outside the pool", () => {
+            expectProblems(cfg(hosts({ dockerVersion: "28.0" }), [lan60({ containers: [app()] }), dual()]), [
+                "networks[0].containers[0].networks[0].ip6 is required: networks[1] has an IPv6 pool (2001:db8:50::/64), and without a pinned address each host's engine picks the pool's first free one, the same on every host",
+            ]);
+            expectProblems(cfg(hosts({ dockerVersion: "28.0" }), [lan60({ containers: [app({ networks: [{ network: "lan50", ip: "192.0.2.10", ip6: "2001:db8:99::10" }] })] }), dual()]), [
+                "networks[0].containers[0].networks[0].ip6 2001:db8:99::10 does not belong to subnet 2001:db8:50::/64",
+            ]);
+            expectProblems(cfg(hosts({ dockerVersion: "28.0" }), [lan60({ containers: [app({ networks: [{ network: "lan50", ip: "192.0.2.10", ip6: "2001:db8:50::10" }] })] }), lan50()]), [
+                "networks[0].containers[0].networks[0].ip6 2001:db8:50::10 is given, but networks[1] has no IPv6 pool; add one to networks[1].ipam, or remove it",
+            ]);
         });
     });
 

@@ -12,8 +12,8 @@ import { cfg, ED25519, expectProblems, node1, node2, problemsOf, pubNet, web, wi
 
 
 const HOST_KEYS = "name, address, port, user, hostKey, parent, promisc, ipForward, vlans, shim, dockerVersion";
-const NETWORK_KEYS = "name, vlan, mode, subnet, gateway, ipRange, sliceSize, slices, auxAddresses, hosts, containers";
-const CONTAINER_KEYS = "name, host, image, ip, mac, networks, defaultRoute, command, env, secretEnv, restart";
+const NETWORK_KEYS = "name, vlan, mode, subnet, gateway, ipRange, ipam, sliceSize, slices, auxAddresses, hosts, containers";
+const CONTAINER_KEYS = "name, host, image, ip, ip6, mac, networks, defaultRoute, command, env, secretEnv, restart";
 
 describe("validate", () => {
     describe("MacvlanConfigError", () => {
@@ -413,7 +413,7 @@ describe("validate", () => {
         it("requires name, subnet and gateway", () => {
             expectProblems(cfg([node1()], [{}]), [
                 "networks[0].name is required",
-                "networks[0].subnet is required",
+                "networks[0].subnet is required (or networks[0].ipam, a list of pools {subnet, gateway, ipRange})",
                 "networks[0].gateway is required: the LAN's real router (Docker before 29 invents one when it is missing, and 29+ gives the containers no default route)",
             ]);
         });
@@ -438,12 +438,11 @@ describe("validate", () => {
         it("says what a subnet with host bits should be", () => {
             expectProblems(cfg([node1()], [pubNet({ subnet: "198.51.100.1/24", gateway: "198.51.100.2" })]), ["networks[0].subnet 198.51.100.1/24 has host bits set; did you mean 198.51.100.0/24?"]);
         });
-        it("refuses malformed and IPv6 subnets", () => {
+        it("refuses malformed subnets", () => {
             const cases: [string, string][] = [
                 ["198.51.100.0", "networks[0].subnet 198.51.100.0 has no prefix length; write it as <address>/<prefix length>, like 198.51.100.0/24"],
                 ["198.51.100.0/33", "networks[0].subnet 198.51.100.0/33 has a prefix length outside 0-32"],
-                ["lan", "networks[0].subnet lan is not an IPv4 CIDR like 198.51.100.0/24"],
-                ["2001:db8::/64", "networks[0].subnet 2001:db8::/64 is an IPv6 subnet; IPv6 is not supported yet"],
+                ["lan", "networks[0].subnet lan is not an IPv4 or IPv6 CIDR like 198.51.100.0/24"],
             ];
             for (const [subnet, message] of cases) expectProblems(cfg([node1()], [pubNet({ subnet })]), [message]);
         });
@@ -453,7 +452,7 @@ describe("validate", () => {
                 ["198.51.100.0", "networks[0].gateway 198.51.100.0 is the network address of subnet 198.51.100.0/24"],
                 ["198.51.100.255", "networks[0].gateway 198.51.100.255 is the broadcast address of subnet 198.51.100.0/24"],
                 ["198.51.100.1/24", "networks[0].gateway 198.51.100.1/24 must be an address without a prefix length; did you mean 198.51.100.1?"],
-                ["2001:db8::1", "networks[0].gateway 2001:db8::1 is an IPv6 address; IPv6 is not supported yet"],
+                ["2001:db8::1", "networks[0].gateway 2001:db8::1 does not belong to subnet 198.51.100.0/24"],
             ];
             for (const [gateway, message] of cases) expectProblems(cfg([node1()], [pubNet({ gateway })]), [message]);
         });
@@ -467,7 +466,7 @@ describe("validate", () => {
                 "networks[0].auxAddresses.printer 10.9.9.9 does not belong to subnet 198.51.100.0/24",
                 'networks[0].auxAddresses "bad name" is not a valid aux address name: 1-64 characters of A-Z, a-z, 0-9, _, . and -, starting with a letter or digit',
                 "networks[0].auxAddresses.nas 5 must be a string, not a number",
-                "networks[0].auxAddresses.router x is not an IPv4 address",
+                "networks[0].auxAddresses.router x is not an IPv4 or IPv6 address",
             ]);
             expectProblems(cfg([node1()], [pubNet({ auxAddresses: ["198.51.100.5"] })]), ['networks[0].auxAddresses ["198.51.100.5"] must be a map of name to address, not a list']);
         });
@@ -551,8 +550,8 @@ describe("validate", () => {
                 "networks[1].containers[1].ip 203.0.113.7 is reserved as networks[0].auxAddresses.nas",
             ]);
         });
-        it("refuses an ip that is an IPv6 address", () => {
-            expectProblems(withContainers([web({ ip: "2001:db8::12" })]), ["networks[0].containers[0].ip 2001:db8::12 is an IPv6 address; IPv6 is not supported yet"]);
+        it("refuses an ip that is an IPv6 address (it goes in ip6)", () => {
+            expectProblems(withContainers([web({ ip: "2001:db8::12" })]), ["networks[0].containers[0].ip 2001:db8::12 is an IPv6 address; a container's IPv6 address goes in networks[0].containers[0].ip6"]);
         });
         it("refuses duplicate ips on one segment across hosts and networks", () => {
             const raw = cfg(

@@ -53,7 +53,7 @@ pm_emit() {
     echo "$1=drift:$pm_w@${pm_h%% *}"
 }
 
-#@ facts: the host's own facts for the program's checks (after every feature line): pm_machine_id prints @machine-id=<32 hex> when /etc/machine-id holds one (else nothing); pm_addrs LINK prints @addr=LINK <ipv4>/<len> for each IPv4 address on LINK (nothing when LINK does not exist); pm_parent LINK prints @parent=LINK mtu=<n> state=<operstate>, or @parent=LINK absent (nothing without iproute2); pm_docker prints @docker=<engine version> <API version> when the engine answers within 10 s (else nothing)
+#@ facts: the host's own facts for the program's checks (after every feature line): pm_machine_id prints @machine-id=<32 hex> when /etc/machine-id holds one (else nothing); pm_addrs LINK prints @addr=LINK <address>/<len> for each IPv4 address and each global IPv6 address on LINK (nothing when LINK does not exist); pm_parent LINK prints @parent=LINK mtu=<n> state=<operstate>, or @parent=LINK absent (nothing without iproute2); pm_docker prints @docker=<engine version> <API version> when the engine answers within 10 s (else nothing)
 pm_machine_id() {
     pm_m=""
     if [ -r /etc/machine-id ]; then
@@ -67,14 +67,27 @@ pm_machine_id() {
     fi
 }
 pm_addrs() {
-    ip -o -4 addr show dev "$1" 2>/dev/null | while read -r _ _ pm_fam pm_a _; do
-        if [ "$pm_fam" != inet ]; then
-            continue
-        fi
-        case "$pm_a" in
-            *[!0-9./]*) continue ;;
-            */*) ;;
-            *) pm_a="$pm_a/32" ;;
+    ip -o addr show dev "$1" 2>/dev/null | while read -r _ _ pm_fam pm_a pm_rest; do
+        case "$pm_fam" in
+            inet)
+                case "$pm_a" in
+                    *[!0-9./]*) continue ;;
+                    */*) ;;
+                    *) pm_a="$pm_a/32" ;;
+                esac
+                ;;
+            inet6)
+                case "$pm_rest" in
+                    "scope global"*) ;;
+                    *) continue ;;
+                esac
+                case "$pm_a" in
+                    *[!0-9a-f:./]*) continue ;;
+                    */*) ;;
+                    *) pm_a="$pm_a/128" ;;
+                esac
+                ;;
+            *) continue ;;
         esac
         echo "@addr=$1 $pm_a"
     done

@@ -11,15 +11,18 @@
  *
  * Resource operations follow the provider's code (kreuzwerker `resource_docker_network_funcs.go`,
  * `resource_docker_container_funcs.go`, v3.x as published):
- * - Network create: `NetworkCreate` with Driver, Options, IPAM {Driver "default", Config [{Subnet,
- *   IPRange, Gateway, AuxAddress}]} (ipam_driver defaults to "default"), then inspect. Delete:
+ * - Network create: `NetworkCreate` with Driver, Options, `EnableIPv6: true` when `ipv6` is true (the
+ *   provider sets it only then: `d.GetOk("ipv6")`), IPAM {Driver "default", Config [{Subnet,
+ *   IPRange, Gateway, AuxAddress}]} (ipam_driver defaults to "default"; an IPv6 pool is one more
+ *   Config entry, as the provider sends every `ipam_config`), then inspect. Delete:
  *   `NetworkRemove`, retried while the engine says "has active endpoints" (the provider's 30 s).
  * - Container create: inspect the image (findImage); `ContainerCreate` with Config {Image, Cmd,
  *   Env}, HostConfig {NetworkMode = networkMode, RestartPolicy, Init false, LogConfig} and an EMPTY
  *   NetworkingConfig; then, because networks_advanced is set, `NetworkDisconnect("bridge")`
  *   (ignoring "is not connected to the network bridge"), then `NetworkConnect` of each
- *   networks_advanced entry, in the order given, with EndpointConfig {IPAMConfig {IPv4Address},
- *   MacAddress, Aliases, GwPriority},
+ *   networks_advanced entry, in the order given, with EndpointConfig {IPAMConfig {IPv4Address,
+ *   IPv6Address}, MacAddress, Aliases, GwPriority} (an unset address is sent empty, as the
+ *   provider does),
  *   then `ContainerStart`, then the read: wait (≤ 15 s) for State.Running (must_run); a container
  *   that is not running is removed and the create fails, as the provider does.
  *   Delete: `ContainerRemove` with force and volumes, then wait until it is gone.
@@ -202,6 +205,7 @@ export async function createNetwork(api: DockerApi, inputs: Record<string, unkno
         ...(inputs["checkDuplicate"] === undefined ? {} : { CheckDuplicate: inputs["checkDuplicate"] }),
         ...(inputs["driver"] === undefined ? {} : { Driver: inputs["driver"] }),
         ...(inputs["options"] === undefined ? {} : { Options: inputs["options"] }),
+        ...(inputs["ipv6"] === true ? { EnableIPv6: true } : {}),
         IPAM: {
             Driver: (inputs["ipamDriver"] as string | undefined) ?? "default",
             Config: pools.map((p) => ({

@@ -476,14 +476,27 @@ pm_machine_id() {
     fi
 }
 pm_addrs() {
-    ip -o -4 addr show dev "$1" 2>/dev/null | while read -r _ _ pm_fam pm_a _; do
-        if [ "$pm_fam" != inet ]; then
-            continue
-        fi
-        case "$pm_a" in
-            *[!0-9./]*) continue ;;
-            */*) ;;
-            *) pm_a="$pm_a/32" ;;
+    ip -o addr show dev "$1" 2>/dev/null | while read -r _ _ pm_fam pm_a pm_rest; do
+        case "$pm_fam" in
+            inet)
+                case "$pm_a" in
+                    *[!0-9./]*) continue ;;
+                    */*) ;;
+                    *) pm_a="$pm_a/32" ;;
+                esac
+                ;;
+            inet6)
+                case "$pm_rest" in
+                    "scope global"*) ;;
+                    *) continue ;;
+                esac
+                case "$pm_a" in
+                    *[!0-9a-f:./]*) continue ;;
+                    */*) ;;
+                    *) pm_a="$pm_a/128" ;;
+                esac
+                ;;
+            *) continue ;;
         esac
         echo "@addr=$1 $pm_a"
     done
