@@ -18,6 +18,7 @@ import { isDeepStrictEqual } from "node:util";
 import "../support/mocks";
 import { labDocker, labExec, labUp, releaseLab, type Lab, type LabHost } from "../../lab/lab";
 import { Engine, TYPES } from "../support/engine/engine";
+import { snapshot, type HostSnapshot } from "../support/passState";
 
 const log = (l: string): void => void process.stdout.write(`      dual stack: ${l}\n`);
 const IMAGE = "local/busybox:1";
@@ -96,27 +97,6 @@ async function assertReach(host: string, container: string, ip: string, why: str
     }
 }
 
-/** What destroy must put back on a host: links, addresses, routes, the net sysctls, the product's files, Docker's objects. */
-async function snapshot(host: string): Promise<Record<string, unknown>> {
-    const script = [
-        "ip -d -j link show",
-        "echo @@",
-        "ip -j addr show",
-        "echo @@",
-        "ip -4 route show table all; ip -6 route show table all",
-        "echo @@",
-        "sysctl -a 2>/dev/null | grep -E '^net\\.ipv[46]\\.(ip_forward|conf\\.)' | grep -v stable_secret | sort",
-        "echo @@",
-        "for d in /etc/pulumi-macvlan /var/lib/pulumi-macvlan /etc/systemd/system /etc/sysctl.d /run/pulumi-macvlan.lock; do [ -e \"$d\" ] || { echo \"$d absent\"; continue; }; find \"$d\" -printf '%p %y %m %l\\n' | sort; find \"$d\" -type f -exec sha256sum {} + | sort; done",
-        "echo @@",
-        "docker network ls --format '{{.Name}} {{.Driver}}' | sort; docker ps -a --format '{{.Names}} {{.Image}}' | sort; docker images --format '{{.Repository}}:{{.Tag}} {{.ID}}' | sort",
-    ].join("\n");
-    const r = await labExec(host, script, { check: true, timeoutMs: 120_000 });
-    const [links, addrs, routes, sysctls, files, dockerState] = r.stdout.split("@@\n");
-    const strip = (v: unknown): unknown => JSON.parse(JSON.stringify(v), (k: string, x: unknown) => (k === "valid_life_time" || k === "preferred_life_time" ? undefined : x));
-    return { links: strip(JSON.parse(links)), addresses: strip(JSON.parse(addrs)), routes, sysctls, files, docker: dockerState };
-}
-
 /** This file's Docker objects left by a killed earlier run. */
 async function leftovers(host: string): Promise<string> {
     const r = await labExec(host, `docker ps -aq --filter name=^/${PREFIX}; docker network ls -q --filter name=^${PREFIX}_; true`, { check: true, timeoutMs: 120_000 });
@@ -129,7 +109,7 @@ describe("dual stack and several pools: index.ts applied to the lab through the 
     let engine: Engine;
     let cfg: Record<string, unknown>;
     let applied = false;
-    const prior = new Map<string, Record<string, unknown>>();
+    const prior = new Map<string, HostSnapshot>();
     const HOSTS = ["node1", "node2", "node3"];
 
     before(async function () {
@@ -240,8 +220,9 @@ describe("dual stack and several pools: index.ts applied to the lab through the 
         assert.equal(engine.state.size, 0);
         for (const h of HOSTS) {
             const now = await snapshot(h);
-            const was = prior.get(h) as Record<string, unknown>;
-            for (const k of Object.keys(was)) {
+            const was = prior.get(h);
+            if (was === undefined) throw new Error(`no snapshot of ${h}`);
+            for (const k of Object.keys(was) as (keyof HostSnapshot)[]) {
                 if (!isDeepStrictEqual(now[k], was[k])) assert.deepEqual(now[k], was[k], `${h}: ${k} differs from before the apply`);
             }
         }

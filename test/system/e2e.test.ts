@@ -27,7 +27,8 @@ import "../support/mocks";
 import * as pulumi from "@pulumi/pulumi";
 import { labDocker, labDown, labExec, labUp, releaseLab, setHairpin, type Lab, type LabHost } from "../../lab/lab";
 import { createContainer, DockerApi } from "../support/engine/docker";
-import { Engine, TYPES, type PassResult, type Step } from "../support/engine/engine";
+import { Engine, TYPES } from "../support/engine/engine";
+import { snapshot, stepsOf, type HostSnapshot } from "../support/passState";
 import { clone } from "../support/stacks";
 
 const log = (l: string): void => void process.stdout.write(`      e2e: ${l}\n`);
@@ -225,47 +226,6 @@ async function containerFacts(host: string, name: string, network: string): Prom
     };
 }
 
-/** Everything destroy must put back on a host (links, promisc, addresses, sysctls, routes, Docker, files). */
-interface HostSnapshot {
-    links: unknown;
-    addresses: unknown;
-    routes: string;
-    sysctls: string;
-    files: string;
-    docker: string;
-}
-
-const SNAPSHOT_DIRS = ["/etc/pulumi-macvlan", "/var/lib/pulumi-macvlan", "/etc/systemd/system", "/etc/sysctl.d", "/run/pulumi-macvlan.lock"];
-
-async function snapshot(host: string): Promise<HostSnapshot> {
-    const script = [
-        "ip -d -j link show",
-        "echo @@",
-        "ip -j addr show",
-        "echo @@",
-        "ip -4 route show table all; ip -6 route show table all",
-        "echo @@",
-        "sysctl -a 2>/dev/null | grep -E '^net\\.ipv[46]\\.(ip_forward|conf\\.)' | grep -v stable_secret | sort",
-        "echo @@",
-        `for d in ${SNAPSHOT_DIRS.join(" ")}; do [ -e "$d" ] || { echo "$d absent"; continue; }; find "$d" -printf '%p %y %m %l\\n' | sort; find "$d" -type f -exec sha256sum {} + | sort; done`,
-        "echo @@",
-        "docker network ls --format '{{.Name}} {{.Driver}}' | sort; docker ps -a --format '{{.Names}} {{.Image}}' | sort; docker images --format '{{.Repository}}:{{.Tag}} {{.ID}}' | sort",
-    ].join("\n");
-    const r = await labExec(host, script, { check: true, timeoutMs: 120_000 });
-    const [links, addrs, routes, sysctls, files, dockerState] = r.stdout.split("@@\n");
-    // Lifetimes count down; everything else of a link or address is state.
-    const strip = (v: unknown): unknown =>
-        JSON.parse(JSON.stringify(v), (k: string, x: unknown) => (k === "valid_life_time" || k === "preferred_life_time" ? undefined : x));
-    return {
-        links: strip(JSON.parse(links)),
-        addresses: strip(JSON.parse(addrs)),
-        routes,
-        sysctls,
-        files,
-        docker: dockerState,
-    };
-}
-
 /** Docker objects or host state of this file left by a killed earlier run. */
 async function leftovers(host: string): Promise<string> {
     const r = await labExec(
@@ -274,13 +234,6 @@ async function leftovers(host: string): Promise<string> {
         { check: true, timeoutMs: 120_000 },
     );
     return r.stdout.trim();
-}
-
-function stepsOf(r: PassResult, kind: Step["kind"], type?: string): string[] {
-    return r.steps
-        .filter((s) => s.kind === kind && (type === undefined || s.type === type))
-        .map((s) => s.name)
-        .sort();
 }
 
 // ---------------------------------------------------------------------------------------------

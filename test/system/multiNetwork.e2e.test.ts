@@ -21,8 +21,9 @@ import * as assert from "node:assert/strict";
 import "../support/mocks";
 import * as pulumi from "@pulumi/pulumi";
 import { labDocker, labUp, releaseLab, type Lab, type LabHost } from "../../lab/lab";
-import { Engine, TYPES, type PassResult, type Step } from "../support/engine/engine";
+import { Engine, TYPES } from "../support/engine/engine";
 import { diffViews, runtimeView, snapshot, type HostSnapshot } from "../support/hostState";
+import { stepsOf } from "../support/passState";
 import { clone } from "../support/stacks";
 
 const log = (l: string): void => void process.stdout.write(`      multi-network: ${l}\n`);
@@ -109,13 +110,6 @@ async function reaches(host: string, container: string, ip: string): Promise<boo
         if (r.code === 0) return true;
     }
     return false;
-}
-
-function stepsOf(r: PassResult, kind: Step["kind"], type?: string): string[] {
-    return r.steps
-        .filter((s) => s.kind === kind && (type === undefined || s.type === type))
-        .map((s) => s.name)
-        .sort();
 }
 
 describe("containers on several macvlan networks, on the lab's engines", function () {
