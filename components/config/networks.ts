@@ -8,7 +8,7 @@ import { defaultMac } from "../net/mac";
 import { DEFAULT_MODE, DEFAULT_RESTART, type MacvlanMode, type RestartPolicy } from "./model";
 import type { CheckedHost } from "./hosts";
 import { childPath, jsonValue, type Problems } from "./problems";
-import { checkKey, checkValue, isMap, own, readEntry, readField, readOptional, STRING, type RawMap } from "./read";
+import { BOOLEAN, checkKey, checkValue, isMap, own, readEntry, readField, readOptional, STRING, type RawMap } from "./read";
 import {
     addressIn,
     AUX_MAP,
@@ -41,7 +41,7 @@ import {
 } from "./rules";
 
 /** Keys a network entry may have. */
-const NETWORK_KEYS = ["name", "vlan", "mode", "subnet", "gateway", "ipRange", "sliceSize", "slices", "auxAddresses", "hosts", "containers"] as const;
+const NETWORK_KEYS = ["name", "vlan", "mode", "subnet", "gateway", "ipRange", "sliceSize", "slices", "auxAddresses", "hosts", "containers", "swarm"] as const;
 /** Keys a container entry may have. */
 const CONTAINER_KEYS = ["name", "host", "image", "ip", "mac", "command", "env", "secretEnv", "restart"] as const;
 
@@ -105,6 +105,8 @@ export interface CheckedNetwork {
     /** Names of valid hosts it spans, config order. */
     hosts: string[];
     containers: CheckedContainer[];
+    /** `swarm: true`: a swarm-scoped network made from a config-only network on each host (rules in swarm.ts). */
+    swarm: boolean;
 }
 
 /** What the checks of a network need to know about the hosts. */
@@ -136,6 +138,7 @@ export function checkNetwork(p: Problems, raw: unknown, index: number, hosts: Ho
         aux: [],
         hosts: [...hosts.byName.keys()],
         containers: [],
+        swarm: readField(p, map, "swarm", path, BOOLEAN) ?? false,
     };
 
     if (n.mode === "passthru" && n.vlan === undefined && n.vlanOk) {

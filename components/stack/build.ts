@@ -6,6 +6,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { ContainerModel, NetworkModel, StackModel } from "../config/model";
 import { MacvlanHost } from "../macvlanHost";
 import { MacvlanNetwork, type MacvlanNetworkContainer } from "../macvlanNetwork";
+import { MacvlanSwarmNetwork } from "../macvlanSwarmNetwork";
 import { MacvlanConfigError } from "../net/problems";
 import { hostKeyRequiredProblem } from "../plan/host";
 import { addressPlan, hostIpRange, type SegmentPlan } from "../plan/addressPlan";
@@ -53,6 +54,8 @@ export interface NetworkStackOutputs {
     readonly vlan?: number;
     readonly subnets: readonly string[];
     readonly hosts: Readonly<Record<string, NetworkHostStackOutputs>>;
+    /** A swarm network (`swarm: true`): the host that created it and the config-only network's name on every host. */
+    readonly swarm?: { readonly manager: string; readonly configNetwork: string };
 }
 
 /** All stack outputs: `hosts` and `networks`, by name, and the `addressPlan` of each LAN segment (`untagged`, `vlan50`). */
@@ -66,6 +69,8 @@ export interface StackOutputs {
 export interface BuiltStack {
     readonly hosts: ReadonlyMap<string, MacvlanHost>;
     readonly networks: ReadonlyMap<string, MacvlanNetwork>;
+    /** The networks with `swarm: true`, by name. */
+    readonly swarmNetworks: ReadonlyMap<string, MacvlanSwarmNetwork>;
     readonly outputs: StackOutputs;
 }
 
@@ -145,7 +150,40 @@ export function registerStack(model: StackModel, opts: BuildStackOptions, plans:
     }
     const networks = new Map<string, MacvlanNetwork>();
     const networkOutputs: Record<string, NetworkStackOutputs> = {};
+    const swarmNetworks = new Map<string, MacvlanSwarmNetwork>();
+    const hostOf = (n: NetworkModel, name: string): MacvlanHost => {
+        const host = hosts.get(name);
+        if (host === undefined) throw new Error(`internal: network ${n.name} spans unknown host ${name}`);
+        return host;
+    };
     for (const n of model.networks) {
+        if (n.swarm === true) {
+            if (n.mode === "passthru") throw new Error(`internal: swarm network ${n.name} has mode passthru after validation`);
+            const network = new MacvlanSwarmNetwork(n.name, {
+                networkName: n.name,
+                mode: n.mode,
+                ipam: n.ipam,
+                auxAddresses: n.auxAddresses,
+                ...(n.vlan === undefined ? {} : { vlan: n.vlan }),
+                hosts: n.hosts.map((name) => {
+                    const host = hostOf(n, name);
+                    const slice = n.slices?.[name];
+                    return { name, parent: host.parentFor(n.vlan), connection: host.connection, dependsOn: [host], ...(slice === undefined ? {} : { ipRange: slice }) };
+                }),
+            });
+            swarmNetworks.set(n.name, network);
+            networkOutputs[n.name] = {
+                name: n.name,
+                mode: n.mode,
+                ...(n.vlan === undefined ? {} : { vlan: n.vlan }),
+                subnets: n.ipam.map((p) => p.subnet),
+                hosts: Object.fromEntries(
+                    [...network.configCommands].map(([h, c]) => [h, { id: c.id, parent: hostOf(n, h).parentFor(n.vlan), containers: {} }]),
+                ),
+                swarm: { manager: network.manager, configNetwork: network.configNetworkName },
+            };
+            continue;
+        }
         const network = new MacvlanNetwork(n.name, {
             networkName: n.name,
             mode: n.mode,
@@ -169,5 +207,5 @@ export function registerStack(model: StackModel, opts: BuildStackOptions, plans:
             hosts: network.hostOutputs,
         };
     }
-    return { hosts, networks, outputs: { hosts: hostOutputs, networks: networkOutputs, addressPlan: addressPlan(model) } };
+    return { hosts, networks, swarmNetworks, outputs: { hosts: hostOutputs, networks: networkOutputs, addressPlan: addressPlan(model) } };
 }
