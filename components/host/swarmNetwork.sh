@@ -4,15 +4,18 @@
 # address slice) and the swarm-scoped network created with --config-from on a manager. One script,
 # sent on stdin: `/bin/sh -s create` (the ensure, also the update) or `/bin/sh -s delete`.
 #
-# Docker keeps the whole state: a network's config cannot change, and the two labels this script
-# gives it say who made it (com.pulumi-macvlan.owner, `<project>/<stack>/<host>`) and with what
-# values (com.pulumi-macvlan.identity). So create is an ensure (there with the same labels: done;
-# absent: create it) and delete removes only the network whose labels are this one's: it undoes
-# exactly what create did, and leaves a network somebody else made.
-# Values (set before this by the renderer): pm_who (for messages), PM_NAME, PM_OWNER, PM_IDENTITY,
-# PM_SWARM (1 for the swarm-scoped network, 0 for a config-only one), PM_WAIT (seconds a delete of
-# a config-only network waits for the swarm network's local copy to go), and the function
-# pm_docker_create (the `docker network create` with every value quoted).
+# Docker keeps the whole state: a network's config cannot change. A config-only network gets two
+# labels saying who made it (com.pulumi-macvlan.owner, `<project>/<stack>/<host>`) and with what
+# values (com.pulumi-macvlan.identity); the swarm network can have no label of its own (Docker: "user
+# specified configurations are not supported if the network depends on a configuration network"),
+# so it is known by what it is: swarm-scoped, macvlan, made from this config-only network. Create is
+# an ensure (there as wanted: done; absent: create it) and delete removes only the network that is
+# as wanted: it undoes exactly what create did, and leaves a network somebody else made.
+# Values (set before this by the renderer): pm_who (for messages), PM_NAME, PM_OWNER, PM_FORMAT
+# (docker network inspect's format of the state), PM_WANT (the state as wanted), PM_SWARM (1 for the
+# swarm-scoped network, 0 for a config-only one), PM_WAIT (seconds a delete of a config-only network
+# waits for the swarm network's local copy to go), and the function pm_docker_create (the
+# `docker network create` with every value quoted).
 
 #@ lib: messages, reading the network, pm_create and pm_delete
 pm_say() {
@@ -23,21 +26,14 @@ pm_fail() {
     exit 1
 }
 trap 'exit 129' HUP INT PIPE TERM
-# `name|scope|configOnly|owner|identity` of the network named PM_NAME exactly (a name that only
-# prefixes another network's id is not it), or nothing when there is none.
+# The state (PM_FORMAT, starting with the name) of the network named PM_NAME exactly (a name that
+# only prefixes another network's id is not it), or nothing when there is none.
 pm_state() {
-    pm_s=$(docker network inspect --format '{{.Name}}|{{.Scope}}|{{.ConfigOnly}}|{{index .Labels "com.pulumi-macvlan.owner"}}|{{index .Labels "com.pulumi-macvlan.identity"}}' "$PM_NAME" 2>/dev/null) || pm_s=""
+    pm_s=$(docker network inspect --format "$PM_FORMAT" "$PM_NAME" 2>/dev/null) || pm_s=""
     case "$pm_s" in
         "$PM_NAME|"*) echo "$pm_s" ;;
         *) : ;;
     esac
-}
-pm_want() {
-    if [ "$PM_SWARM" = 1 ]; then
-        echo "$PM_NAME|swarm|false|$PM_OWNER|$PM_IDENTITY"
-    else
-        echo "$PM_NAME|local|true|$PM_OWNER|$PM_IDENTITY"
-    fi
 }
 pm_preflight() {
     if ! command -v docker >/dev/null 2>&1; then
@@ -53,15 +49,16 @@ pm_preflight() {
 pm_create() {
     pm_preflight
     pm_got=$(pm_state)
-    pm_w=$(pm_want)
+    pm_w=$PM_WANT
     if [ "$pm_got" = "$pm_w" ]; then
         pm_say "network $PM_NAME is already there as wanted"
         return 0
     fi
     if [ -n "$pm_got" ]; then
+        # A config-only network's state: name|scope|configOnly|owner|identity.
         pm_o=${pm_got#*|*|*|}
         pm_o=${pm_o%%|*}
-        if [ "$pm_o" != "$PM_OWNER" ]; then
+        if [ "$PM_SWARM" = 1 ] || [ "$pm_o" != "$PM_OWNER" ]; then
             pm_fail "a network named $PM_NAME already exists on this host and is not this one (it is '$pm_got'; this wants '$pm_w'): remove it or give the network another name; nothing was changed"
         fi
         # The same owner made it with other values: the result of an earlier create that never
@@ -74,7 +71,7 @@ pm_create() {
 }
 pm_delete() {
     pm_got=$(pm_state)
-    pm_w=$(pm_want)
+    pm_w=$PM_WANT
     if [ -z "$pm_got" ]; then
         pm_say "network $PM_NAME is already gone"
         return 0

@@ -9,7 +9,8 @@
  *
  * Why not a host feature kind (registry.ts): Docker itself keeps a network's state, its config
  * cannot change, and it needs no boot fragment, prior state or undo file; the two labels the
- * script sets (owner and identity) are the whole record. See docs/swarm.md.
+ * script sets on a config-only network (owner and identity) are the whole record, and the swarm
+ * network (which Docker lets have no label) is known by its scope, driver and config network.
  */
 import { isIpv4Literal, isDockerName, AUX_NAME_RE } from "../net/patterns";
 import { PROLOGUE, assigns } from "./common";
@@ -102,7 +103,7 @@ export function configOnlyIdentity(s: ConfigOnlyNetworkSpec): string {
     return [`config-only parent=${s.parent} mode=${s.mode}`, ...pools.map((p) => `pool=${p}`), ...(aux.length === 0 ? [] : [`aux=${aux.join(",")}`])].join(" ");
 }
 
-/** The swarm network's identity label and trigger. Released: never reword it. */
+/** The swarm network's identity (its command's trigger). Released: never reword it. */
 export function swarmScopedIdentity(s: SwarmScopedNetworkSpec): string {
     checkSwarmScoped(s);
     return `swarm macvlan config-from=${s.configFrom}`;
@@ -122,18 +123,25 @@ function configOnlyCreateWords(s: ConfigOnlyNetworkSpec, identity: string): stri
     return words;
 }
 
-function swarmCreateWords(s: SwarmScopedNetworkSpec, identity: string): string[] {
-    return ["docker", "network", "create", "--driver", "macvlan", "--scope", "swarm", "--config-from", s.configFrom, "--label", `com.pulumi-macvlan.owner=${s.owner}`, "--label", `com.pulumi-macvlan.identity=${identity}`, s.name];
+/** No labels: Docker refuses any option but the scope on a network made `--config-from`. */
+function swarmCreateWords(s: SwarmScopedNetworkSpec): string[] {
+    return ["docker", "network", "create", "--driver", "macvlan", "--scope", "swarm", "--config-from", s.configFrom, s.name];
 }
 
-function render(who: string, name: string, owner: string, identity: string, swarm: boolean, words: readonly string[]): RenderedCommand {
+/** What the script reads of a config-only network (`docker network inspect --format`), and what it must read. */
+export const CONFIG_ONLY_FORMAT = '{{.Name}}|{{.Scope}}|{{.ConfigOnly}}|{{index .Labels "com.pulumi-macvlan.owner"}}|{{index .Labels "com.pulumi-macvlan.identity"}}';
+/** What the script reads of the swarm network: it has no labels, so it is known by its scope, driver and config network. */
+export const SWARM_FORMAT = "{{.Name}}|{{.Scope}}|{{.Driver}}|{{.ConfigFrom.Network}}";
+
+function render(who: string, name: string, owner: string, format: string, want: string, swarm: boolean, words: readonly string[]): RenderedCommand {
     const script = [
         PROLOGUE,
         assigns([
             ["pm_who", who],
             ["PM_NAME", name],
             ["PM_OWNER", owner],
-            ["PM_IDENTITY", identity],
+            ["PM_FORMAT", format],
+            ["PM_WANT", want],
             ["PM_SWARM", swarm ? "1" : "0"],
             ["PM_WAIT", String(CONFIG_ONLY_DELETE_WAIT_S)],
         ]),
@@ -148,11 +156,13 @@ function render(who: string, name: string, owner: string, identity: string, swar
 /** The command of a config-only network on one host (throws ShellValueError on a bad value). */
 export function renderConfigOnlyNetwork(s: ConfigOnlyNetworkSpec): RenderedCommand {
     const identity = configOnlyIdentity(s);
-    return render(`${s.host}: config-only network ${s.name}`, s.name, s.owner, identity, false, configOnlyCreateWords(s, identity));
+    const want = `${s.name}|local|true|${s.owner}|${identity}`;
+    return render(`${s.host}: config-only network ${s.name}`, s.name, s.owner, CONFIG_ONLY_FORMAT, want, false, configOnlyCreateWords(s, identity));
 }
 
 /** The command of the swarm-scoped network on the manager (throws ShellValueError on a bad value). */
 export function renderSwarmScopedNetwork(s: SwarmScopedNetworkSpec): RenderedCommand {
-    const identity = swarmScopedIdentity(s);
-    return render(`${s.host}: swarm network ${s.name}`, s.name, s.owner, identity, true, swarmCreateWords(s, identity));
+    checkSwarmScoped(s);
+    const want = `${s.name}|swarm|macvlan|${s.configFrom}`;
+    return render(`${s.host}: swarm network ${s.name}`, s.name, s.owner, SWARM_FORMAT, want, true, swarmCreateWords(s));
 }
