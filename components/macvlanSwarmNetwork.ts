@@ -113,7 +113,17 @@ export class MacvlanSwarmNetwork extends pulumi.ComponentResource {
         const s = plan.swarm;
         this.swarmCommand = new command.remote.Command(
             s.name,
-            { connection: host(s.host).connection, create: s.rendered.create, update: s.rendered.update, delete: s.rendered.delete, stdin: s.rendered.stdin, triggers: [...s.triggers] },
+            {
+                connection: host(s.host).connection,
+                create: s.rendered.create,
+                update: s.rendered.update,
+                delete: s.rendered.delete,
+                stdin: s.rendered.stdin,
+                // The config-only commands' ids too: an input that comes from them makes a
+                // replaced config-only network replace this one as well, and the engine deletes
+                // this one first (Docker refuses to remove a config-only network in use).
+                triggers: [...s.triggers, ...[...configCommands.values()].map((c) => c.id)],
+            },
             { parent: this, dependsOn: [...configCommands.values()], deleteBeforeReplace: true },
         );
 

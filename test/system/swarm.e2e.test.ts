@@ -11,9 +11,12 @@
  *   2. a 2-replica service, one task per host, on `swarm_lan`: each task has an address from its
  *      own host's slice, and the tasks ping each other at those addresses (from inside the task
  *      containers);
+ *      the swarm network's delete, while the service uses it, fails saying so;
  *   3. a re-apply changes nothing, and each create script run again (as after a dropped
  *      connection) finds its network there and changes nothing;
- *   4. destroy (the service removed first, as a user would) leaves no network behind: every host's
+ *   4. node2's slice moved: node2's config-only network and the swarm network are replaced (the
+ *      swarm one deleted first), node1's is left alone;
+ *   5. destroy (the service removed first, as a user must) leaves no network behind: every host's
  *      `docker network ls` is what it was before the apply;
  * and `after` undoes its own swarm (`docker swarm leave --force`, the docker_gwbridge network that
  * joining made), also when a case failed. Needs root and the lab; fails, never skips, without them.
@@ -52,9 +55,9 @@ function config(lab: Lab): Record<string, unknown> {
                 swarm: true,
                 subnet: lab.lanCidr,
                 gateway: lab.gateway,
-                ipRange: "198.18.0.160/27",
+                ipRange: "198.18.0.128/26",
                 sliceSize: 28,
-                slices: { node1: 0, node2: 1 },
+                slices: { node1: 2, node2: 3 },
                 hosts: [...HOSTS],
             },
         ],
@@ -99,6 +102,19 @@ function ipIn(ip: string, cidr: string): boolean {
     const [base, len] = cidr.split("/");
     const size = 2 ** (32 - Number(len));
     return v(ip) >= v(base) && v(ip) < v(base) + size;
+}
+
+/** The registered create/delete text and stdin of a command in the harness state. */
+function commandOf(e: Engine, name: string): { create: string; delete: string; stdin: string } {
+    const entry = [...e.state.values()].find((x) => x.type === TYPES.command && x.name === name);
+    assert.ok(entry !== undefined, `no ${name} in the state`);
+    return entry.inputs as { create: string; delete: string; stdin: string };
+}
+
+async function removeService(): Promise<void> {
+    await sh("node1", `docker service rm ${SERVICE} >/dev/null`);
+    // The task containers go asynchronously; the swarm network cannot be removed while they hold it.
+    for (const h of HOSTS) await sh(h, `i=0; while [ -n "$(docker ps -aq --filter label=com.docker.swarm.service.name=${SERVICE})" ] && [ $i -lt 60 ]; do i=$((i+1)); sleep 1; done`);
 }
 
 function changes(r: PassResult): string[] {
@@ -212,28 +228,44 @@ describe("swarm services on macvlan: a swarm network across two lab hosts", func
         assert.equal(ab.code, 0, `node1's task cannot reach node2's at ${b.ip}:\n${ab.stdout}${ab.stderr}`);
         const ba = await labExec("node2", `docker exec ${b.id} ping -c 3 -W 2 ${a.ip}`, { timeoutMs: 60_000 });
         assert.equal(ba.code, 0, `node2's task cannot reach node1's at ${a.ip}:\n${ba.stdout}${ba.stderr}`);
+        // The swarm network's delete, while the service uses it, fails saying so and removes nothing.
+        const sw = commandOf(engine as Engine, `${NET}-swarm`);
+        const d = await labExec("node1", sw.delete, { stdin: sw.stdin, timeoutMs: 120_000 });
+        assert.equal(d.code, 1, d.stdout);
+        assert.match(d.stderr, /is in use .*remove the services attached to it first/, d.stderr);
+        assert.equal((await sh("node1", `docker network ls -q --filter name=^${NET}$ | wc -l`)).trim(), "1");
+        await removeService();
     });
 
     it("3. a re-apply changes nothing; each create script run again finds its network and changes nothing", async () => {
         assert.ok(applied, "the apply failed");
         const r = await (engine as Engine).up(cfg);
         assert.deepEqual(changes(r), [], "a re-run changes nothing");
-        const e = engine as Engine;
         for (const [name, host] of [[`${NET}-node1-config`, "node1"], [`${NET}-node2-config`, "node2"], [`${NET}-swarm`, "node1"]] as const) {
-            const entry = [...e.state.values()].find((x) => x.type === TYPES.command && x.name === name);
-            assert.ok(entry !== undefined, `no ${name} in the state`);
-            const { create, stdin } = entry.inputs as { create: string; stdin: string };
+            const { create, stdin } = commandOf(engine as Engine, name);
             const again = await labExec(host, create, { stdin, timeoutMs: 120_000 });
             assert.equal(again.code, 0, `${name}: ${again.stderr}`);
             assert.match(again.stdout, /is already there as wanted/, `${name}: ${again.stdout}`);
         }
     });
 
-    it("4. destroy (after the service is removed) leaves no network behind", async () => {
+    it("4. node2's slice moved: node2's config-only network and the swarm network are replaced, the swarm one deleted first; node1's stays", async () => {
         assert.ok(applied, "the apply failed");
-        await sh("node1", `docker service rm ${SERVICE} >/dev/null`);
-        // The task containers go asynchronously; the swarm network cannot be removed while they hold it.
-        for (const h of HOSTS) await sh(h, `i=0; while [ -n "$(docker ps -aq --filter label=com.docker.swarm.service.name=${SERVICE})" ] && [ $i -lt 60 ]; do i=$((i+1)); sleep 1; done`);
+        const moved = structuredClone(cfg);
+        ((moved["macvlan:networks"] as Record<string, unknown>[])[0]["slices"] as Record<string, number>)["node2"] = 1;
+        const r = await (engine as Engine).up(moved);
+        assert.deepEqual(changes(r), [`delete-replaced ${NET}-node2-config`, `delete-replaced ${NET}-swarm`, `replace ${NET}-node2-config`, `replace ${NET}-swarm`]);
+        const order = r.steps.filter((x) => x.kind === "delete-replaced").map((x) => x.name);
+        assert.ok(order.indexOf(`${NET}-swarm`) < order.indexOf(`${NET}-node2-config`), `the swarm network is deleted first: ${order.join(", ")}`);
+        const ranges = JSON.parse(await sh("node2", `docker network inspect --format '{{json .IPAM.Config}}' ${NET}-config`)) as { IPRange: string }[];
+        assert.deepEqual(ranges.map((x) => x.IPRange), ["198.18.0.144/28"]);
+        assert.equal((await sh("node1", `docker network inspect --format '{{.Scope}} {{.ConfigFrom.Network}}' ${NET}`)).trim(), `swarm ${NET}-config`);
+        cfg = moved;
+        assert.deepEqual(changes(await (engine as Engine).up(cfg)), [], "and a re-run changes nothing");
+    });
+
+    it("5. destroy (after the service is removed) leaves no network behind", async () => {
+        assert.ok(applied, "the apply failed");
         const t = Date.now();
         const steps = await (engine as Engine).destroy();
         log(`destroy took ${Date.now() - t} ms (${steps.length} deletes)`);

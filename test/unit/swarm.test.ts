@@ -311,6 +311,9 @@ echo "fake docker: unexpected: $*" >&2; exit 3
             ]);
             const sw = byName(recorded, "lan-swarm");
             assert.deepEqual(dependencyNames(recorded, sw).sort(), ["lan-node1-config", "lan-node2-config"]);
+            // Its triggers take the config-only commands' ids: a replaced one replaces it too, deleted first.
+            const urns = ["lan-node1-config", "lan-node2-config"].map((n) => byName(recorded, n).urn).sort();
+            assert.deepEqual([...(sw.propertyDependencies["triggers"] ?? [])].sort(), urns);
             assert.equal((unwrapSecrets(sw.inputs["connection"]) as { host: string }).host, "node2");
             for (const n of ["lan-node1-config", "lan-node2-config", "lan-swarm"]) {
                 const c = byName(recorded, n);
