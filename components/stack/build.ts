@@ -1,5 +1,5 @@
 /**
- * The stack as resources: one MacvlanHost per host and one MacvlanNetwork per network, built from
+ * The stack as resources: one MacvlanHost per host and one MacvlanNetwork per network (a MacvlanSwarmNetwork for one with `swarm: true`), built from
  * the validated model, and the plain stack outputs another stack can read with a StackReference.
  */
 import * as pulumi from "@pulumi/pulumi";
