@@ -1,5 +1,5 @@
 /**
- * The package's public API (`package.json` exports), kept narrow: the two components with their
+ * The package's public API (`package.json` exports), kept narrow: the three components with their
  * arguments and outputs, the stack builder, the config entry point with its host key policy, the
  * error type, the model types with their defaults, and the child names (released: a changed name
  * replaces a resource).
@@ -22,6 +22,13 @@ export {
     type MacvlanContainerOutputs,
 } from "./macvlanNetwork";
 export {
+    MacvlanSwarmNetwork,
+    MACVLAN_SWARM_NETWORK_TYPE,
+    type MacvlanSwarmNetworkArgs,
+    type MacvlanSwarmNetworkHost,
+} from "./macvlanSwarmNetwork";
+export { SWARM_MODES, type SwarmMode } from "./host/swarmNetwork";
+export {
     buildStack,
     type BuildStackOptions,
     type BuiltStack,
@@ -34,4 +41,4 @@ export {
 export { engineRuleProblems, parseStackConfig, type EngineRuleOptions, type HostKeyPolicy, type RawStackConfig } from "./config/parse";
 export { MacvlanConfigError } from "./net/problems";
 export * from "./config/model";
-export { hostChildNames, networkChildNames } from "./net/names";
+export { hostChildNames, networkChildNames, swarmConfigNetworkName, swarmNetworkChildNames } from "./net/names";

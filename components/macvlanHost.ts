@@ -110,6 +110,8 @@ export class MacvlanHost extends pulumi.ComponentResource {
     readonly preflight: command.remote.Command;
     /** The host setting commands by child name. */
     readonly commands: ReadonlyMap<string, command.remote.Command>;
+    /** The SSH connection of this host's remote commands (pinned host key, key secret): what MacvlanSwarmNetwork's commands use on this host. */
+    readonly connection: command.types.input.remote.ConnectionArgs;
 
     constructor(name: string, args: MacvlanHostArgs, opts?: pulumi.ComponentResourceOptions) {
         // Checked before anything is registered: these values reach ssh options and scripts, and
@@ -138,6 +140,7 @@ export class MacvlanHost extends pulumi.ComponentResource {
             ...plan.ssh,
             privateKey: pulumi.secret(args.connection.privateKey),
         };
+        this.connection = connection;
         this.preflight = new command.remote.Command(
             plan.preflight.name,
             { connection, create: plan.preflight.script, update: plan.preflight.script },

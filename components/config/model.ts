@@ -128,6 +128,12 @@ export interface NetworkModel {
      */
     readonly slices?: Readonly<Record<string, string>>;
     readonly containers: readonly ContainerModel[];
+    /**
+     * `swarm: true`: a config-only network on each host (its parent, mode and slice) and one
+     * swarm-scoped network made from them with `--config-from` on the manager, the first of
+     * `hosts`, for swarm services. No pinned containers. Absent: a local network per host.
+     */
+    readonly swarm?: true;
 }
 
 export interface StackModel {

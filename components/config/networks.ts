@@ -8,7 +8,7 @@ import { defaultMac } from "../net/mac";
 import { DEFAULT_MODE, DEFAULT_RESTART, type MacvlanMode, type RestartPolicy } from "./model";
 import type { CheckedHost } from "./hosts";
 import { childPath, jsonValue, type Problems } from "./problems";
-import { checkKey, checkValue, isMap, own, readEntry, readField, readOptional, STRING, type RawMap } from "./read";
+import { BOOLEAN, checkKey, checkValue, isMap, own, readEntry, readField, readOptional, STRING, type RawMap } from "./read";
 import {
     addressIn,
     addressInPools,
@@ -45,7 +45,7 @@ import {
 } from "./rules";
 
 /** Keys a network entry may have. */
-const NETWORK_KEYS = ["name", "vlan", "mode", "subnet", "gateway", "ipRange", "ipam", "sliceSize", "slices", "auxAddresses", "hosts", "containers"] as const;
+const NETWORK_KEYS = ["name", "vlan", "mode", "subnet", "gateway", "ipRange", "ipam", "sliceSize", "slices", "auxAddresses", "hosts", "containers", "swarm"] as const;
 /** The keys of one pool: a network's own (the one-pool shorthand) or an entry of its `ipam`. */
 const POOL_KEYS = ["subnet", "gateway", "ipRange"] as const;
 /** Keys a container entry may have. */
@@ -174,6 +174,8 @@ export interface CheckedNetwork {
     /** Names of valid hosts it spans, config order. */
     hosts: string[];
     containers: CheckedContainer[];
+    /** `swarm: true`: a swarm-scoped network made from a config-only network on each host (rules in swarm.ts). */
+    swarm: boolean;
 }
 
 /** What the checks of a network need to know about the hosts. */
@@ -208,6 +210,7 @@ export function checkNetwork(p: Problems, raw: unknown, index: number, hosts: Ho
         aux: [],
         hosts: [...hosts.byName.keys()],
         containers: [],
+        swarm: readField(p, map, "swarm", path, BOOLEAN) ?? false,
     };
 
     if (n.mode === "passthru" && n.vlan === undefined && n.vlanOk) {

@@ -13,6 +13,7 @@ import { checkHostsAcross, checkNetworksAcross, type EngineRuleOptions } from ".
 import { checkHost, type CheckedHost, type HostKeyPolicy } from "./hosts";
 import type { AttachmentModel, ContainerModel, HostModel, NetworkModel, StackModel } from "./model";
 import { checkNetwork, type CheckedContainer, type CheckedNetwork } from "./networks";
+import { checkSwarmNetworks } from "./swarm";
 import { Problems } from "./problems";
 import { isMap, own, type RawMap } from "./read";
 
@@ -74,6 +75,7 @@ export function parseStackConfig(raw: RawStackConfig, policy: HostKeyPolicy = {}
         if (checked !== undefined) networks.push(checked);
     });
     checkNetworksAcross(p, hosts, byName, networks, engines);
+    checkSwarmNetworks(p, networks);
 
     if (p.list.length > 0) throw new MacvlanConfigError(p.list);
     return buildModel(hosts, networks, networksSecret);
@@ -166,6 +168,7 @@ function buildModel(hosts: readonly CheckedHost[], networks: readonly CheckedNet
             hosts: n.hosts,
             ...(n.slices === undefined ? {} : { slices: Object.fromEntries(n.slices.map((sl) => [sl.host, sl.block.toString()])) }),
             containers,
+            ...(n.swarm ? { swarm: true as const } : {}),
         };
     });
     return { hosts: hostModels, networks: networkModels };

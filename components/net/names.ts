@@ -38,3 +38,17 @@ export const networkChildNames = {
     image: (network: string, host: string, container: string) => `${network}-${host}-${container}-image`,
     container: (network: string, host: string, container: string) => `${network}-${host}-${container}`,
 };
+
+/** A swarm network's config-only network on each host (`--config-from` names it): `<network>-config`. */
+export function swarmConfigNetworkName(network: string): string {
+    return `${network}-config`;
+}
+
+/** The longest name a swarm network may have: its config-only network's name (`<name>-config`) must be a Docker name too. */
+export const SWARM_NETWORK_NAME_MAX = 64 - "-config".length;
+
+/** MacvlanSwarmNetwork's children, from the component (network) name and the host. */
+export const swarmNetworkChildNames = {
+    configOnly: (network: string, host: string) => `${network}-${host}-config`,
+    swarm: (network: string) => `${network}-swarm`,
+};

@@ -1,11 +1,12 @@
 /**
- * The stack as resources: one MacvlanHost per host and one MacvlanNetwork per network, built from
+ * The stack as resources: one MacvlanHost per host and one MacvlanNetwork per network (a MacvlanSwarmNetwork for one with `swarm: true`), built from
  * the validated model, and the plain stack outputs another stack can read with a StackReference.
  */
 import * as pulumi from "@pulumi/pulumi";
 import type { ContainerModel, NetworkModel, StackModel } from "../config/model";
 import { MacvlanHost } from "../macvlanHost";
 import { MacvlanNetwork, type MacvlanNetworkContainer } from "../macvlanNetwork";
+import { MacvlanSwarmNetwork } from "../macvlanSwarmNetwork";
 import { MacvlanConfigError } from "../net/problems";
 import { hostKeyRequiredProblem } from "../plan/host";
 import { addressPlan, hostIpRange, type SegmentPlan } from "../plan/addressPlan";
@@ -57,6 +58,8 @@ export interface NetworkStackOutputs {
     readonly vlan?: number;
     readonly subnets: readonly string[];
     readonly hosts: Readonly<Record<string, NetworkHostStackOutputs>>;
+    /** A swarm network (`swarm: true`): the host that created it and the config-only network's name on every host. */
+    readonly swarm?: { readonly manager: string; readonly configNetwork: string };
 }
 
 /** All stack outputs: `hosts` and `networks`, by name, and the `addressPlan` of each LAN segment (`untagged`, `vlan50`). */
@@ -70,6 +73,8 @@ export interface StackOutputs {
 export interface BuiltStack {
     readonly hosts: ReadonlyMap<string, MacvlanHost>;
     readonly networks: ReadonlyMap<string, MacvlanNetwork>;
+    /** The networks with `swarm: true`, by name. */
+    readonly swarmNetworks: ReadonlyMap<string, MacvlanSwarmNetwork>;
     readonly outputs: StackOutputs;
 }
 
@@ -212,7 +217,40 @@ export function registerStack(model: StackModel, opts: BuildStackOptions, plans:
     const networks = new Map<string, MacvlanNetwork>();
     const networkOutputs: Record<string, NetworkStackOutputs> = {};
     const names = new NetworkNames();
+    const swarmNetworks = new Map<string, MacvlanSwarmNetwork>();
+    const hostOf = (n: NetworkModel, name: string): MacvlanHost => {
+        const host = hosts.get(name);
+        if (host === undefined) throw new Error(`internal: network ${n.name} spans unknown host ${name}`);
+        return host;
+    };
     for (const n of model.networks) {
+        if (n.swarm === true) {
+            if (n.mode === "passthru") throw new Error(`internal: swarm network ${n.name} has mode passthru after validation`);
+            const network = new MacvlanSwarmNetwork(n.name, {
+                networkName: n.name,
+                mode: n.mode,
+                ipam: n.ipam,
+                auxAddresses: n.auxAddresses,
+                ...(n.vlan === undefined ? {} : { vlan: n.vlan }),
+                hosts: n.hosts.map((name) => {
+                    const host = hostOf(n, name);
+                    const slice = n.slices?.[name];
+                    return { name, parent: host.parentFor(n.vlan), connection: host.connection, dependsOn: [host], ...(slice === undefined ? {} : { ipRange: slice }) };
+                }),
+            });
+            swarmNetworks.set(n.name, network);
+            networkOutputs[n.name] = {
+                name: n.name,
+                mode: n.mode,
+                ...(n.vlan === undefined ? {} : { vlan: n.vlan }),
+                subnets: n.ipam.map((p) => p.subnet),
+                hosts: Object.fromEntries(
+                    [...network.configCommands].map(([h, c]) => [h, { id: c.id, parent: hostOf(n, h).parentFor(n.vlan), containers: {} }]),
+                ),
+                swarm: { manager: network.manager, configNetwork: network.configNetworkName },
+            };
+            continue;
+        }
         const network = new MacvlanNetwork(n.name, {
             networkName: n.name,
             mode: n.mode,
@@ -239,5 +277,5 @@ export function registerStack(model: StackModel, opts: BuildStackOptions, plans:
     }
     const unsettled = names.unsettled();
     if (unsettled.length > 0) throw new Error(`internal: containers join networks never registered: ${unsettled.join(", ")}`);
-    return { hosts, networks, outputs: { hosts: hostOutputs, networks: networkOutputs, addressPlan: addressPlan(model) } };
+    return { hosts, networks, swarmNetworks, outputs: { hosts: hostOutputs, networks: networkOutputs, addressPlan: addressPlan(model) } };
 }

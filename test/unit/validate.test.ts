@@ -12,7 +12,7 @@ import { cfg, ED25519, expectProblems, node1, node2, problemsOf, pubNet, web, wi
 
 
 const HOST_KEYS = "name, address, port, user, hostKey, parent, promisc, ipForward, vlans, shim, dockerVersion";
-const NETWORK_KEYS = "name, vlan, mode, subnet, gateway, ipRange, ipam, sliceSize, slices, auxAddresses, hosts, containers";
+const NETWORK_KEYS = "name, vlan, mode, subnet, gateway, ipRange, ipam, sliceSize, slices, auxAddresses, hosts, containers, swarm";
 const CONTAINER_KEYS = "name, host, image, ip, ip6, mac, networks, defaultRoute, command, env, secretEnv, restart";
 
 describe("validate", () => {

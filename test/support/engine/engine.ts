@@ -225,14 +225,20 @@ export class Engine implements Backend {
         switch (req.type) {
             case TYPES.command: {
                 if (prior !== undefined && !isDeepStrictEqual(unwrapSecrets(prior.inputs["triggers"]), unwrapSecrets(req.inputs["triggers"]))) {
-                    if (req.deleteBeforeReplace) await this.deleteAll([prior], "delete-replaced");
+                    if (req.deleteBeforeReplace) {
+                        // As the engine's dependent replacements: what takes an input from this
+                        // command goes first (a swarm network before its config-only network).
+                        await this.deleteAll(this.propertyDependents(req.urn), "delete-replaced");
+                        await this.deleteAll([prior], "delete-replaced");
+                    }
                     const out = await this.runScript(req.inputs, "create", `${req.name} create (replacement)`);
                     if (!req.deleteBeforeReplace) await this.deleteOldCommand(prior);
                     return keep("replace", `${req.name}-${randomUUID().slice(0, 8)}`, { ...req.inputs, ...out });
                 }
                 const which = prior === undefined ? "create" : "update";
                 const out = await this.runScript(req.inputs, which, `${req.name} ${which}`);
-                return keep(prior === undefined ? "create" : "update", prior?.id ?? `${req.name}-${randomUUID().slice(0, 8)}`, { ...req.inputs, ...out });
+                const kind: StepKind = prior !== undefined ? "update" : this.replacing.has(req.urn) ? "replace" : "create";
+                return keep(kind, prior?.id ?? `${req.name}-${randomUUID().slice(0, 8)}`, { ...req.inputs, ...out });
             }
             case TYPES.network:
             case TYPES.container:
