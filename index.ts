@@ -10,25 +10,24 @@ import { macvlanProgram, type ProgramDeps } from "./components/stack/program";
 import type { StackOutputs } from "./components/stack/build";
 
 /**
- * Set `MACVLAN_STACK_TRACES=1` to keep V8's stack traces while the program runs. By default the
- * program turns them off (`Error.stackTraceLimit = 0`) until it returns: the SDK captures a stack
- * trace for every promise it makes (`runtime/debuggable.js`, for its leaked-promise report), and
- * with source maps on, that was about a third of the program's time (README, Benchmarks). What it
- * trades away: an error thrown meanwhile (an internal bug, the SDK's own) carries no frames, and
- * the SDK's leaked-promise report names no place. A MacvlanConfigError never printed one.
+ * Set `MACVLAN_STACK_TRACES=1` to keep V8's stack traces. By default the program turns them off
+ * for the rest of the process (`Error.stackTraceLimit = 0`; `pulumi up` runs the program in a
+ * process of its own): the SDK captures a stack trace for every promise it makes
+ * (`runtime/debuggable.js`, for its leaked-promise report), also while it registers the resources
+ * after the program has returned, and that was about a third of the program's time and a quarter
+ * of its memory (README, Benchmarks). What it trades away: an error thrown after that (an internal
+ * bug, the SDK's own) carries no frames, only its message, and the SDK's leaked-promise report
+ * names no place. A MacvlanConfigError never printed one (it becomes a RunError).
  */
 const STACK_TRACES_ENV = "MACVLAN_STACK_TRACES";
 
 async function main(deps: ProgramDeps = {}): Promise<StackOutputs> {
-    const limit = Error.stackTraceLimit;
     if (process.env[STACK_TRACES_ENV] !== "1") Error.stackTraceLimit = 0;
     try {
         return await macvlanProgram(deps);
     } catch (e) {
         if (e instanceof MacvlanConfigError) throw new pulumi.RunError(e.message);
         throw e;
-    } finally {
-        Error.stackTraceLimit = limit;
     }
 }
 
