@@ -4,7 +4,7 @@
  * file; `typed` and `raw` register the dump's custom resources bare (the SDK floors).
  * `noop` evaluates the config twice and counts the resources whose inputs changed.
  * `typed0` and `raw0`: the floors with `Error.stackTraceLimit = 0`, as index.ts runs the program.
- * Usage: tsx bench/child.ts <program|typed|raw|typed0|raw0|noop> <hosts> <dump.json> [--no-dump]
+ * Usage: tsx bench/child.ts <program|typed|raw|typed0|raw0|noop> <hosts>[@<first>] <dump.json> [--no-dump]
  * Prints one JSON line: {mode, hosts, ms, maxRssMb, heapMb, resources}.
  */
 // The mocks first: importing them sets them.
@@ -86,7 +86,10 @@ function registerFloor(mode: "typed" | "raw", dump: readonly DumpedResource[]): 
 
 async function main(): Promise<void> {
     const [mode, hostsArg, dumpFile, flag] = process.argv.slice(2);
-    const hosts = Number(hostsArg);
+    // `<count>` or `<count>@<first>`: a group of a larger fleet (hosts first..first+count-1).
+    const [countArg, firstArg] = (hostsArg ?? "").split("@");
+    const hosts = Number(countArg);
+    const first = firstArg === undefined ? 0 : Number(firstArg);
     if (mode === "noop") {
         // The same config evaluated twice: how many resources a `pulumi up` with no edits would change (goal 0).
         const config = { ...fleetConfig(hosts), "macvlan:probe": "false" };
@@ -109,7 +112,7 @@ async function main(): Promise<void> {
     if (mode === "program") {
         // The probe off, as a stack on a pull request previews it without SSH (and the fake
         // prober, which parses the whole config once per host, would be measured with it).
-        const config = { ...fleetConfig(hosts), "macvlan:probe": "false" };
+        const config = { ...fleetConfig(hosts, { first }), "macvlan:probe": "false" };
         const t0 = performance.now();
         const r = await runProgram(config, { secretKeys: ["macvlan:sshPrivateKey"] });
         ms = performance.now() - t0;

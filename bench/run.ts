@@ -10,7 +10,9 @@
  * program runs (so the program is compared with the floor it could reach, too).
  *
  * Environment: BENCH_SIZES (default `1,10,100,300`), BENCH_RUNS (runs per size and mode, median
- * reported; default 3, and 1 from 300 hosts), BENCH_TIMEOUT_S (per run, default 600).
+ * reported; default 3, and 1 from 100 hosts, where the typed floor alone takes minutes),
+ * BENCH_TIMEOUT_S (per run, default 600), BENCH_GROUP (a group stack of a larger fleet,
+ * `<count>@<first>`, default `100@900`: the last 100 hosts of a 1,000-host fleet).
  */
 import { spawnSync } from "node:child_process";
 import { cpus, tmpdir, totalmem } from "node:os";
@@ -81,7 +83,7 @@ function main(): void {
     const rows: string[][] = [["hosts", "resources", "program ms", "typed ms", "raw ms", "prog/typed", "prog/raw", "own ms/host", "program MB", "typed MB", "raw MB", "MB prog/typed", "MB prog/raw", "typed0 ms", "raw0 ms", "prog/typed0", "prog/raw0", "own0 ms/host", "typed0 MB", "MB prog/typed0"]];
     try {
         for (const hosts of sizes) {
-            const runs = Number(process.env["BENCH_RUNS"] ?? (hosts >= 300 ? "1" : "3"));
+            const runs = Number(process.env["BENCH_RUNS"] ?? (hosts >= 100 ? "1" : "3"));
             const dump = path.join(dir, `fleet-${hosts}.json`);
             process.stderr.write(`${hosts} hosts (${runs} run(s) per mode)\n`);
             const p = measure("program", hosts, dump, runs, timeoutS);
@@ -118,6 +120,13 @@ function main(): void {
         }
         const widths = rows[0]?.map((_, i) => Math.max(...rows.map((row) => (row[i] ?? "").length))) ?? [];
         for (const row of rows) console.log(row.map((c, i) => c.padStart(widths[i] ?? 0)).join("  "));
+        const group = process.env["BENCH_GROUP"] ?? "100@900";
+        const g = run(["program", group, path.join(dir, "group.json"), "--no-dump"], timeoutS);
+        console.log(
+            typeof g === "string"
+                ? `group stack ${group}: ${g}`
+                : `group stack ${group} (hosts ${group.split("@")[1] ?? 0}.. of a larger fleet): ${g.ms} ms, ${g.maxRssMb} MB max RSS, ${g.resources} resources`,
+        );
         const noopHosts = Number(process.env["BENCH_NOOP_HOSTS"] ?? "10");
         const noop = run(["noop", String(noopHosts), path.join(dir, "noop.json")], timeoutS);
         console.log(

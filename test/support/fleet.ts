@@ -127,3 +127,22 @@ export function changedResources(first: readonly RegisteredInputs[], second: rea
     for (const k of before.keys()) if (!seen.has(k)) out.push(`${k}: removed`);
     return out;
 }
+
+/**
+ * One group stack's config cut out of a whole fleet's (the pattern for fleets larger than one
+ * stack): the hosts named, and each network with only those hosts' containers and slices (a
+ * network left with none of its hosts is dropped). The fleet's config stays the one place its
+ * address plan is written and validated whole; each group stack registers its hosts.
+ */
+export function fleetGroup(fleet: Record<string, unknown>, hostNames: readonly string[]): Record<string, unknown> {
+    const keep = new Set(hostNames);
+    type RawNet = { containers?: Array<{ host?: unknown }>; slices?: Record<string, unknown>; hosts?: unknown };
+    const hosts = (fleet["macvlan:hosts"] as Array<{ name?: unknown }>).filter((h) => keep.has(String(h.name)));
+    const networks = (fleet["macvlan:networks"] as RawNet[]).flatMap((n) => {
+        const slices = n.slices === undefined ? undefined : Object.fromEntries(Object.entries(n.slices).filter(([h]) => keep.has(h)));
+        const containers = (n.containers ?? []).filter((c) => keep.has(String(c.host)));
+        if (slices !== undefined && Object.keys(slices).length === 0 && containers.length === 0) return [];
+        return [{ ...n, ...(slices === undefined ? {} : { slices }), containers }];
+    });
+    return { ...fleet, "macvlan:hosts": hosts, "macvlan:networks": networks };
+}
