@@ -59,9 +59,10 @@ function pools(networks: readonly CheckedNetwork[]): Map<string, Pool[]> {
         const v4 = poolsOf(n, "ipv4");
         if (!n.vlanOk || v4.length === 0) continue;
         const list = out.get(segmentKey(n.vlan)) ?? [];
+        const sliceOf = new Map((n.slices ?? []).map((x) => [x.host, x] as const));
         for (const host of n.hosts) {
             if (n.slices !== undefined) {
-                const s = n.slices.find((x) => x.host === host);
+                const s = sliceOf.get(host);
                 if (s !== undefined) list.push({ network: n, host, block: s.block, subnet: v4[0].subnet, path: s.path, sliced: true });
                 continue;
             }
