@@ -15,7 +15,7 @@
  * `<count>@<first>`, default `100@900`: the last 100 hosts of a 1,000-host fleet).
  */
 import { spawnSync } from "node:child_process";
-import { cpus, tmpdir, totalmem } from "node:os";
+import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import * as path from "node:path";
 import { mkdtempSync, rmSync } from "node:fs";
 
@@ -78,7 +78,7 @@ function main(): void {
     const timeoutS = Number(process.env["BENCH_TIMEOUT_S"] ?? "600");
     const dir = mkdtempSync(path.join(tmpdir(), "macvlan-bench-"));
     const started = Date.now();
-    console.log(`pulumi-macvlan bench, ${new Date().toISOString()}, node ${process.version}, ${cpus().length} x ${cpus()[0]?.model ?? "?"}, ${Math.round(totalmem() / 2 ** 30)} GB`);
+    console.log(`pulumi-macvlan bench, ${new Date().toISOString()}, node ${process.version}, ${cpus().length} x ${cpus()[0]?.model ?? "?"}, ${Math.round(totalmem() / 2 ** 30)} GB, load average ${loadavg().map((l) => l.toFixed(1)).join(" ")}`);
     console.log("Each figure: median of the runs; time = registering and settling every resource under the mocks; memory = the run's max RSS (MB).");
     const rows: string[][] = [["hosts", "resources", "program ms", "typed ms", "raw ms", "prog/typed", "prog/raw", "own ms/host", "program MB", "typed MB", "raw MB", "MB prog/typed", "MB prog/raw", "typed0 ms", "raw0 ms", "prog/typed0", "prog/raw0", "own0 ms/host", "typed0 MB", "MB prog/typed0"]];
     try {
