@@ -63,7 +63,11 @@ export interface MacvlanNetworkContainer {
     readonly name: string;
     /** Name of the host (one of `hosts`) it runs on. */
     readonly host: string;
-    /** Image reference, e.g. `nginx:1.27`; pulled by a `docker.RemoteImage` kept on the host on destroy. */
+    /**
+     * Image reference, e.g. `nginx:1.27`; pulled by a `docker.RemoteImage` kept on the host on
+     * destroy. A plain string is pulled once per host and reference (`<name>-<host>-images/<reference>`),
+     * shared by the network's containers on that host that name it; an Output, once per container.
+     */
     readonly image: pulumi.Input<string>;
     /** Pinned IPv4 address inside one of the pools (no prefix). */
     readonly ipv4Address: string;
@@ -186,9 +190,10 @@ function endpoints(c: MacvlanNetworkContainer, networkName: pulumi.Input<string>
 
 /**
  * A macvlan network on every host it spans, with its pinned containers. Children per host:
- * `<name>-<host>` (docker.Network through the host's provider, after `dependsOn`); per container:
- * `<name>-<host>-<container>-image` (docker.RemoteImage, kept locally on destroy) and
- * `<name>-<host>-<container>` (docker.Container).
+ * `<name>-<host>` (docker.Network through the host's provider, after `dependsOn`); per host and
+ * plain image reference: `<name>-<host>-images/<reference>` (docker.RemoteImage, kept locally on
+ * destroy; an image given as an Output: `<name>-<host>-<container>-image`, per container); per
+ * container: `<name>-<host>-<container>` (docker.Container).
  */
 export class MacvlanNetwork extends pulumi.ComponentResource {
     /** Docker network name. */
@@ -214,6 +219,13 @@ export class MacvlanNetwork extends pulumi.ComponentResource {
         const networks = new Map<string, docker.Network>();
         const containers = new Map<string, docker.Container>();
         const hostOutputs: Record<string, MacvlanNetworkHostOutputs> = {};
+        // The containers by host, in order (one pass, not one scan of every container per host).
+        const byHost = new Map<string, MacvlanNetworkContainer[]>();
+        for (const c of args.containers ?? []) {
+            const list = byHost.get(c.host);
+            if (list === undefined) byHost.set(c.host, [c]);
+            else list.push(c);
+        }
         for (const host of args.hosts) {
             const network = new docker.Network(
                 networkChildNames.network(name, host.name),
@@ -229,15 +241,25 @@ export class MacvlanNetwork extends pulumi.ComponentResource {
             );
             networks.set(host.name, network);
             const hostContainers: Record<string, MacvlanContainerOutputs> = {};
-            for (const c of (args.containers ?? []).filter((x) => x.host === host.name)) {
+            // One RemoteImage per plain image reference on this host, shared by its containers;
+            // an image given as an Output gets its own, per container.
+            const images = new Map<string, docker.RemoteImage>();
+            const imageOf = (c: MacvlanNetworkContainer): docker.RemoteImage => {
+                const ref = typeof c.image === "string" ? c.image : undefined;
+                const known = ref === undefined ? undefined : images.get(ref);
+                if (known !== undefined) return known;
                 const image = new docker.RemoteImage(
-                    networkChildNames.image(name, host.name, c.name),
+                    ref === undefined ? networkChildNames.image(name, host.name, c.name) : networkChildNames.hostImage(name, host.name, ref),
                     { name: c.image, keepLocally: true },
                     { parent: this, provider: host.provider },
                 );
+                if (ref !== undefined) images.set(ref, image);
+                return image;
+            };
+            for (const c of byHost.get(host.name) ?? []) {
                 const container = new docker.Container(
                     networkChildNames.container(name, host.name, c.name),
-                    containerArgs(c, image.imageId, network.name),
+                    containerArgs(c, imageOf(c).imageId, network.name),
                     { parent: this, provider: host.provider },
                 );
                 containers.set(`${host.name}/${c.name}`, container);

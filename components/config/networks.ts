@@ -346,6 +346,42 @@ function checkAux(p: Problems, map: RawMap, n: CheckedNetwork): void {
  * rules against the rest of the segment (other networks' pools, fixed addresses) are in
  * segments.ts. A refused slice is dropped, so the rules that follow see only valid ones.
  */
+/**
+ * The slices accepted so far, by family and prefix length, then by network address: their index
+ * in config order. Two blocks overlap only when one holds the other, so a block's overlapping
+ * slices are found by lookups (one per shorter prefix in use) instead of a scan of every slice.
+ */
+type SliceIndex = Map<string, Map<bigint, number>>;
+
+function remember(seen: SliceIndex, block: Cidr, index: number): void {
+    const key = `${block.family}/${block.prefix}`;
+    const m = seen.get(key) ?? new Map<bigint, number>();
+    if (!m.has(block.first().value)) m.set(block.first().value, index);
+    seen.set(key, m);
+}
+
+/** The first slice (config order) that overlaps `block`, as `slices.find(overlaps)` would answer. */
+function firstOverlapping(slices: readonly CheckedSlice[], seen: SliceIndex, block: Cidr): CheckedSlice | undefined {
+    let best: number | undefined;
+    const first = block.first().value;
+    const last = first + block.size - 1n;
+    for (const [key, m] of seen) {
+        const [family, prefixText] = key.split("/");
+        if (family !== block.family) continue;
+        const prefix = Number(prefixText);
+        if (prefix <= block.prefix) {
+            // A slice that holds the block: the block's address cut to its prefix.
+            const shift = BigInt(block.bits - prefix);
+            const i = m.get((first >> shift) << shift);
+            if (i !== undefined && (best === undefined || i < best)) best = i;
+        } else {
+            // Slices inside the block (only when slices of several sizes are mixed).
+            for (const [start, i] of m) if (start >= first && start <= last && (best === undefined || i < best)) best = i;
+        }
+    }
+    return best === undefined ? undefined : slices[best];
+}
+
 function checkSlices(p: Problems, map: RawMap, n: CheckedNetwork): void {
     const mapPath = `${n.path}.slices`;
     // Slices divide the network's one IPv4 pool: with several, every host's engine would hand out
@@ -369,6 +405,8 @@ function checkSlices(p: Problems, map: RawMap, n: CheckedNetwork): void {
         return;
     }
     const slices: CheckedSlice[] = [];
+    const seen: SliceIndex = new Map();
+    const spanned = new Set(n.hosts);
     for (const host of Object.keys(raw)) {
         const at = childPath(mapPath, host);
         const v = own(raw, host);
@@ -376,7 +414,7 @@ function checkSlices(p: Problems, map: RawMap, n: CheckedNetwork): void {
             p.addBare(at, emptyProblem("a CIDR"));
             continue;
         }
-        if (!n.hosts.includes(host)) {
+        if (!spanned.has(host)) {
             p.addBare(mapPath, `${jsonValue(host)} is not a host this network spans (${n.hosts.join(", ")}): a slice is keyed by the name of a host in ${n.path}.hosts`);
             continue;
         }
@@ -391,11 +429,12 @@ function checkSlices(p: Problems, map: RawMap, n: CheckedNetwork): void {
             }
         } else block = checkValue(p, v, at, sliceIn(pool?.ipRange, pool?.subnet));
         if (block === undefined) continue;
-        const twin = slices.find((s) => s.block.overlaps(block));
+        const twin = firstOverlapping(slices, seen, block);
         if (twin !== undefined) {
             p.add(at, v, `overlaps ${twin.path} ${twin.block.toString()}: each host's slice must be its own, or two engines could hand out the same address`);
             continue;
         }
+        remember(seen, block, slices.length);
         slices.push({ host, path: at, block });
     }
     for (const h of n.hosts) {

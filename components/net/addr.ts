@@ -107,14 +107,20 @@ export class Cidr {
         return 1n << BigInt(this.bits - this.prefix);
     }
 
+    /** first() and last(), computed once: the block is immutable and validation asks for them per address it checks. */
+    #first: Address | undefined;
+    #last: Address | undefined;
+
     /** The first address of the block (the network address). */
     first(): Address {
-        return Address.fromValue(this.family, this.range.getFirst().getValue());
+        this.#first ??= Address.fromValue(this.family, this.range.getFirst().getValue());
+        return this.#first;
     }
 
     /** The last address of the block. */
     last(): Address {
-        return Address.fromValue(this.family, this.range.getLast().getValue());
+        this.#last ??= Address.fromValue(this.family, this.range.getLast().getValue());
+        return this.#last;
     }
 
     /** True when `x` (an address or a block) lies entirely inside this block; false across families. */

@@ -35,7 +35,14 @@ export const hostChildNames = {
 /** MacvlanNetwork's children, from the component (network) name, the host and the container. */
 export const networkChildNames = {
     network: (network: string, host: string) => `${network}-${host}`,
+    /** The image of one container whose image reference is an Output (not known while the graph is built). */
     image: (network: string, host: string, container: string) => `${network}-${host}-${container}-image`,
+    /**
+     * The one image of a host for a plain image reference, shared by every container of the
+     * network on that host that runs it: `<network>-<host>-images/<reference>` (the `/` keeps it
+     * apart from every per-container name, which never holds one after the host).
+     */
+    hostImage: (network: string, host: string, reference: string) => `${network}-${host}-images/${reference}`,
     container: (network: string, host: string, container: string) => `${network}-${host}-${container}`,
 };
 

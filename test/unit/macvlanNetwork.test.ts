@@ -82,7 +82,34 @@ describe("MacvlanNetwork", () => {
             };
         }
 
-        it("registers a network per host and an image and a container per container, through the host's provider", async () => {
+        it("shares one image per host and plain reference between the containers that run it; an Output image gets its own", async () => {
+            reset();
+            await runUnderMocks(() => {
+                const provider = new docker.Provider("p1", {});
+                const c = (name: string, ip: number, image: pulumi.Input<string>) => ({ name, host: "h1", image, ipv4Address: `198.51.100.${ip}`, mac: `02:42:c6:33:64:${ip.toString(16).padStart(2, "0")}` });
+                return new MacvlanNetwork("lan", {
+                    ...args(provider),
+                    containers: [c("a", 10, "busybox:1.36"), c("b", 11, "busybox:1.36"), c("c", 12, "nginx:1.27"), c("d", 13, pulumi.output("busybox:1.36"))],
+                });
+            });
+            assert.deepEqual(
+                summary(recorded).filter((l) => l.includes("RemoteImage")),
+                [
+                    "docker:index/remoteImage:RemoteImage lan-h1-d-image parent=lan provider=p1",
+                    "docker:index/remoteImage:RemoteImage lan-h1-images/busybox:1.36 parent=lan provider=p1",
+                    "docker:index/remoteImage:RemoteImage lan-h1-images/nginx:1.27 parent=lan provider=p1",
+                ],
+            );
+            const shared = byName(recorded, "lan-h1-images/busybox:1.36");
+            for (const name of ["lan-h1-a", "lan-h1-b"]) {
+                const container = byName(recorded, name);
+                assert.deepEqual(container.propertyDependencies["image"], [shared.urn], `${name} follows the shared image`);
+            }
+            // The container's image input is the image id, the same whichever image resource pulled it.
+            assert.equal(byName(recorded, "lan-h1-a").inputs["image"], byName(recorded, "lan-h1-d").inputs["image"]);
+        });
+
+        it("registers a network per host, an image per host and reference, and a container per container, through the host's provider", async () => {
             reset();
             await runUnderMocks(() => {
                 const provider = new docker.Provider("p1", {});
@@ -91,7 +118,7 @@ describe("MacvlanNetwork", () => {
             assert.deepEqual(summary(recorded), [
                 "docker:index/container:Container lan-h1-db parent=lan provider=p1",
                 "docker:index/network:Network lan-h1 parent=lan provider=p1",
-                "docker:index/remoteImage:RemoteImage lan-h1-db-image parent=lan provider=p1",
+                "docker:index/remoteImage:RemoteImage lan-h1-images/mysql:5.7 parent=lan provider=p1",
                 "macvlan:index:MacvlanNetwork lan",
                 "pulumi:providers:docker p1",
             ]);

@@ -39,14 +39,12 @@ function hostResources(host: string, features: readonly string[]): string[] {
     ];
 }
 
-/** The resources of one network on one host with its containers, in summary form. */
-function networkOnHost(network: string, host: string, containers: readonly string[]): string[] {
+/** The resources of one network on one host with its containers and their images (one per distinct reference), in summary form. */
+function networkOnHost(network: string, host: string, containers: readonly string[], images: readonly string[]): string[] {
     return [
         `${DOCKER_NETWORK} ${network}-${host} parent=${network} provider=${host}-docker`,
-        ...containers.flatMap((c) => [
-            `${IMAGE} ${network}-${host}-${c}-image parent=${network} provider=${host}-docker`,
-            `${CONTAINER} ${network}-${host}-${c} parent=${network} provider=${host}-docker`,
-        ]),
+        ...images.map((i) => `${IMAGE} ${network}-${host}-images/${i} parent=${network} provider=${host}-docker`),
+        ...containers.map((c) => `${CONTAINER} ${network}-${host}-${c} parent=${network} provider=${host}-docker`),
     ];
 }
 
@@ -56,26 +54,26 @@ const EXPECTED: Record<StackName, string[]> = {
         ...hostResources("centos1", ["promisc", "ipforward", "shim", "shim-route-198-51-100-10-32"]),
         ...hostResources("centos2", ["promisc", "ipforward", "shim", "shim-route-198-51-100-11-32"]),
         `${NETWORK} mynet`,
-        ...networkOnHost("mynet", "centos1", ["test1"]),
-        ...networkOnHost("mynet", "centos2", ["test2"]),
+        ...networkOnHost("mynet", "centos1", ["test1"], ["centos:7"]),
+        ...networkOnHost("mynet", "centos2", ["test2"], ["centos:7"]),
     ],
     compose: [
         ...hostResources("docker1", ["promisc", "ipforward", "vlan50", "vlan60"]),
         `${NETWORK} pub_net`,
-        ...networkOnHost("pub_net", "docker1", ["nginx", "mysql"]),
+        ...networkOnHost("pub_net", "docker1", ["nginx", "mysql"], ["nginx:latest", "mysql:5.7"]),
         `${NETWORK} pub_net_low`,
-        ...networkOnHost("pub_net_low", "docker1", ["kodexplorer", "kodexplorer_bak"]),
+        ...networkOnHost("pub_net_low", "docker1", ["kodexplorer", "kodexplorer_bak"], ["registry.example.com:5000/hp_kodexplorer_a1223"]),
         `${NETWORK} pub_net_mid`,
-        ...networkOnHost("pub_net_mid", "docker1", ["mongodb", "mongodb_bak"]),
+        ...networkOnHost("pub_net_mid", "docker1", ["mongodb", "mongodb_bak"], ["mongo:latest"]),
     ],
     modes: [
         ...hostResources("node1", ["promisc", "ipforward", "vlan70"]),
         ...hostResources("node2", ["promisc", "ipforward"]),
         `${NETWORK} priv_net`,
-        ...networkOnHost("priv_net", "node1", ["a1", "a2"]),
-        ...networkOnHost("priv_net", "node2", ["b1"]),
+        ...networkOnHost("priv_net", "node1", ["a1", "a2"], ["busybox:1.36"]),
+        ...networkOnHost("priv_net", "node2", ["b1"], ["busybox:1.36"]),
         `${NETWORK} pass_net`,
-        ...networkOnHost("pass_net", "node1", ["solo"]),
+        ...networkOnHost("pass_net", "node1", ["solo"], ["busybox:1.36"]),
     ],
 };
 
@@ -335,7 +333,8 @@ describe("program (index.ts) under mocks", () => {
                 const secretEnv = declaresSecretEnv(withKey(stackConfig(stack)));
                 for (const c of containers) {
                     const want = CONTAINERS[stack][c.name];
-                    const image = byName(resources, `${c.name}-image`);
+                    // One image per host and reference, shared by the network's containers there.
+                    const image = byName(resources, `${c.name.split("-").slice(0, 2).join("-")}-images/${want.image}`);
                     assert.deepEqual(image.inputs, { name: want.image, keepLocally: true });
                     const { envs, ...rest } = c.inputs;
                     if (envs !== undefined) assert.equal(isSecretValue(envs), secretEnv, `${c.name}.envs is ${secretEnv ? "" : "not "}secret`);
@@ -505,7 +504,7 @@ describe("program (index.ts) under mocks", () => {
             assert.deepEqual(changed(a.resources, b.resources), [
                 `${COMMAND}::centos1-shim-route-198-51-100-12-32`,
                 `${CONTAINER}::mynet-centos1-test3`,
-                `${IMAGE}::mynet-centos1-test3-image`,
+                `${IMAGE}::mynet-centos1-images/busybox:1.36`,
             ]);
             for (const r of a.resources) assert.ok(b.resources.some((x) => x.type === r.type && x.name === r.name && x.urn === r.urn), r.name);
         });
