@@ -194,7 +194,7 @@ function ansibleEnv(lab: Lab): AnsibleEnv {
         controlDir,
         cfg: (mode) => {
             const p = path.join(dir, `ansible-${mode.control}.cfg`);
-            fs.writeFileSync(p, renderAnsibleCfg({ inventory, sshExecutable: wrapper, knownHosts, controlDir, mode, remoteTmp: "/tmp/.ansible-bench" }));
+            fs.writeFileSync(p, renderAnsibleCfg({ inventory, sshExecutable: wrapper, knownHosts, controlDir, mode, remoteTmp: "/tmp/.ansible-bench", localTmp: path.join(dir, "local-tmp") }));
             return p;
         },
     };

@@ -95,7 +95,7 @@ export interface AnsibleSshMode {
  * every SSH session goes through `sshExecutable` (the counting wrapper); the lab's known_hosts
  * with strict checking (the lab's throwaway keys, pinned by labUp).
  */
-export function renderAnsibleCfg(o: { inventory: string; sshExecutable: string; knownHosts: string; controlDir: string; mode: AnsibleSshMode; remoteTmp: string }): string {
+export function renderAnsibleCfg(o: { inventory: string; sshExecutable: string; knownHosts: string; controlDir: string; mode: AnsibleSshMode; remoteTmp: string; localTmp: string }): string {
     const hostKeys = `-o UserKnownHostsFile=${o.knownHosts} -o GlobalKnownHostsFile=/dev/null -o StrictHostKeyChecking=yes -o IdentitiesOnly=yes -o BatchMode=yes`;
     const control = o.mode.control === "off" ? "-o ControlMaster=no -o ControlPersist=no" : "-C -o ControlMaster=auto -o ControlPersist=60s";
     return [
@@ -104,6 +104,7 @@ export function renderAnsibleCfg(o: { inventory: string; sshExecutable: string; 
         "host_key_checking = True",
         "interpreter_python = /usr/bin/python3",
         `remote_tmp = ${o.remoteTmp}`,
+        `local_tmp = ${o.localTmp}`,
         "retry_files_enabled = False",
         "forks = 10",
         "nocows = 1",

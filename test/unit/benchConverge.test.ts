@@ -45,9 +45,10 @@ describe("bench:converge helpers", () => {
     });
 
     it("renderAnsibleCfg: pipelining, piped transfer, the wrapper, strict host keys; ControlPersist off or Ansible's defaults", () => {
-        const base = { inventory: "/t/inv.yml", sshExecutable: "/t/bin/ssh", knownHosts: "/lab/known_hosts", controlDir: "/t/cp", remoteTmp: "/tmp/x" };
+        const base = { inventory: "/t/inv.yml", sshExecutable: "/t/bin/ssh", knownHosts: "/lab/known_hosts", controlDir: "/t/cp", remoteTmp: "/tmp/x", localTmp: "/t/local" };
         const off = renderAnsibleCfg({ ...base, mode: { name: "off", control: "off" } });
         assert.match(off, /^pipelining = True$/m);
+        assert.match(off, /^local_tmp = \/t\/local$/m);
         assert.match(off, /^transfer_method = piped$/m);
         assert.match(off, /^ssh_executable = \/t\/bin\/ssh$/m);
         assert.match(off, /-o ControlMaster=no -o ControlPersist=no/);
