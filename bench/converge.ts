@@ -64,9 +64,7 @@ function preconditions(): void {
     } catch (e) {
         fail(`${(e as Error).message}\nThe benchmark applies host settings to the lab's hosts: run it as root, e.g. \`sudo npm run bench:converge\`.`);
     }
-    try {
-        execFileSync("ansible-playbook", ["--version"], { stdio: "pipe" });
-    } catch {
+    if (!fs.existsSync("/usr/bin/ansible-playbook")) {
         fail("ansible-playbook is not installed. Install Debian's Ansible 7 (with its bundled collections): `apt-get install -y ansible`.");
     }
     if (!fs.existsSync("/usr/lib/python3/dist-packages/ansible_collections/ansible/posix")) {
@@ -212,7 +210,8 @@ function runPlaybook(env: AnsibleEnv, mode: AnsibleSshMode): Promise<AnsibleRun>
     return new Promise((resolve, reject) => {
         const t0 = Date.now();
         const p = spawn("ansible-playbook", [PLAYBOOK], {
-            env: { ...process.env, ANSIBLE_CONFIG: cfg, ANSIBLE_FORCE_COLOR: "0", ANSIBLE_NOCOLOR: "1" },
+            // HOME: Ansible makes ~/.ansible even with local_tmp elsewhere; keep it in the run's temp dir.
+            env: { ...process.env, HOME: env.dir, ANSIBLE_CONFIG: cfg, ANSIBLE_FORCE_COLOR: "0", ANSIBLE_NOCOLOR: "1" },
             stdio: ["ignore", "pipe", "pipe"],
         });
         let out = "";
@@ -335,7 +334,7 @@ async function main(): Promise<void> {
         const tCold = Date.now();
         await program({ ...config, "macvlan:probe": "false" });
         const coldMs = Date.now() - tCold;
-        const ansVer = execFileSync("ansible", ["--version"], { encoding: "utf8" }).split("\n")[0];
+        const ansVer = execFileSync("ansible", ["--version"], { encoding: "utf8", env: { ...process.env, HOME: env.dir } }).split("\n")[0];
 
         for (let run = 1; run <= RUNS; run++) {
             log(`run ${run}/${RUNS}: ours`);
