@@ -6,13 +6,13 @@
  */
 import type { ProbedDocker } from "../host/scripts";
 import { defaultMac } from "../net/mac";
-import { familyLabel, type Address, type IpFamily } from "../net/addr";
+import type { Address } from "../net/addr";
 import { networkChildNames, segmentLink } from "../net/names";
 import { checkValue } from "./read";
-import { addressInPools, LISTED_TWICE } from "./rules";
+import { LISTED_TWICE } from "./rules";
 import { allowsPerNetworkMac, describeEngine, effectiveEngine, ENGINE_MIN, engineAtLeast, type EngineVersion } from "./engine";
 import type { CheckedHost } from "./hosts";
-import { overlappingPools, poolsOf, subnetsOf, type CheckedContainer, type CheckedNetwork } from "./networks";
+import { addressFields, overlappingPools, type CheckedContainer, type CheckedNetwork } from "./networks";
 import { entryLabel as label, type Problems } from "./problems";
 import { checkSegments } from "./segments";
 
@@ -168,33 +168,29 @@ function resolveJoins(p: Problems, named: ReadonlyMap<string, CheckedNetwork>, n
                     continue;
                 }
                 // The join's addresses in the joined network's pools, as a container's own are in its network's.
-                const noPool = (f: IpFamily) => `is given, but ${target.path} has no ${familyLabel(f)} pool; add one to ${target.path}.ipam, or remove it`;
-                const v6 = poolsOf(target, "ipv6");
-                const ip = j.ipText === undefined ? undefined : checkValue(p, j.ipText, `${j.path}.ip`, addressInPools(subnetsOf(target), noPool, { family: "ipv4", wrongFamily: `an IPv6 address goes in ${j.path}.ip6` }));
+                const fields = addressFields(target, j.path);
+                const ip = j.ipText === undefined ? undefined : checkValue(p, j.ipText, `${j.path}.ip`, fields.ip);
                 let ip6: Address | undefined;
-                if (j.ip6Text !== undefined) ip6 = checkValue(p, j.ip6Text, `${j.path}.ip6`, addressInPools(subnetsOf(target), noPool, { family: "ipv6", wrongFamily: `an IPv4 address goes in ${j.path}.ip` }));
-                else if (v6.length > 0 && target.poolsComplete) {
-                    p.addBare(`${j.path}.ip6`, `is required: ${target.path} has an IPv6 pool (${v6[0].subnet.toString()}), and without a pinned address each host's engine picks the pool's first free one, the same on every host`);
-                }
+                if (j.ip6Text !== undefined) ip6 = checkValue(p, j.ip6Text, `${j.path}.ip6`, fields.ip6);
+                else if (fields.ip6Required !== undefined) p.addBare(`${j.path}.ip6`, fields.ip6Required);
                 // Without the joined network's pools the ip cannot be placed, as for a container's own ip.
                 if (ip === undefined || !target.poolsComplete || c.host === undefined) continue;
                 const mac = j.mac ?? defaultMac(ip);
-                added.push({
-                    target,
-                    entry: {
-                        index: c.index,
-                        path: j.path,
-                        ...(c.name === undefined ? {} : { name: c.name }),
-                        host: c.host,
-                        ip,
-                        ...(ip6 === undefined ? {} : { ip6 }),
-                        ...(mac === undefined ? {} : { mac }),
-                        macDerived: j.mac === undefined,
-                        restart: c.restart,
-                        joins: [],
-                        joinOf: { container: c, network: n },
-                    },
-                });
+                const entry: CheckedContainer = {
+                    index: c.index,
+                    path: j.path,
+                    ...(c.name === undefined ? {} : { name: c.name }),
+                    host: c.host,
+                    ip,
+                    ...(ip6 === undefined ? {} : { ip6 }),
+                    ...(mac === undefined ? {} : { mac }),
+                    macDerived: j.mac === undefined,
+                    restart: c.restart,
+                    joins: [],
+                    joinOf: { container: c, network: n },
+                };
+                j.resolved = entry;
+                added.push({ target, entry });
             }
             if (c.defaultRoute !== undefined && c.defaultRoute !== n.name && !c.joins.some((j) => j.network === c.defaultRoute)) {
                 const mine = [n.name ?? n.path, ...c.joins.flatMap((j) => (j.network === undefined ? [] : [j.network]))];
@@ -206,12 +202,11 @@ function resolveJoins(p: Problems, named: ReadonlyMap<string, CheckedNetwork>, n
 }
 
 /** The networks of a container whose joins all resolved: its own first, then the joined ones; undefined when it joins none. */
-function joinedNetworks(c: CheckedContainer, n: CheckedNetwork, networks: readonly CheckedNetwork[]): string[] | undefined {
+function joinedNetworks(c: CheckedContainer, n: CheckedNetwork): string[] | undefined {
     if (c.joins.length === 0 || n.name === undefined) return undefined;
     const names = [n.name];
     for (const j of c.joins) {
-        const joined = networks.some((m) => m.containers.some((x) => x.joinOf?.container === c && x.path === j.path));
-        if (!joined || j.network === undefined) return undefined;
+        if (j.resolved === undefined || j.network === undefined) return undefined;
         names.push(j.network);
     }
     return names;
@@ -229,7 +224,7 @@ function checkDefaultRoutes(p: Problems, hosts: ReadonlyMap<string, CheckedHost>
     for (const n of networks) {
         for (const c of n.containers) {
             if (c.joinOf !== undefined || c.host === undefined) continue;
-            const names = joinedNetworks(c, n, networks);
+            const names = joinedNetworks(c, n);
             if (names === undefined) continue;
             const wanted = c.defaultRoute ?? names[0];
             if (!names.includes(wanted)) continue; // refused by resolveJoins

@@ -8,7 +8,7 @@ import { defaultMac } from "../net/mac";
 import { DEFAULT_MODE, DEFAULT_RESTART, type MacvlanMode, type RestartPolicy } from "./model";
 import type { CheckedHost } from "./hosts";
 import { childPath, jsonValue, type Problems } from "./problems";
-import { BOOLEAN, checkKey, checkValue, isMap, own, readEntry, readField, readOptional, STRING, type RawMap } from "./read";
+import { BOOLEAN, checkKey, checkValue, isMap, own, readEntry, readField, readOptional, STRING, type Field, type RawMap } from "./read";
 import {
     addressIn,
     addressInPools,
@@ -121,6 +121,8 @@ export interface CheckedJoin {
     /** The ip6 as written, when it is a string (likewise). */
     ip6Text?: string;
     mac?: string;
+    /** The entry cross.ts added to the joined network's `containers` when the join passed its rules. */
+    resolved?: CheckedContainer;
 }
 
 export interface CheckedContainer {
@@ -496,20 +498,10 @@ function checkContainer(
     }
     c.image = readField(p, map, "image", path, IMAGE, true);
     // Without every pool the ip cannot be placed: it is then left out of the checks across entries.
-    const noPool = (f: IpFamily) => `is given, but ${n.path} has no ${familyLabel(f)} pool; add one to ${n.path}.ipam, or remove it`;
-    const ip = readField(p, map, "ip", path, addressInPools(subnetsOf(n), noPool, { family: "ipv4", wrongFamily: `a container's IPv6 address goes in ${path}.ip6` }), true);
+    const fields = addressFields(n, path);
+    const ip = readField(p, map, "ip", path, fields.ip, true);
     if (n.poolsComplete) c.ip = ip;
-    // ip6: required on a network with an IPv6 pool, where an engine would otherwise pick one from
-    // the pool's start, as every other host's engine would; refused on one without.
-    const v6 = poolsOf(n, "ipv6");
-    const ip6 = readField(
-        p,
-        map,
-        "ip6",
-        path,
-        addressInPools(subnetsOf(n), noPool, { family: "ipv6", wrongFamily: `a container's IPv4 address goes in ${path}.ip` }),
-        v6.length > 0 && n.poolsComplete ? `is required: ${n.path} has an IPv6 pool (${v6[0].subnet.toString()}), and without a pinned address each host's engine picks the pool's first free one, the same on every host` : undefined,
-    );
+    const ip6 = readField(p, map, "ip6", path, fields.ip6, fields.ip6Required);
     if (n.poolsComplete) c.ip6 = ip6;
     // A mac of the wrong type is reported, and the derived one stands in for it.
     const mac = readField(p, map, "mac", path, STRING);
@@ -547,6 +539,25 @@ function checkContainer(
     checkSecretEnv(p, map, path, networksSecret);
     c.restart = readField(p, map, "restart", path, RESTART) ?? DEFAULT_RESTART;
     return c;
+}
+
+/**
+ * The rules of the `ip` and `ip6` of a container written at `path` (its own entry, or one of its
+ * joins) on network `n`: `ip` in an IPv4 pool of `n`, `ip6` in an IPv6 pool, each refused where `n`
+ * has no pool of its family. `ip6Required`: the problem of a missing `ip6` on a network with an
+ * IPv6 pool, where an engine would otherwise pick one from the pool's start, as every other host's
+ * engine would; undefined where `ip6` is optional.
+ */
+export function addressFields(n: CheckedNetwork, path: string): { readonly ip: Field<Address>; readonly ip6: Field<Address>; readonly ip6Required?: string } {
+    const noPool = (f: IpFamily) => `is given, but ${n.path} has no ${familyLabel(f)} pool; add one to ${n.path}.ipam, or remove it`;
+    const v6 = poolsOf(n, "ipv6");
+    return {
+        ip: addressInPools(subnetsOf(n), noPool, { family: "ipv4", wrongFamily: `a container's IPv6 address goes in ${path}.ip6` }),
+        ip6: addressInPools(subnetsOf(n), noPool, { family: "ipv6", wrongFamily: `a container's IPv4 address goes in ${path}.ip` }),
+        ...(v6.length > 0 && n.poolsComplete
+            ? { ip6Required: `is required: ${n.path} has an IPv6 pool (${v6[0].subnet.toString()}), and without a pinned address each host's engine picks the pool's first free one, the same on every host` }
+            : {}),
+    };
 }
 
 /**

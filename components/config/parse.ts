@@ -102,9 +102,9 @@ function defined<T>(v: T | undefined, what: string): T {
 }
 
 /** The attachments of a container's joins, in config order (each resolved into its network's `containers` by cross.ts). */
-function joinAttachments(c: CheckedContainer, networks: readonly CheckedNetwork[]): AttachmentModel[] {
+function joinAttachments(c: CheckedContainer): AttachmentModel[] {
     return c.joins.map((j) => {
-        const entry = networks.flatMap((m) => m.containers).find((x) => x.joinOf?.container === c && x.path === j.path);
+        const entry = j.resolved;
         return {
             network: defined(j.network, `${j.path}.network`),
             ipv4Address: defined(entry?.ip, `${j.path}.ip`).toString(),
@@ -144,7 +144,7 @@ function buildModel(hosts: readonly CheckedHost[], networks: readonly CheckedNet
                     ...(c.ip6 === undefined ? {} : { ipv6Address: c.ip6.toString() }),
                     mac: defined(c.mac, `${c.path}.mac`),
                 },
-                ...joinAttachments(c, networks),
+                ...joinAttachments(c),
             ],
             ...(c.joins.length === 0 ? {} : { defaultRoute: c.defaultRoute ?? name }),
             ...(c.command === undefined ? {} : { command: c.command }),
