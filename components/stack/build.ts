@@ -9,7 +9,7 @@ import { MacvlanNetwork, type MacvlanNetworkContainer } from "../macvlanNetwork"
 import { MacvlanSwarmNetwork } from "../macvlanSwarmNetwork";
 import { MacvlanConfigError } from "../net/problems";
 import { hostKeyRequiredProblem } from "../plan/host";
-import { addressPlan, hostIpRange, type SegmentPlan } from "../plan/addressPlan";
+import { addressPlan, type SegmentPlan } from "../plan/addressPlan";
 import { attachmentTo, planStack, type PlannedHost } from "../plan/stack";
 
 /** Options of buildStack. */
@@ -223,27 +223,28 @@ export function registerStack(model: StackModel, opts: BuildStackOptions, plans:
         if (host === undefined) throw new Error(`internal: network ${n.name} spans unknown host ${name}`);
         return host;
     };
+    /** What both kinds of network take of a host it spans: its name, its parent link for the network, its slice (as ipRange), and that it waits for the host. */
+    const onHost = (n: NetworkModel, name: string) => {
+        const host = hostOf(n, name);
+        const slice = n.slices?.[name];
+        return { host, at: { name, parent: host.parentFor(n.vlan), dependsOn: [host], ...(slice === undefined ? {} : { ipRange: slice }) } };
+    };
     for (const n of model.networks) {
+        const common = { networkName: n.name, ipam: n.ipam, auxAddresses: n.auxAddresses, ...(n.vlan === undefined ? {} : { vlan: n.vlan }) };
+        const outputs = { name: n.name, mode: n.mode, ...(n.vlan === undefined ? {} : { vlan: n.vlan }), subnets: n.ipam.map((p) => p.subnet) };
         if (n.swarm === true) {
             if (n.mode === "passthru") throw new Error(`internal: swarm network ${n.name} has mode passthru after validation`);
             const network = new MacvlanSwarmNetwork(n.name, {
-                networkName: n.name,
+                ...common,
                 mode: n.mode,
-                ipam: n.ipam,
-                auxAddresses: n.auxAddresses,
-                ...(n.vlan === undefined ? {} : { vlan: n.vlan }),
                 hosts: n.hosts.map((name) => {
-                    const host = hostOf(n, name);
-                    const slice = n.slices?.[name];
-                    return { name, parent: host.parentFor(n.vlan), connection: host.connection, dependsOn: [host], ...(slice === undefined ? {} : { ipRange: slice }) };
+                    const { host, at } = onHost(n, name);
+                    return { ...at, connection: host.connection };
                 }),
             });
             swarmNetworks.set(n.name, network);
             networkOutputs[n.name] = {
-                name: n.name,
-                mode: n.mode,
-                ...(n.vlan === undefined ? {} : { vlan: n.vlan }),
-                subnets: n.ipam.map((p) => p.subnet),
+                ...outputs,
                 hosts: Object.fromEntries(
                     [...network.configCommands].map(([h, c]) => [h, { id: c.id, parent: hostOf(n, h).parentFor(n.vlan), containers: {} }]),
                 ),
@@ -252,28 +253,17 @@ export function registerStack(model: StackModel, opts: BuildStackOptions, plans:
             continue;
         }
         const network = new MacvlanNetwork(n.name, {
-            networkName: n.name,
+            ...common,
             mode: n.mode,
-            ipam: n.ipam,
-            auxAddresses: n.auxAddresses,
-            ...(n.vlan === undefined ? {} : { vlan: n.vlan }),
             hosts: n.hosts.map((name) => {
-                const host = hosts.get(name);
-                if (host === undefined) throw new Error(`internal: network ${n.name} spans unknown host ${name}`);
-                const slice = n.slices?.[name];
-                return { name, parent: host.parentFor(n.vlan), provider: host.dockerProvider, dependsOn: [host], ...(slice === undefined ? {} : { ipRange: hostIpRange(n, name) }) };
+                const { host, at } = onHost(n, name);
+                return { ...at, provider: host.dockerProvider };
             }),
             containers: networkContainers(n, names),
         });
         networks.set(n.name, network);
         for (const [host, net] of network.networks) names.set(n.name, host, net.name);
-        networkOutputs[n.name] = {
-            name: n.name,
-            mode: n.mode,
-            ...(n.vlan === undefined ? {} : { vlan: n.vlan }),
-            subnets: n.ipam.map((p) => p.subnet),
-            hosts: network.hostOutputs,
-        };
+        networkOutputs[n.name] = { ...outputs, hosts: network.hostOutputs };
     }
     const unsettled = names.unsettled();
     if (unsettled.length > 0) throw new Error(`internal: containers join networks never registered: ${unsettled.join(", ")}`);
