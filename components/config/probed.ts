@@ -16,6 +16,7 @@
  *   version rules themselves run on each host's effective engine (`engineRuleProblems`).
  */
 import type { ProbedDocker, ProbedParent } from "../host/scripts";
+import { segmentKey, segmentLabel } from "../net/names";
 import { declaredVersionProblem } from "./engine";
 import type { StackModel } from "./model";
 
@@ -29,15 +30,6 @@ export interface ProbedHostFacts {
     readonly parent?: ProbedParent;
     /** The Docker Engine; absent: docker is missing or did not answer, and no version check is made. */
     readonly docker?: ProbedDocker;
-}
-
-/** A LAN segment in messages. */
-function segmentLabel(vlan: number | undefined): string {
-    return vlan === undefined ? "the untagged LAN segment" : `LAN segment vlan ${vlan}`;
-}
-
-function segmentKey(vlan: number | undefined): string {
-    return vlan === undefined ? "untagged" : String(vlan);
 }
 
 /** The problems of the probed facts of each host (by host name), in config order; none: all good. */

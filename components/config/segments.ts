@@ -5,23 +5,13 @@
  * that already failed their own check, so one mistake gives one message.
  */
 import type { Address } from "../net/addr";
-import { segmentLink } from "../net/names";
+import { segmentKey, segmentLabel, segmentLink } from "../net/names";
 import { isIpv4Literal } from "../net/patterns";
 import type { CheckedHost } from "./hosts";
 import { overlappingPools, poolHolding, poolsOf, type CheckedNetwork, type CheckedPool } from "./networks";
 import { entryLabel as label, type Problems } from "./problems";
 import { reservedInSubnetProblem } from "./rules";
 import { checkSlicePlan } from "./slices";
-
-/** A LAN segment in messages: `the untagged LAN segment` or `LAN segment vlan 50`. */
-function segmentLabel(vlan: number | undefined): string {
-    return vlan === undefined ? "the untagged LAN segment" : `LAN segment vlan ${vlan}`;
-}
-
-/** A LAN segment in lookup keys. */
-function segmentKey(vlan: number | undefined): string {
-    return vlan === undefined ? "untagged" : String(vlan);
-}
 
 /** The rules of each LAN segment, in the order their problems are reported. */
 export function checkSegments(p: Problems, hosts: readonly CheckedHost[], networks: readonly CheckedNetwork[]): void {

@@ -10,6 +10,7 @@
  * segment too.
  */
 import { broadcastAddress, networkAddress, parseAddress, sliceAt, type Address, type Cidr } from "../net/addr";
+import { segmentKey, segmentLabel } from "../net/names";
 import { isIpv4Literal } from "../net/patterns";
 import type { CheckedHost } from "./hosts";
 import { poolsOf, type CheckedNetwork } from "./networks";
@@ -38,14 +39,6 @@ interface Fixed {
     readonly kind: "gateway" | "aux" | "shim" | "container" | "ssh";
     /** The container's host. */
     readonly host?: string;
-}
-
-function segmentKey(vlan: number | undefined): string {
-    return vlan === undefined ? "untagged" : String(vlan);
-}
-
-function segmentLabel(vlan: number | undefined): string {
-    return vlan === undefined ? "the untagged LAN segment" : `LAN segment vlan ${vlan}`;
 }
 
 /**

@@ -16,6 +16,16 @@ export function vlanLink(parent: string, id: number): string {
     return `${parent}.${id}`;
 }
 
+/** A LAN segment (a VLAN id, or the untagged LAN) as a lookup key: `untagged` or the id. */
+export function segmentKey(vlan: number | undefined): string {
+    return vlan === undefined ? "untagged" : String(vlan);
+}
+
+/** A LAN segment in messages: `the untagged LAN segment` or `LAN segment vlan 50`. */
+export function segmentLabel(vlan: number | undefined): string {
+    return vlan === undefined ? "the untagged LAN segment" : `LAN segment vlan ${vlan}`;
+}
+
 /** The link a network or shim on a segment hangs off: the parent itself, or `<parent>.<vlan>`. */
 export function segmentLink(parent: string, vlan: number | undefined): string {
     return vlan === undefined ? parent : vlanLink(parent, vlan);
