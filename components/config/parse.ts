@@ -10,6 +10,7 @@
  */
 import { MacvlanConfigError } from "../net/problems";
 import { checkHostsAcross, checkNetworksAcross, type EngineRuleOptions } from "./cross";
+import { checkFleet, type FleetPeer } from "./fleet";
 import { checkHost, type CheckedHost, type HostKeyPolicy } from "./hosts";
 import type { AttachmentModel, ContainerModel, HostModel, NetworkModel, StackModel } from "./model";
 import { checkNetwork, type CheckedContainer, type CheckedNetwork } from "./networks";
@@ -46,6 +47,7 @@ function checkList(p: Problems, raw: unknown, path: string, required: boolean): 
 
 export type { HostKeyPolicy } from "./hosts";
 export type { EngineRuleOptions } from "./cross";
+export type { FleetPeer } from "./fleet";
 
 /**
  * Parse, normalize (defaults, derived MACs) and validate; throws MacvlanConfigError listing all
@@ -53,9 +55,10 @@ export type { EngineRuleOptions } from "./cross";
  * use with the probe on): the default is safe. The rules that depend on a host's Docker Engine
  * version use each host's declared `dockerVersion` unless `engines` gives the probed engines
  * (which win), or defers those rules (the program, with the probe on, runs them after the probe:
- * `engineRuleProblems`).
+ * `engineRuleProblems`). `peers` are the other stacks of the fleet (`macvlan:fleet`, read by the
+ * program): the hosts, pools and fixed addresses are checked against theirs too (config/fleet.ts).
  */
-export function parseStackConfig(raw: RawStackConfig, policy: HostKeyPolicy = {}, engines: EngineRuleOptions = {}): StackModel {
+export function parseStackConfig(raw: RawStackConfig, policy: HostKeyPolicy = {}, engines: EngineRuleOptions = {}, peers: readonly FleetPeer[] = []): StackModel {
     const p = new Problems();
     const config: RawMap = isMap(raw) ? raw : {};
     if (!isMap(raw)) p.wrongType("config", raw, "a map {hosts, networks}");
@@ -76,6 +79,7 @@ export function parseStackConfig(raw: RawStackConfig, policy: HostKeyPolicy = {}
     });
     checkNetworksAcross(p, hosts, byName, networks, engines);
     checkSwarmNetworks(p, networks);
+    checkFleet(p, hosts, networks, peers);
 
     if (p.list.length > 0) throw new MacvlanConfigError(p.list);
     return buildModel(hosts, networks, networksSecret);

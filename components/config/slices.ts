@@ -17,7 +17,7 @@ import { poolsOf, type CheckedNetwork } from "./networks";
 import { entryLabel as label, type Problems } from "./problems";
 
 /** One engine's dynamic pool on a segment: what Docker on `host` may hand out on network `network`. */
-interface Pool {
+export interface Pool {
     readonly network: CheckedNetwork;
     readonly host: string;
     readonly block: Cidr;
@@ -29,7 +29,7 @@ interface Pool {
 }
 
 /** An address someone holds on a segment. */
-interface Fixed {
+export interface Fixed {
     readonly address: Address;
     readonly path: string;
     /** `the gateway of networks[0] (pub_net)`, … */
@@ -46,7 +46,7 @@ interface Fixed {
  * network has one IPv4 pool (networks.ts); its host without a valid slice has none (its problem is
  * reported). IPv6 pools have no slices: every container pins its ip6 (networks.ts).
  */
-function pools(networks: readonly CheckedNetwork[]): Map<string, Pool[]> {
+export function pools(networks: readonly CheckedNetwork[]): Map<string, Pool[]> {
     const out = new Map<string, Pool[]>();
     for (const n of networks) {
         const v4 = poolsOf(n, "ipv4");
@@ -69,8 +69,8 @@ function pools(networks: readonly CheckedNetwork[]): Map<string, Pool[]> {
     return out;
 }
 
-/** Every fixed address, by segment key: gateways, aux addresses, shims, pinned containers, hosts' SSH addresses (untagged). */
-function fixedAddresses(hosts: readonly CheckedHost[], networks: readonly CheckedNetwork[]): Map<string, Fixed[]> {
+/** Every fixed address, by segment key: gateways, aux addresses, shims, pinned containers (ip and ip6), hosts' SSH addresses (untagged). */
+export function fixedAddresses(hosts: readonly CheckedHost[], networks: readonly CheckedNetwork[]): Map<string, Fixed[]> {
     const out = new Map<string, Fixed[]>();
     const put = (vlan: number | undefined, f: Fixed) => {
         const list = out.get(segmentKey(vlan)) ?? [];
@@ -88,6 +88,10 @@ function fixedAddresses(hosts: readonly CheckedHost[], networks: readonly Checke
         for (const c of n.containers) {
             if (c.ip !== undefined && c.host !== undefined) {
                 put(n.vlan, { address: c.ip, path: `${c.path}.ip`, what: `container ${c.name ?? c.path} of ${label(n)} on host ${c.host}`, network: n, kind: "container", host: c.host });
+            }
+            // (IPv6: never in a slice, which is IPv4; listed for the fleet's checks, config/fleet.ts.)
+            if (c.ip6 !== undefined && c.host !== undefined) {
+                put(n.vlan, { address: c.ip6, path: `${c.path}.ip6`, what: `container ${c.name ?? c.path} of ${label(n)} on host ${c.host}`, network: n, kind: "container", host: c.host });
             }
         }
     }
@@ -109,7 +113,7 @@ function fixedAddresses(hosts: readonly CheckedHost[], networks: readonly Checke
  */
 type HeldOnNetwork = ReadonlySet<bigint>;
 
-function heldOnNetwork(n: CheckedNetwork): HeldOnNetwork {
+export function heldOnNetwork(n: CheckedNetwork): HeldOnNetwork {
     const held = new Set<bigint>();
     for (const x of n.pools) if (x.gateway !== undefined && x.gateway.family === "ipv4") held.add(x.gateway.value);
     for (const a of n.aux) if (a.address !== undefined && a.address.family === "ipv4") held.add(a.address.value);
@@ -142,7 +146,7 @@ function sortFixed(fixed: readonly Fixed[]): SortedFixed {
 }
 
 /** The first index whose value is at least `v`. */
-function lowerBound(values: readonly bigint[], v: bigint): number {
+export function lowerBound(values: readonly bigint[], v: bigint): number {
     let lo = 0;
     let hi = values.length;
     while (lo < hi) {

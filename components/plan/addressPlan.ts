@@ -54,6 +54,8 @@ export interface SegmentPlan {
     readonly pools: Readonly<Record<string, Readonly<Record<string, readonly string[]>>>>;
     /** Fixed addresses on the segment, by address: who holds each (IPv4 first, each family sorted by address; several holders joined by `; `). */
     readonly fixed: Readonly<Record<string, string>>;
+    /** The containers' MAC addresses on the segment (configured or derived), sorted: who holds each. */
+    readonly macs: Readonly<Record<string, string>>;
 }
 
 /** The segment key in the output: `untagged` or `vlan<id>`. */
@@ -72,12 +74,15 @@ function byAddress(x: string, y: string): number {
 
 /** The address plan of every segment that carries a network, by segment name (`untagged`, `vlan50`). */
 export function addressPlan(model: StackModel): Record<string, SegmentPlan> {
-    const segs = new Map<string, { vlan: number | undefined; subnets: Set<string>; pools: Record<string, Record<string, string[]>>; fixed: Map<string, string[]> }>();
+    const segs = new Map<
+        string,
+        { vlan: number | undefined; subnets: Set<string>; pools: Record<string, Record<string, string[]>>; fixed: Map<string, string[]>; macs: Map<string, string[]> }
+    >();
     const seg = (vlan: number | undefined) => {
         const key = segmentName(vlan);
         let s = segs.get(key);
         if (s === undefined) {
-            s = { vlan, subnets: new Set(), pools: {}, fixed: new Map() };
+            s = { vlan, subnets: new Set(), pools: {}, fixed: new Map(), macs: new Map() };
             segs.set(key, s);
         }
         return s;
@@ -96,13 +101,15 @@ export function addressPlan(model: StackModel): Record<string, SegmentPlan> {
     for (const n of model.networks) {
         for (const p of n.ipam) if (p.gateway !== undefined) hold(n.vlan, p.gateway, `gateway of ${n.name}`);
         for (const [k, a] of Object.entries(n.auxAddresses)) hold(n.vlan, a, `aux ${k} of ${n.name}`);
-        // A container holds an address on each of its networks: this one, and those it joins.
         for (const c of n.containers) {
-            // A container holds its addresses on each of its networks: this one, and those it joins.
+            // A container holds its addresses and a MAC on each of its networks: this one, and those it joins.
             for (const att of c.attachments) {
                 const vlan = vlanOf.get(att.network);
-                hold(vlan, att.ipv4Address, `container ${c.name} of ${att.network} on ${c.host}`);
-                if (att.ipv6Address !== undefined) hold(vlan, att.ipv6Address, `container ${c.name} of ${att.network} on ${c.host}`);
+                const who = `container ${c.name} of ${att.network} on ${c.host}`;
+                hold(vlan, att.ipv4Address, who);
+                if (att.ipv6Address !== undefined) hold(vlan, att.ipv6Address, who);
+                const s = segs.get(segmentName(vlan));
+                if (s !== undefined) s.macs.set(att.mac, [...(s.macs.get(att.mac) ?? []), who]);
             }
         }
     }
@@ -115,7 +122,9 @@ export function addressPlan(model: StackModel): Record<string, SegmentPlan> {
         const s = segs.get(key) as NonNullable<ReturnType<typeof segs.get>>;
         const fixed: Record<string, string> = {};
         for (const a of [...s.fixed.keys()].sort(byAddress)) fixed[a] = [...new Set(s.fixed.get(a))].join("; ");
-        out[key] = { vlan: s.vlan ?? null, subnets: [...s.subnets].sort(), pools: s.pools, fixed };
+        const macs: Record<string, string> = {};
+        for (const m of [...s.macs.keys()].sort()) macs[m] = [...new Set(s.macs.get(m))].join("; ");
+        out[key] = { vlan: s.vlan ?? null, subnets: [...s.subnets].sort(), pools: s.pools, fixed, macs };
     }
     return out;
 }

@@ -13,6 +13,7 @@ import { IDENTITY_FILE_RULE, isIdentityFile, sshKnownHostsPattern } from "../net
 import { MacvlanConfigError } from "../net/problems";
 import { planStack, type PlannedHost } from "../plan/stack";
 import { registerStack, type StackOutputs } from "./build";
+import { readFleetPeers } from "./fleet";
 import { fileKnownHosts, knownHostsLine, parseKnownHosts, stackKnownHostsFile, type KnownHostsStore } from "./knownHosts";
 import { describeHostKey, HostKeyError, ProbeFailures, probeHosts, sshProber, type HostProber, type ProbedHostKey, type ProbeResults } from "./probe";
 
@@ -108,10 +109,13 @@ export async function macvlanProgram(deps: ProgramDeps = {}): Promise<StackOutpu
         networks: readObject(config, "networks", problems),
         networksSecret: isSecretConfigKey(config, "networks"),
     };
+    // The other stacks of the fleet, read before anything of this stack is registered, so that the
+    // rules across the fleet run with every other rule (config/fleet.ts).
+    const peers = await readFleetPeers(readObject(config, "fleet", problems), problems);
     let model: ReturnType<typeof parseStackConfig> | undefined;
     try {
         // With the probe on, the Docker version rules wait for the engines it reads (below).
-        model = parseStackConfig(raw, policy, { deferred: probe });
+        model = parseStackConfig(raw, policy, { deferred: probe }, peers);
     } catch (e) {
         if (e instanceof MacvlanConfigError) problems.push(...e.problems);
         else throw e;

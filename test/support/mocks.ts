@@ -14,6 +14,10 @@
  * dependencies are recorded beside what `newResource` sees. The mock monitor calls `newResource`
  * synchronously from `registerResource`, so the two are paired without guessing.
  *
+ * StackReference: a read, not a registration (no register request precedes it); `setStackOutputs`
+ * publishes another stack's outputs for it (until `reset()`), and a reference to a stack not
+ * published fails, as the engine fails for a stack that does not exist.
+ *
  * Backend: `setBackend(b)` makes `newResource` hand every registration (with its URN, parent,
  * dependencies and provider) to `b` and answer with what `b` resolves: the system tests' stand-in
  * for the engine and providers (test/support/engine) performs the resource for real. Without a backend the
@@ -42,6 +46,28 @@ export const recorded: RecordedResource[] = [];
 /** Forgets everything recorded so far (call in `beforeEach`). */
 export function reset(): void {
     recorded.length = 0;
+    stackOutputs.clear();
+}
+
+/** The outputs of the other stacks a StackReference may read, by stack name (`setStackOutputs`). */
+const stackOutputs = new Map<string, Readonly<Record<string, unknown>>>();
+
+/**
+ * Publishes stack `stack`'s outputs for StackReferences (until `reset()`). A StackReference to a
+ * stack not published fails, as the engine fails for a stack that does not exist.
+ */
+export function setStackOutputs(stack: string, outputs: Readonly<Record<string, unknown>>): void {
+    stackOutputs.set(stack, outputs);
+}
+
+/** The mocks' answer to a StackReference read (a read, not a registration: no register request precedes it). */
+function readStackReference(args: pulumi.runtime.MockResourceArgs): BackendResult {
+    const inputs = args.inputs as Record<string, unknown>;
+    const stack = String(inputs["name"]);
+    const outputs = stackOutputs.get(stack);
+    if (outputs === undefined) throw new Error(`test/support/mocks: a StackReference reads stack ${stack}, which the test did not publish (setStackOutputs)`);
+    recorded.push({ type: args.type, name: args.name, inputs, custom: true, urn: "", dependencies: [], propertyDependencies: {}, deleteBeforeReplace: false });
+    return { id: stack, state: { name: stack, outputs, secretOutputNames: [] } };
 }
 
 /** One registration as a backend sees it: what `newResource` got plus the engine's request fields. */
@@ -125,6 +151,7 @@ interface MockMonitorView {
 void pulumi.runtime.setMocks(
     {
         newResource(args: pulumi.runtime.MockResourceArgs): BackendResult | Promise<BackendResult> {
+            if (args.type === "pulumi:pulumi:StackReference") return readStackReference(args);
             const req = pending;
             pending = undefined;
             if (req === undefined || req.type !== args.type || req.name !== args.name) {

@@ -1,6 +1,6 @@
 /** Running code under the mocks: index.ts with a stack config (runProgram), any program (runUnderMocks), the config. */
 // The mocks first: importing them sets them, before anything here loads code under test.
-import { recorded, reset } from "./mocks";
+import { recorded, reset, setStackOutputs } from "./mocks";
 import * as pulumi from "@pulumi/pulumi";
 import type { KnownHostsStore } from "../../components/stack/knownHosts";
 import type { HostProber } from "../../components/stack/probe";
@@ -92,6 +92,8 @@ export interface RunOptions {
     readonly secretKeys?: readonly string[];
     /** Where trust on first use keeps learned keys. Default: a fresh `memoryKnownHosts()` (never a file). */
     readonly knownHosts?: KnownHostsStore;
+    /** Other stacks' outputs, by stack name, for StackReferences (`macvlan:fleet`). Default: none (a reference fails). */
+    readonly stackOutputs?: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
 }
 
 /**
@@ -103,6 +105,7 @@ export async function runProgram(
     opts: RunOptions = {},
 ): Promise<{ outputs: unknown; resources: RecordedResource[]; warnings: string[] }> {
     reset();
+    for (const [stack, outputs] of Object.entries(opts.stackOutputs ?? {})) setStackOutputs(stack, outputs);
     setConfig(config, opts.secretKeys ?? defaultSecretKeys(config));
     const main = loadMain();
     const warnings: string[] = [];

@@ -225,7 +225,7 @@ describe("address plan: the plan and the component", () => {
         );
     });
 
-    it("describes each segment: subnets, each engine's pool, and every fixed address with its holder", () => {
+    it("describes each segment: subnets, each engine's pool, every fixed address and every container's MAC with its holder", () => {
         const m = parseStackConfig(
             cfg([node1({ shim: { address: "198.51.100.250" } }), node2()], [sliced({ node1: "198.51.100.160/28", node2: "198.51.100.176/28" }, { auxAddresses: { "node1-shim": "198.51.100.250" }, containers: [web()] })]),
         );
@@ -241,6 +241,7 @@ describe("address plan: the plan and the component", () => {
                     "198.51.100.146": "host node2",
                     "198.51.100.250": "aux node1-shim of pub_net; shim of host node1",
                 },
+                macs: { "02:42:c6:33:64:0c": "container web of pub_net on node1" },
             },
         });
     });

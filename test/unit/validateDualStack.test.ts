@@ -332,6 +332,7 @@ describe("IPAM pools and dual stack: the plan", () => {
                     "2001:db8::1": "gateway of pub_net",
                     "2001:db8::12": "container web of pub_net on node1",
                 },
+                macs: { "02:42:c6:33:64:0c": "container web of pub_net on node1" },
             },
         });
     });
