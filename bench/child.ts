@@ -4,7 +4,8 @@
  * file; `typed` and `raw` register the dump's custom resources bare (the SDK floors).
  * `noop` evaluates the config twice and counts the resources whose inputs changed.
  * `typed0` and `raw0`: the floors with `Error.stackTraceLimit = 0`, as index.ts runs the program.
- * Usage: tsx bench/child.ts <program|typed|raw|typed0|raw0|noop> <hosts>[@<first>] <dump.json> [--no-dump]
+ * Usage: tsx bench/child.ts <program|typed|raw|typed0|raw0|noop> <hosts>[@<first>] <dump.json> [--no-dump|--fleet=<N>]
+ * (`--fleet=<N>`: program only, no dump; a group stack of an N-host fleet that reads the other groups through StackReferences.)
  * Prints one JSON line: {mode, hosts, ms, maxRssMb, heapMb, resources}.
  */
 // The mocks first: importing them sets them.
@@ -14,6 +15,7 @@ import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { changedResources, fleetConfig } from "../test/support/fleet";
+import { publishedOutputs, type FleetOutputs } from "../test/support/fleetStacks";
 import { runProgram, settleRegistrations } from "../test/support/program";
 import { isSecretValue, nameByUrn } from "../test/support/records";
 
@@ -104,7 +106,7 @@ async function main(): Promise<void> {
     const floor = mode === "typed0" ? "typed" : mode === "raw0" ? "raw" : mode;
     if (mode === "typed0" || mode === "raw0") Error.stackTraceLimit = 0;
     if ((floor !== "program" && floor !== "typed" && floor !== "raw") || !Number.isInteger(hosts) || dumpFile === undefined) {
-        throw new Error("usage: child.ts <program|typed|raw> <hosts> <dump.json> [--no-dump]");
+        throw new Error("usage: child.ts <program|typed|raw> <hosts> <dump.json> [--no-dump|--fleet=<N>]");
     }
     let ms: number;
     let resources: number;
@@ -112,12 +114,23 @@ async function main(): Promise<void> {
     if (mode === "program") {
         // The probe off, as a stack on a pull request previews it without SSH (and the fake
         // prober, which parses the whole config once per host, would be measured with it).
-        const config = { ...fleetConfig(hosts, { first }), "macvlan:probe": "false" };
+        // `--fleet=<N>`: a group stack of an N-host fleet of groups of `hosts`, which reads the
+        // other groups' outputs (macvlan:fleet) through StackReferences.
+        const fleetSize = flag?.startsWith("--fleet=") === true ? Number(flag.slice("--fleet=".length)) : undefined;
+        const peers: Record<string, FleetOutputs> = {};
+        for (let k = 0; fleetSize !== undefined && k < fleetSize; k += hosts) {
+            if (k !== first) peers[`acme/macvlan/hosts-${k}`] = publishedOutputs(fleetConfig(hosts, { first: k }));
+        }
+        const config = {
+            ...fleetConfig(hosts, { first }),
+            "macvlan:probe": "false",
+            ...(fleetSize === undefined ? {} : { "macvlan:fleet": Object.keys(peers) }),
+        };
         const t0 = performance.now();
-        const r = await runProgram(config, { secretKeys: ["macvlan:sshPrivateKey"] });
+        const r = await runProgram(config, { secretKeys: ["macvlan:sshPrivateKey"], stackOutputs: peers });
         ms = performance.now() - t0;
         resources = r.resources.filter((x) => x.custom).length;
-        if (flag !== "--no-dump") {
+        if (flag === undefined) {
             const nameOf = nameByUrn(r.resources);
             dump = r.resources
                 .filter((x) => x.custom)

@@ -11,7 +11,7 @@
  *
  * Environment: BENCH_SIZES (default `1,10,100,300`), BENCH_RUNS (runs per size and mode, median
  * reported; default 3, and 1 from 100 hosts, where the typed floor alone takes minutes),
- * BENCH_TIMEOUT_S (per run, default 600), BENCH_GROUP (a group stack of a larger fleet,
+ * BENCH_TIMEOUT_S (per run, default 600), BENCH_FLEET (the larger fleet's hosts, default 1000), BENCH_GROUP (a group stack of a larger fleet,
  * `<count>@<first>`, default `100@900`: the last 100 hosts of a 1,000-host fleet).
  */
 import { spawnSync } from "node:child_process";
@@ -121,11 +121,13 @@ function main(): void {
         const widths = rows[0]?.map((_, i) => Math.max(...rows.map((row) => (row[i] ?? "").length))) ?? [];
         for (const row of rows) console.log(row.map((c, i) => c.padStart(widths[i] ?? 0)).join("  "));
         const group = process.env["BENCH_GROUP"] ?? "100@900";
-        const g = run(["program", group, path.join(dir, "group.json"), "--no-dump"], timeoutS);
+        const fleetSize = Number(process.env["BENCH_FLEET"] ?? "1000");
+        const g = run(["program", group, path.join(dir, "group.json"), `--fleet=${fleetSize}`], timeoutS);
+        const peers = Math.ceil(fleetSize / Number(group.split("@")[0])) - 1;
         console.log(
             typeof g === "string"
                 ? `group stack ${group}: ${g}`
-                : `group stack ${group} (hosts ${group.split("@")[1] ?? 0}.. of a larger fleet): ${g.ms} ms, ${g.maxRssMb} MB max RSS, ${g.resources} resources`,
+                : `group stack ${group} (hosts ${group.split("@")[1] ?? 0}.. of a ${fleetSize}-host fleet, checked against the ${peers} other groups' plans read through StackReferences): ${g.ms} ms, ${g.maxRssMb} MB max RSS, ${g.resources} resources`,
         );
         const noopHosts = Number(process.env["BENCH_NOOP_HOSTS"] ?? "10");
         const noop = run(["noop", String(noopHosts), path.join(dir, "noop.json")], timeoutS);
