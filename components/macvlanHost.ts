@@ -100,6 +100,7 @@ export interface MacvlanHostShimInfo {
 
 /** The children of a MacvlanHost that TypeScript programs reach through its getters (resources and a connection: not in the package's schema). */
 interface HostChildren {
+    readonly dockerProvider: docker.Provider;
     readonly preflight: command.remote.Command;
     readonly commands: ReadonlyMap<string, command.remote.Command>;
     readonly connection: command.types.input.remote.ConnectionArgs;
@@ -107,7 +108,8 @@ interface HostChildren {
 
 /**
  * Kept beside each MacvlanHost, not on it: the schema of the component package lists the class's
- * properties as outputs, and these are a Map and objects holding a secret, which it cannot describe
+ * properties as outputs, and these are resources (the SDK's analyzer writes a Docker provider as a
+ * type that does not exist), a Map of them and an object holding a secret, which it cannot describe
  * (and should not return). The getters below give them to TypeScript.
  */
 const HOST_CHILDREN = new WeakMap<MacvlanHost, HostChildren>();
@@ -133,11 +135,13 @@ export class MacvlanHost extends pulumi.ComponentResource {
     readonly vlans: number[];
     /** The shim, when configured. */
     readonly shim?: MacvlanHostShimInfo;
-    /** The Docker provider that talks to this host's engine over SSH: what MacvlanNetwork takes as `hosts[].provider`. */
-    readonly dockerProvider: docker.Provider;
     /** The id of each host setting command (the preflight aside), by child name: `<name>-promisc`, `<name>-vlan50`, … */
     readonly commandIds: pulumi.Output<Record<string, string>>;
 
+    /** The Docker provider that talks to this host's engine over SSH: what MacvlanNetwork takes as `hosts[].provider`. */
+    get dockerProvider(): docker.Provider {
+        return hostChildren(this).dockerProvider;
+    }
     /** The preflight command; every other command runs after it. */
     get preflight(): command.remote.Command {
         return hostChildren(this).preflight;
@@ -210,16 +214,16 @@ export class MacvlanHost extends pulumi.ComponentResource {
                 ),
             );
         }
-        HOST_CHILDREN.set(this, { preflight, commands, connection });
         if (plan.shim !== undefined) this.shim = { ...plan.shim, routes: [...plan.shim.routes] };
         const commandIds = Object.fromEntries([...commands].map(([n, c]) => [n, c.id]));
         this.commandIds = pulumi.output(commandIds);
 
-        this.dockerProvider = new docker.Provider(
+        const dockerProvider = new docker.Provider(
             plan.docker.name,
             { host: plan.docker.host, sshOpts: [...plan.docker.sshOpts] },
             { parent: this },
         );
+        HOST_CHILDREN.set(this, { dockerProvider, preflight, commands, connection });
 
         this.registerOutputs({
             address: this.address,

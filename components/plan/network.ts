@@ -186,7 +186,7 @@ export function dockerEndpoints(name: string, hosts: readonly NetworkHostEndpoin
             return;
         }
         if (h.docker === undefined) return;
-        if ((h.docker.hostKey as string | undefined) === undefined) {
+        if ((h.docker.hostKey) === undefined) {
             problems.push(`${at} docker.${hostKeyRequiredProblem(h.docker).replace(/^connection\./, "")}`);
             return;
         }
