@@ -11,7 +11,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { featureKey, featureOwner, renderFeature } from "./host/scripts";
 import { problemsOf } from "./net/problems";
 import { segmentLink } from "./net/names";
-import { hostKeyRequiredProblem, planHost, UNPROBED_TOKEN, type ShimInfo } from "./plan/host";
+import { hostKeyRequiredProblem, planHost, UNPROBED_TOKEN } from "./plan/host";
 
 /** Pulumi type token of the component. */
 export const MACVLAN_HOST_TYPE = "macvlan:index:MacvlanHost";
@@ -59,7 +59,7 @@ export interface MacvlanHostShim {
     /** VLAN whose sub-interface `<parent>.<vlan>` carries the shim; must be in `vlans`. Default: the untagged parent. */
     readonly vlan?: number;
     /** CIDRs routed through the shim (one route command each), normally the /32 of each local container on the shim's segment. */
-    readonly routes: readonly string[];
+    readonly routes: string[];
 }
 
 /** Arguments of MacvlanHost. Everything that shapes the resource graph is plain; only secrets and probe tokens are Inputs. */
@@ -73,7 +73,7 @@ export interface MacvlanHostArgs {
     /** Ensure `net.ipv4.ip_forward=1`. Default true (`DEFAULT_IP_FORWARD`); false: no command. */
     readonly ipForward?: boolean;
     /** 802.1Q VLAN ids 1–4094; each gets a sub-interface `<parent>.<id>`. Default none. Order and duplicates do not matter. */
-    readonly vlans?: readonly number[];
+    readonly vlans?: number[];
     /** The optional host shim. Default none: the host cannot reach its own macvlan containers (kernel design). */
     readonly shim?: MacvlanHostShim;
     /** The preflight also checks that Docker is installed and answering (set when networks use this host). Default false. */
@@ -87,7 +87,38 @@ export interface MacvlanHostArgs {
 }
 
 /** Public facts about the shim, as plain values. */
-export type MacvlanHostShimInfo = ShimInfo;
+export interface MacvlanHostShimInfo {
+    /** Name of the shim link, e.g. `macvlan-shim`. */
+    readonly link: string;
+    /** The link the shim hangs off: the parent, or `<parent>.<vlan>`. */
+    readonly lower: string;
+    /** Shim address with prefix length, e.g. `198.51.100.250/32`. */
+    readonly address: string;
+    /** CIDRs routed through the shim. */
+    readonly routes: string[];
+}
+
+/** The children of a MacvlanHost that TypeScript programs reach through its getters (resources and a connection: not in the package's schema). */
+interface HostChildren {
+    readonly dockerProvider: docker.Provider;
+    readonly preflight: command.remote.Command;
+    readonly commands: ReadonlyMap<string, command.remote.Command>;
+    readonly connection: command.types.input.remote.ConnectionArgs;
+}
+
+/**
+ * Kept beside each MacvlanHost, not on it: the schema of the component package lists the class's
+ * properties as outputs, and these are resources (the SDK's analyzer writes a Docker provider as a
+ * type that does not exist), a Map of them and an object holding a secret, which it cannot describe
+ * (and should not return). The getters below give them to TypeScript.
+ */
+const HOST_CHILDREN = new WeakMap<MacvlanHost, HostChildren>();
+
+function hostChildren(host: MacvlanHost): HostChildren {
+    const c = HOST_CHILDREN.get(host);
+    if (c === undefined) throw new Error("internal: a MacvlanHost without its children");
+    return c;
+}
 
 /**
  * One Linux host prepared for macvlan networks. Children (names from `hostChildNames`):
@@ -101,17 +132,28 @@ export class MacvlanHost extends pulumi.ComponentResource {
     /** The NIC that carries the LAN. */
     readonly parent: string;
     /** VLAN ids with a sub-interface on this host, sorted. */
-    readonly vlans: readonly number[];
+    readonly vlans: number[];
     /** The shim, when configured. */
     readonly shim?: MacvlanHostShimInfo;
-    /** The Docker provider that talks to this host's engine over SSH. */
-    readonly dockerProvider: docker.Provider;
+    /** The id of each host setting command (the preflight aside), by child name: `<name>-promisc`, `<name>-vlan50`, … */
+    readonly commandIds: pulumi.Output<Record<string, string>>;
+
+    /** The Docker provider that talks to this host's engine over SSH: what MacvlanNetwork takes as `hosts[].provider`. */
+    get dockerProvider(): docker.Provider {
+        return hostChildren(this).dockerProvider;
+    }
     /** The preflight command; every other command runs after it. */
-    readonly preflight: command.remote.Command;
+    get preflight(): command.remote.Command {
+        return hostChildren(this).preflight;
+    }
     /** The host setting commands by child name. */
-    readonly commands: ReadonlyMap<string, command.remote.Command>;
+    get commands(): ReadonlyMap<string, command.remote.Command> {
+        return hostChildren(this).commands;
+    }
     /** The SSH connection of this host's remote commands (pinned host key, key secret): what MacvlanSwarmNetwork's commands use on this host. */
-    readonly connection: command.types.input.remote.ConnectionArgs;
+    get connection(): command.types.input.remote.ConnectionArgs {
+        return hostChildren(this).connection;
+    }
 
     constructor(name: string, args: MacvlanHostArgs, opts?: pulumi.ComponentResourceOptions) {
         // Checked before anything is registered: these values reach ssh options and scripts, and
@@ -134,14 +176,13 @@ export class MacvlanHost extends pulumi.ComponentResource {
 
         this.address = args.connection.address;
         this.parent = args.parent;
-        this.vlans = plan.vlans;
+        this.vlans = [...plan.vlans];
 
         const connection: command.types.input.remote.ConnectionArgs = {
             ...plan.ssh,
             privateKey: pulumi.secret(args.connection.privateKey),
         };
-        this.connection = connection;
-        this.preflight = new command.remote.Command(
+        const preflight = new command.remote.Command(
             plan.preflight.name,
             { connection, create: plan.preflight.script, update: plan.preflight.script },
             { parent: this },
@@ -169,25 +210,27 @@ export class MacvlanHost extends pulumi.ComponentResource {
                     },
                     // The old setting is undone (its own delete text) before the new one is made:
                     // a shim with a new address keeps its link name, so both cannot exist at once.
-                    { parent: this, dependsOn: [this.preflight, ...after], deleteBeforeReplace: true },
+                    { parent: this, dependsOn: [preflight, ...after], deleteBeforeReplace: true },
                 ),
             );
         }
-        this.commands = commands;
-        if (plan.shim !== undefined) this.shim = plan.shim;
+        if (plan.shim !== undefined) this.shim = { ...plan.shim, routes: [...plan.shim.routes] };
+        const commandIds = Object.fromEntries([...commands].map(([n, c]) => [n, c.id]));
+        this.commandIds = pulumi.output(commandIds);
 
-        this.dockerProvider = new docker.Provider(
+        const dockerProvider = new docker.Provider(
             plan.docker.name,
             { host: plan.docker.host, sshOpts: [...plan.docker.sshOpts] },
             { parent: this },
         );
+        HOST_CHILDREN.set(this, { dockerProvider, preflight, commands, connection });
 
         this.registerOutputs({
             address: this.address,
             parent: this.parent,
             vlans: this.vlans,
             shim: this.shim,
-            commandIds: Object.fromEntries([...commands].map(([n, c]) => [n, c.id])),
+            commandIds,
         });
     }
 

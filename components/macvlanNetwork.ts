@@ -10,10 +10,24 @@ import * as pulumi from "@pulumi/pulumi";
 import { DEFAULT_MODE, DEFAULT_RESTART, type IpamPoolModel, type MacvlanMode, type RestartPolicy } from "./config/model";
 import { problemsOf } from "./net/problems";
 import { networkChildNames } from "./net/names";
-import { CONTAINER_NETWORK_MODE, planNetwork, sortedEnvs } from "./plan/network";
+import { CONTAINER_NETWORK_MODE, dockerEndpoints, planNetwork, sortedEnvs } from "./plan/network";
 
 /** Pulumi type token of the component. */
 export const MACVLAN_NETWORK_TYPE = "macvlan:index:MacvlanNetwork";
+
+/** A host's Docker engine over SSH: MacvlanHost's `connection` without the private key (the Docker provider's `ssh` uses the ssh agent, or `identityFile`). */
+export interface MacvlanDockerEndpoint {
+    /** SSH target: an IP literal or a DNS name, as the host's MacvlanHost `connection.address`. */
+    readonly address: string;
+    /** SSH port. Default 22. */
+    readonly port?: number;
+    /** SSH login user. Default `root`. */
+    readonly user?: string;
+    /** Pinned host key `<type> <base64>`, required: the provider's `ssh` trusts no other key. */
+    readonly hostKey: string;
+    /** Private key file for the provider's `ssh`. Default: none (ssh agent/config). */
+    readonly identityFile?: string;
+}
 
 /** One host the network spans. */
 export interface MacvlanNetworkHost {
@@ -21,8 +35,19 @@ export interface MacvlanNetworkHost {
     readonly name: string;
     /** The effective parent link on this host: the NIC, or `<nic>.<vlan>` for a VLAN network. */
     readonly parent: string;
-    /** The host's Docker provider (MacvlanHost.dockerProvider). */
-    readonly provider: docker.Provider;
+    /**
+     * The host's Docker provider (MacvlanHost.dockerProvider). TypeScript only: the component
+     * package's schema leaves it out (other languages give `docker`). Exactly one of `provider` and
+     * `docker`.
+     */
+    readonly provider?: docker.Provider;
+    /**
+     * The host's Docker engine over SSH, for a host given without `provider` (the way for Python,
+     * Go, C# and YAML programs): the network registers its own Docker provider for the host,
+     * `<network>-<host>-docker`, with the endpoint and pinned host key MacvlanHost's own provider
+     * gets from the same values.
+     */
+    readonly docker?: MacvlanDockerEndpoint;
     /**
      * This host's slice of the dynamic range: the `ipRange` its Docker network gets, replacing the
      * ipRange of the pool whose subnet holds it, so that engines sharing a LAN hand out disjoint
@@ -30,7 +55,11 @@ export interface MacvlanNetworkHost {
      * the same, as for a one-host network).
      */
     readonly ipRange?: string;
-    /** What the network waits for on this host, normally the MacvlanHost component. Default none. */
+    /**
+     * What the network waits for on this host, normally the MacvlanHost component. Default none.
+     * TypeScript only (not in the package's schema): other languages give the network resource
+     * option `dependsOn` (the MacvlanHost components).
+     */
     readonly dependsOn?: pulumi.Input<pulumi.Resource>[];
 }
 
@@ -76,9 +105,9 @@ export interface MacvlanNetworkContainer {
     /** Pinned unicast MAC, lower case. */
     readonly mac: string;
     /** Further macvlan networks it joins on its host, in order. Default none. */
-    readonly joins?: readonly MacvlanNetworkJoin[];
+    readonly joins?: MacvlanNetworkJoin[];
     /** Command (argv). Default: the image's. */
-    readonly command?: readonly string[];
+    readonly command?: string[];
     /** Environment variables; sent sorted by name. Default none. */
     readonly env?: pulumi.Input<Readonly<Record<string, pulumi.Input<string>>>>;
     /** Docker restart policy. Default `unless-stopped` (`DEFAULT_RESTART`). */
@@ -95,27 +124,42 @@ export interface MacvlanNetworkArgs {
      * IPAM pools (subnet, gateway, ipRange), in order. At least one IPv4 pool; an IPv6 pool beside
      * it makes the network dual stack (the docker.Network then gets `ipv6: true`, and only then).
      */
-    readonly ipam: readonly IpamPoolModel[];
+    readonly ipam: IpamPoolModel[];
     /** Reserved addresses by name; each goes to the pool whose subnet contains it. Default none. */
     readonly auxAddresses?: Readonly<Record<string, string>>;
     /** VLAN id the network rides on (informational: `hosts[].parent` already names the sub-interface). */
     readonly vlan?: number;
     /** Hosts the network is created on, in order. */
-    readonly hosts: readonly MacvlanNetworkHost[];
+    readonly hosts: MacvlanNetworkHost[];
     /** Containers pinned on the network. Default none. */
-    readonly containers?: readonly MacvlanNetworkContainer[];
+    readonly containers?: MacvlanNetworkContainer[];
+}
+
+/** A container's address and MAC on one network it joins. */
+export interface MacvlanContainerJoinOutputs {
+    /** The joined network's Docker name. */
+    readonly network: pulumi.Input<string>;
+    /** Its IPv4 address there. */
+    readonly ip: string;
+    /** Its IPv6 address there, when it has one. */
+    readonly ip6?: string;
+    /** Its MAC there. */
+    readonly mac: string;
 }
 
 /** Outputs per container. */
 export interface MacvlanContainerOutputs {
+    /** The host it runs on. */
     readonly host: string;
     /** Its address and MAC on this network. */
     readonly ip: string;
     /** The pinned IPv6 address, when it has one. */
     readonly ip6?: string;
+    /** Its MAC on this network. */
     readonly mac: string;
     /** Its further networks, with its address and MAC on each; absent when it joins none. */
-    readonly joins?: readonly { readonly network: pulumi.Input<string>; readonly ip: string; readonly ip6?: string; readonly mac: string }[];
+    readonly joins?: MacvlanContainerJoinOutputs[];
+    /** The Docker container id. */
     readonly id: pulumi.Output<string>;
 }
 
@@ -188,29 +232,62 @@ function endpoints(c: MacvlanNetworkContainer, networkName: pulumi.Input<string>
     ];
 }
 
+/** The children of a MacvlanNetwork that TypeScript programs reach through its getters (not in the package's schema). */
+interface NetworkChildren {
+    readonly networks: ReadonlyMap<string, docker.Network>;
+    readonly containers: ReadonlyMap<string, docker.Container>;
+}
+
+/**
+ * Kept beside each MacvlanNetwork, not on it: the component package's schema lists the class's
+ * properties as outputs, and it cannot describe a Map of resources; the getters give them to
+ * TypeScript, and `hostOutputs` gives their ids to every language.
+ */
+const NETWORK_CHILDREN = new WeakMap<MacvlanNetwork, NetworkChildren>();
+
+function networkChildren(network: MacvlanNetwork): NetworkChildren {
+    const c = NETWORK_CHILDREN.get(network);
+    if (c === undefined) throw new Error("internal: a MacvlanNetwork without its children");
+    return c;
+}
+
 /**
  * A macvlan network on every host it spans, with its pinned containers. Children per host:
  * `<name>-<host>` (docker.Network through the host's provider, after `dependsOn`); per host and
  * plain image reference: `<name>-<host>-images/<reference>` (docker.RemoteImage, kept locally on
  * destroy; an image given as an Output: `<name>-<host>-<container>-image`, per container); per
- * container: `<name>-<host>-<container>` (docker.Container).
+ * container: `<name>-<host>-<container>` (docker.Container); per host given by its SSH endpoint
+ * (`hosts[].docker`) instead of a provider: `<name>-<host>-docker` (its Docker provider).
  */
 export class MacvlanNetwork extends pulumi.ComponentResource {
     /** Docker network name. */
     readonly networkName: string;
+    /** macvlan mode of the network on every host. */
     readonly mode: MacvlanMode;
+    /** VLAN id the network rides on, when it has one. */
     readonly vlan?: number;
-    /** docker.Network per host name. */
-    readonly networks: ReadonlyMap<string, docker.Network>;
-    /** docker.Container per `<host>/<container>`. */
-    readonly containers: ReadonlyMap<string, docker.Container>;
     /** Outputs per host: network id, parent and containers. */
     readonly hostOutputs: Readonly<Record<string, MacvlanNetworkHostOutputs>>;
+
+    /** docker.Network per host name. */
+    get networks(): ReadonlyMap<string, docker.Network> {
+        return networkChildren(this).networks;
+    }
+    /** docker.Container per `<host>/<container>`. */
+    get containers(): ReadonlyMap<string, docker.Container> {
+        return networkChildren(this).containers;
+    }
 
     constructor(name: string, args: MacvlanNetworkArgs, opts?: pulumi.ComponentResourceOptions) {
         // Checked before anything is registered.
         const { problems, ipam, ipamByHost, ipv6 } = planNetwork(name, args);
-        if (ipam === undefined || ipamByHost === undefined) throw problemsOf(`MacvlanNetwork ${name}`, problems);
+        const endpoints = dockerEndpoints(
+            name,
+            args.hosts.map((h) => ({ name: h.name, parent: h.parent, hasProvider: h.provider !== undefined, ...(h.docker === undefined ? {} : { docker: h.docker }) })),
+        );
+        if (ipam === undefined || ipamByHost === undefined || endpoints.problems.length > 0) {
+            throw problemsOf(`MacvlanNetwork ${name}`, [...problems, ...endpoints.problems]);
+        }
         super(MACVLAN_NETWORK_TYPE, name, {}, opts);
         this.networkName = args.networkName ?? name;
         this.mode = args.mode ?? DEFAULT_MODE;
@@ -227,6 +304,11 @@ export class MacvlanNetwork extends pulumi.ComponentResource {
             else list.push(c);
         }
         for (const host of args.hosts) {
+            const endpoint = endpoints.endpoints.get(host.name);
+            const provider =
+                endpoint === undefined
+                    ? (host.provider as docker.Provider)
+                    : new docker.Provider(networkChildNames.dockerProvider(name, host.name), { host: endpoint.host, sshOpts: [...endpoint.sshOpts] }, { parent: this });
             const network = new docker.Network(
                 networkChildNames.network(name, host.name),
                 {
@@ -237,7 +319,7 @@ export class MacvlanNetwork extends pulumi.ComponentResource {
                     // Only on a dual-stack network: see NetworkPlan.ipv6.
                     ...(ipv6 === true ? { ipv6: true } : {}),
                 },
-                { parent: this, provider: host.provider, dependsOn: host.dependsOn ?? [] },
+                { parent: this, provider, dependsOn: host.dependsOn ?? [] },
             );
             networks.set(host.name, network);
             const hostContainers: Record<string, MacvlanContainerOutputs> = {};
@@ -251,7 +333,7 @@ export class MacvlanNetwork extends pulumi.ComponentResource {
                 const image = new docker.RemoteImage(
                     ref === undefined ? networkChildNames.image(name, host.name, c.name) : networkChildNames.hostImage(name, host.name, ref),
                     { name: c.image, keepLocally: true },
-                    { parent: this, provider: host.provider },
+                    { parent: this, provider },
                 );
                 if (ref !== undefined) images.set(ref, image);
                 return image;
@@ -260,7 +342,7 @@ export class MacvlanNetwork extends pulumi.ComponentResource {
                 const container = new docker.Container(
                     networkChildNames.container(name, host.name, c.name),
                     containerArgs(c, imageOf(c).imageId, network.name),
-                    { parent: this, provider: host.provider },
+                    { parent: this, provider },
                 );
                 containers.set(`${host.name}/${c.name}`, container);
                 hostContainers[c.name] = {
@@ -276,8 +358,7 @@ export class MacvlanNetwork extends pulumi.ComponentResource {
             }
             hostOutputs[host.name] = { id: network.id, parent: host.parent, containers: hostContainers };
         }
-        this.networks = networks;
-        this.containers = containers;
+        NETWORK_CHILDREN.set(this, { networks, containers });
         this.hostOutputs = hostOutputs;
 
         this.registerOutputs({

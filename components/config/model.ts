@@ -7,8 +7,22 @@
  * container lists its network attachments (the network it is declared under, then the ones it joins).
  */
 
-/** The four macvlan modes of the Linux driver, as Docker's `macvlan_mode` option spells them. */
-export type MacvlanMode = "bridge" | "vepa" | "private" | "passthru";
+/**
+ * The four macvlan modes of the Linux driver, as Docker's `macvlan_mode` option spells them. An
+ * object of names and a type of its values: TypeScript takes the values ("bridge"), and the
+ * component package's schema gets an enum with these names (`MacvlanMode.Bridge` in Python, Go, C#).
+ */
+export const MacvlanMode = {
+    /** Containers on one parent reach each other directly inside the host (the default). */
+    Bridge: "bridge",
+    /** Every frame goes out to the switch, also between containers on one parent (the switch must reflect it: hairpin). */
+    Vepa: "vepa",
+    /** Like vepa, and containers on one parent never reach each other. */
+    Private: "private",
+    /** The parent belongs to one container alone (one container per network and host). */
+    Passthru: "passthru",
+} as const;
+export type MacvlanMode = (typeof MacvlanMode)[keyof typeof MacvlanMode];
 export const MACVLAN_MODES: readonly MacvlanMode[] = ["bridge", "vepa", "private", "passthru"];
 
 export const DEFAULT_SSH_PORT = 22;
@@ -104,7 +118,18 @@ export interface ContainerModel {
     readonly restart: RestartPolicy;
 }
 
-export type RestartPolicy = "no" | "on-failure" | "always" | "unless-stopped";
+/** Docker's restart policy of a container: an object of names and a type of its values, as MacvlanMode. */
+export const RestartPolicy = {
+    /** Never restarted. */
+    No: "no",
+    /** Restarted when it exits with a non-zero status. */
+    OnFailure: "on-failure",
+    /** Always restarted, also when the daemon starts after it was stopped by hand. */
+    Always: "always",
+    /** Always restarted, except when it was stopped by hand (the default). */
+    UnlessStopped: "unless-stopped",
+} as const;
+export type RestartPolicy = (typeof RestartPolicy)[keyof typeof RestartPolicy];
 /** Docker's restart policies. */
 export const RESTART_POLICIES: readonly RestartPolicy[] = ["no", "on-failure", "always", "unless-stopped"];
 export const DEFAULT_RESTART: RestartPolicy = "unless-stopped";

@@ -54,6 +54,8 @@ export const networkChildNames = {
      */
     hostImage: (network: string, host: string, reference: string) => `${network}-${host}-images/${reference}`,
     container: (network: string, host: string, container: string) => `${network}-${host}-${container}`,
+    /** The network's own Docker provider for a host given by its SSH endpoint (`hosts[].docker`) rather than a provider. */
+    dockerProvider: (network: string, host: string) => `${network}-${host}-docker`,
 };
 
 /** A swarm network's config-only network on each host (`--config-from` names it): `<network>-config`. */

@@ -6,6 +6,7 @@ import type * as docker from "@pulumi/docker";
 import type { IpamPoolModel } from "../config/model";
 import { parseAddress, parseCidr, POOL_FAMILIES, type Cidr } from "../net/addr";
 import { problemsOf } from "../net/problems";
+import { hostKeyRequiredProblem, planHost, type HostConnectionSpec } from "./host";
 
 /**
  * The container's network mode as sent to Docker. Always `bridge`, explicitly: the provider
@@ -149,4 +150,49 @@ export function sortedEnvs(env: Readonly<Record<string, string>>): string[] {
     return Object.keys(env)
         .sort()
         .map((k) => `${k}=${env[k]}`);
+}
+
+/** The Docker provider endpoint of a host that a network reaches by its own provider. */
+export interface DockerEndpoint {
+    /** `ssh://user@address:port`. */
+    readonly host: string;
+    /** The provider's `sshOpts` (pinned host key, identity file). */
+    readonly sshOpts: readonly string[];
+}
+
+/** What `dockerEndpoints` reads of a network's host. */
+export interface NetworkHostEndpointSpec {
+    readonly name: string;
+    readonly parent: string;
+    /** Whether the host comes with a Docker provider. */
+    readonly hasProvider: boolean;
+    /** The engine's SSH endpoint, for a host without a provider. */
+    readonly docker?: HostConnectionSpec;
+}
+
+/**
+ * Each host given by its engine's SSH endpoint (`docker`) rather than a provider, with the
+ * endpoint its own Docker provider gets: exactly MacvlanHost's (`planHost`'s checks of the
+ * connection and parent, the same `ssh://` host and pinned-key options), or every problem. A host
+ * needs exactly one of the two.
+ */
+export function dockerEndpoints(name: string, hosts: readonly NetworkHostEndpointSpec[]): { problems: string[]; endpoints: Map<string, DockerEndpoint> } {
+    const problems: string[] = [];
+    const endpoints = new Map<string, DockerEndpoint>();
+    hosts.forEach((h, i) => {
+        const at = `MacvlanNetwork ${name}: hosts[${i}] (${h.name})`;
+        if (h.hasProvider === (h.docker !== undefined)) {
+            problems.push(`${at} needs exactly one of provider (MacvlanHost.dockerProvider, in TypeScript) and docker (the engine's SSH endpoint)`);
+            return;
+        }
+        if (h.docker === undefined) return;
+        if ((h.docker.hostKey) === undefined) {
+            problems.push(`${at} docker.${hostKeyRequiredProblem(h.docker).replace(/^connection\./, "")}`);
+            return;
+        }
+        const r = planHost(h.name, { connection: h.docker, parent: h.parent, promisc: false, ipForward: false });
+        if (r.plan === undefined) problems.push(...r.problems.map((p) => `${at} docker: ${p}`));
+        else endpoints.set(h.name, { host: r.plan.docker.host, sshOpts: r.plan.docker.sshOpts });
+    });
+    return { problems, endpoints };
 }

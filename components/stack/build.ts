@@ -4,7 +4,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import type { ContainerModel, NetworkModel, StackModel } from "../config/model";
-import { MacvlanHost } from "../macvlanHost";
+import { MacvlanHost, type MacvlanHostArgs } from "../macvlanHost";
 import { MacvlanNetwork, type MacvlanNetworkContainer } from "../macvlanNetwork";
 import { MacvlanSwarmNetwork } from "../macvlanSwarmNetwork";
 import { MacvlanConfigError } from "../net/problems";
@@ -152,7 +152,7 @@ function networkContainers(network: NetworkModel, names: NetworkNames): MacvlanN
                       })),
                   }),
             restart: c.restart,
-            ...(c.command === undefined ? {} : { command: c.command }),
+            ...(c.command === undefined ? {} : { command: [...c.command] }),
             ...(c.env === undefined ? {} : { env: containerEnv(c) }),
         };
     });
@@ -199,8 +199,11 @@ export function registerStack(model: StackModel, opts: BuildStackOptions, plans:
     const hostOutputs: Record<string, HostStackOutputs> = {};
     for (const { model: h, spec } of plans) {
         const probe = opts.probes?.get(h.name);
+        // A copy (MacvlanHostArgs takes mutable arrays, as the component package's schema needs) with
+        // the keys in the same order: planHost remembers the plan the probe made by them.
+        const copy = structuredClone(spec) as Omit<MacvlanHostArgs, "connection">;
         const host = new MacvlanHost(h.name, {
-            ...spec,
+            ...copy,
             connection: { ...spec.connection, hostKey: spec.connection.hostKey as string, privateKey: opts.privateKey },
             ...(probe === undefined ? {} : { probe }),
         });
@@ -254,6 +257,7 @@ export function registerStack(model: StackModel, opts: BuildStackOptions, plans:
         }
         const network = new MacvlanNetwork(n.name, {
             ...common,
+            ipam: [...n.ipam],
             mode: n.mode,
             hosts: n.hosts.map((name) => {
                 const { host, at } = onHost(n, name);

@@ -47,11 +47,13 @@ describe("the package", function () {
 
     const built = (p: string): string => path.join(root, p);
 
-    it("main, types and exports point at the compiled components, which `files` publishes", () => {
-        assert.equal(pkg.main, "bin/components/index.js");
-        assert.equal(pkg.exports["."].default, `./${pkg.main}`);
+    it("types and exports point at the compiled components, which `files` publishes (main is the component package's entry, provider/index.ts)", () => {
+        // `exports` decides what require("pulumi-macvlan") and TypeScript load; `main` is what the
+        // nodejs language host runs for PulumiPlugin.yaml (test/unit/componentPackage.test.ts).
+        assert.equal(pkg.main, "provider/index.ts");
+        assert.equal(pkg.exports["."].default, "./bin/components/index.js");
         assert.equal(pkg.exports["."].types, `./${pkg.types}`);
-        for (const p of [pkg.main, pkg.types]) assert.ok(existsSync(built(p)), `${p} is built`);
+        for (const p of [pkg.exports["."].default, pkg.types]) assert.ok(existsSync(built(p)), `${p} is built`);
         assert.deepEqual(pkg.files, ["bin/components/**"]);
     });
 
