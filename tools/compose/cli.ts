@@ -8,13 +8,10 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import * as yaml from "js-yaml";
-import { parseStackConfig } from "../../components/config/parse";
 import { HOST_NAME_RE } from "../../components/net/patterns";
-import { MacvlanConfigError, problemsOf } from "../../components/net/problems";
-import { exportCompose } from "./exportCompose";
-import { importCompose } from "./importCompose";
-import { composeText, fragmentText, mergeNetworks, secretCommands } from "./render";
-import { parseStackFile, validationInput, type StackFile } from "./stackFile";
+import { MacvlanConfigError } from "../../components/net/problems";
+import { exportFromStack, importToFragment, type NamedStack } from "./pipeline";
+import { parseStackFile } from "./stackFile";
 
 const REPO = path.resolve(__dirname, "../..");
 /** A stack name as Pulumi allows it: it becomes part of a file path, so no `/` and no leading `.`. */
@@ -45,7 +42,7 @@ function hostArg(args: string[]): string {
     return host;
 }
 
-function stackArg(args: string[]): { name: string; file: string; stack: StackFile } | undefined {
+function stackArg(args: string[]): NamedStack | undefined {
     const name = flag(args, "--stack");
     if (name === undefined) return undefined;
     if (!STACK_NAME_RE.test(name)) throw new UsageError(`--stack ${JSON.stringify(name)} is not a stack name: A-Z, a-z, 0-9, _, . and -`);
@@ -80,20 +77,9 @@ function runImport(args: string[]): { text: string; out?: string; notes: string[
     } catch (e) {
         throw new UsageError(`${file} cannot be read as YAML: ${e instanceof Error ? e.message.split("\n")[0] : String(e)}`);
     }
-    const r = importCompose(doc, { file, host, ...(stack === undefined ? {} : { stack: { file: stack.file, hosts: stack.stack.hosts, networks: stack.stack.networks } }) });
-    if (stack === undefined) {
-        return { text: fragmentText(r, { file, host }), ...(out === undefined ? {} : { out }), notes: ["not checked against a stack: pass --stack <env> to validate the fragment in it"] };
-    }
-    // The fragment in its place in the stack, validated as `pulumi up` would before its probe.
-    const merged = mergeNetworks(stack.stack.networks, r.networks);
-    const input = validationInput({ ...stack.stack, networks: merged });
-    try {
-        parseStackConfig(input.raw, input.policy, input.engines);
-    } catch (e) {
-        if (e instanceof MacvlanConfigError) throw problemsOf(`${stack.file} with the fragment of ${file}`, e.problems);
-        throw e;
-    }
-    return { text: fragmentText(r, { file, host, secrets: secretCommands(merged) }), ...(out === undefined ? {} : { out }), notes: [`checked in ${stack.file}: valid`] };
+    const { text } = importToFragment(doc, file, host, stack);
+    const note = stack === undefined ? "not checked against a stack: pass --stack <env> to validate the fragment in it" : `checked in ${stack.file}: valid`;
+    return { text, ...(out === undefined ? {} : { out }), notes: [note] };
 }
 
 function runExport(args: string[]): { text: string; out?: string; notes: string[] } {
@@ -102,11 +88,7 @@ function runExport(args: string[]): { text: string; out?: string; notes: string[
     if (stack === undefined) throw new UsageError("--stack is required");
     const out = flag(args, "--out");
     noMoreArgs(args);
-    const input = validationInput(stack.stack);
-    const model = parseStackConfig(input.raw, input.policy, input.engines);
-    const doc = exportCompose(model, host, input.secrets);
-    const secrets = [...new Set(Object.values(doc.services).flatMap((s) => Object.entries(s.environment ?? {}).filter(([k, v]) => v === `\${${k}}`).map(([k]) => k)))];
-    return { text: composeText(doc, { stack: stack.name, host, secrets }), ...(out === undefined ? {} : { out }), notes: [] };
+    return { text: exportFromStack(stack, host), ...(out === undefined ? {} : { out }), notes: [] };
 }
 
 function main(argv: string[]): number {

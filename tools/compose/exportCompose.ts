@@ -14,6 +14,8 @@ export interface ComposeService {
     readonly command?: readonly string[];
     readonly environment?: Readonly<Record<string, string>>;
     readonly restart: string;
+    /** The MAC of a container on one network (on several, each network's `mac_address`). */
+    readonly mac_address?: string;
     readonly networks: Readonly<Record<string, Readonly<Record<string, string | number>>>>;
 }
 
@@ -54,7 +56,8 @@ export function exportCompose(model: StackModel, host: string, secrets: SecretNa
                 define(networks, a.network, {
                     ipv4_address: a.ipv4Address,
                     ...(a.ipv6Address === undefined ? {} : { ipv6_address: a.ipv6Address }),
-                    mac_address: a.mac,
+                    // One network: the service's mac_address, which every Compose version reads; several: each network's (Compose 2.23+).
+                    ...(c.attachments.length > 1 ? { mac_address: a.mac } : {}),
                     // The default route: Compose gives it to the highest gw_priority (Docker 28+).
                     ...(c.defaultRoute !== undefined && c.defaultRoute === a.network && c.attachments[0]?.network !== a.network ? { gw_priority: 1 } : {}),
                 });
@@ -70,6 +73,7 @@ export function exportCompose(model: StackModel, host: string, secrets: SecretNa
                 ...(c.command === undefined ? {} : { command: c.command.map(literal) }),
                 ...(environment === undefined ? {} : { environment }),
                 restart: c.restart,
+                ...(c.attachments.length === 1 && c.attachments[0] !== undefined ? { mac_address: c.attachments[0].mac } : {}),
                 networks,
             });
         }

@@ -87,6 +87,16 @@ interface ComposeNetwork {
     readonly others: unknown[];
 }
 
+/** The keys that say which LAN a network is on: a compose network and the stack's of the same name must agree on them. */
+const LAN_KEYS = ["vlan", "subnet", "gateway", "ipam"];
+
+/** A stack's network entry without its containers, and its containers on hosts other than `host` (which the compose file replaces). */
+function stackEntry(found: RawMap, host: string): { entry: NetworkEntry; others: unknown[] } {
+    const { containers, ...entry } = found;
+    const others = Array.isArray(containers) ? (containers as unknown[]).filter((c) => !(isMap(c) && own(c, "host") === host)) : [];
+    return { entry: { ...entry }, others };
+}
+
 /** A container of the fragment, and the network it is listed under. */
 interface Placed {
     readonly network: string;
@@ -141,13 +151,25 @@ export function importCompose(doc: unknown, opts: ImportOptions): ImportResult {
                 networks.set(key, { key, name: named, others: [] });
                 continue;
             }
-            const { containers, ...entry } = found;
-            const others = Array.isArray(containers) ? containers.filter((c: unknown) => !(isMap(c) && own(c, "host") === opts.host)) : [];
-            networks.set(key, { key, name: named, entry: { ...entry }, others });
+            networks.set(key, { key, name: named, ...stackEntry(found, opts.host) });
             continue;
         }
         const entry = declaredNetwork(n, at, named, opts.host, { bare, valued }, parents, vlans);
-        networks.set(key, { key, name: named, ...(entry === undefined ? {} : { entry }), others: [] });
+        const inStack = stackNetworks.find((e) => own(e, "name") === named);
+        if (entry === undefined || inStack === undefined || opts.stack === undefined) {
+            networks.set(key, { key, name: named, ...(entry === undefined ? {} : { entry }), others: [] });
+            continue;
+        }
+        // The stack has this network already (on its hosts, with its slices): its entry stays, and
+        // the compose file's must describe the same LAN.
+        const differ = LAN_KEYS.filter((k) => JSON.stringify(own(entry, k) ?? null) !== JSON.stringify(own(inStack, k) ?? null));
+        if (differ.length > 0) {
+            bare(
+                at,
+                `(${named}) is not the network ${opts.stack.file} declares under that name: its ${differ.join(", ")} ${differ.length === 1 ? "differs" : "differ"}; the stack's entry spans its hosts, so make them agree, or give the compose network another name`,
+            );
+        }
+        networks.set(key, { key, name: named, ...stackEntry(inStack, opts.host) });
     }
 
     // One host, one parent NIC: every declared network's parent is it, or a VLAN of it (`<nic>.<vlan>`).
@@ -366,15 +388,10 @@ function serviceContainer(raw: unknown, at: string, key: string, host: string, n
     if (image === undefined) r.bare(`${at}.image`, "is required: the stack runs a container from an image");
     const name = own(raw, "container_name") ?? key;
 
-    const nets = own(raw, "networks");
-    if (nets === undefined) {
-        r.bare(at, "joins no network: a container of the stack is on a macvlan network at a pinned address (networks.<name>.ipv4_address)");
-        return undefined;
-    }
-    if (!isMap(nets)) {
-        r.bare(`${at}.networks`, "must be a map of network → ipv4_address (a list gives no pinned address)");
-        return undefined;
-    }
+    const written = own(raw, "networks");
+    if (written === undefined) r.bare(at, "joins no network: a container of the stack is on a macvlan network at a pinned address (networks.<name>.ipv4_address)");
+    else if (!isMap(written)) r.bare(`${at}.networks`, "must be a map of network → ipv4_address (a list gives no pinned address)");
+    const nets: RawMap = isMap(written) ? written : {};
     const serviceMac = own(raw, "mac_address");
     const keys = Object.keys(nets);
     if (serviceMac !== undefined && keys.length > 1) {
@@ -409,16 +426,18 @@ function serviceContainer(raw: unknown, at: string, key: string, host: string, n
             priority: typeof pr === "number" ? pr : 0,
         });
     }
-    if (keys.length === 0) r.bare(`${at}.networks`, "lists no network: a container of the stack is on a macvlan network at a pinned address");
+    if (isMap(written) && keys.length === 0) r.bare(`${at}.networks`, "lists no network: a container of the stack is on a macvlan network at a pinned address");
 
+    // Read on even without a usable network, so that every problem of the service is reported.
     const container: Record<string, unknown> = { name, host, image };
     const primary = attachments[0];
-    if (primary === undefined) return undefined;
-    container.ip = primary.ip;
-    if (primary.ip6 !== undefined) container.ip6 = primary.ip6;
-    if (primary.mac !== undefined) container.mac = primary.mac;
+    if (primary !== undefined) {
+        container.ip = primary.ip;
+        if (primary.ip6 !== undefined) container.ip6 = primary.ip6;
+        if (primary.mac !== undefined) container.mac = primary.mac;
+    }
     const joins = attachments.slice(1);
-    if (joins.length > 0) {
+    if (primary !== undefined && joins.length > 0) {
         container.networks = joins.map((j) => ({ network: j.network, ip: j.ip, ...(j.ip6 === undefined ? {} : { ip6: j.ip6 }), ...(j.mac === undefined ? {} : { mac: j.mac }) }));
         // The highest gw_priority gives the default route (the first network on a tie, as the stack's default).
         const route = attachments.reduce((best, a) => (a.priority > best.priority ? a : best), primary);
@@ -441,5 +460,5 @@ function serviceContainer(raw: unknown, at: string, key: string, host: string, n
         if (typeof text === "string" && RESTARTS.includes(text)) container.restart = text;
         else r.valued(`${at}.restart`, restart, `is not supported: the stack's restart is one of ${RESTARTS.join(", ")} (no retry count)`);
     }
-    return { network: primary.network, container };
+    return primary === undefined ? undefined : { network: primary.network, container };
 }

@@ -70,12 +70,14 @@ export function mergeNetworks(stackNetworks: unknown, fragment: readonly Network
     return out;
 }
 
-/** The compose file: a comment header, then the document. */
-export function composeText(doc: ComposeDocument, ctx: { readonly stack: string; readonly host: string; readonly secrets: readonly string[] }): string {
+/** The compose file: a comment header (with the env names it reads from the environment), then the document. */
+export function composeText(doc: ComposeDocument, ctx: { readonly stack: string; readonly host: string }): string {
+    const secrets = new Set<string>();
+    for (const s of Object.values(doc.services)) for (const [k, v] of Object.entries(s.environment ?? {})) if (v === `\${${k}}`) secrets.add(k);
     const lines = [
         `# The containers of host ${ctx.host} in stacks/Pulumi.${ctx.stack}.yaml (npm run export-compose), on the stack's`,
         "# macvlan networks (made by pulumi up, hence external) at their pinned addresses and MACs.",
     ];
-    if (ctx.secrets.length > 0) lines.push(`# Secret env values come from the shell or a .env file beside this one: ${ctx.secrets.join(", ")}.`);
+    if (secrets.size > 0) lines.push(`# Secret env values come from the shell or a .env file beside this one: ${[...secrets].join(", ")}.`);
     return `${lines.join("\n")}\n${dump(doc)}`;
 }
