@@ -121,6 +121,46 @@ describe("compose in and out: round trips of the field notes' compose files", ()
         );
     });
 
+    it("several pools (dual stack) become ipam with ip6; external: true with name finds the stack's network; macvlan_mode becomes mode", () => {
+        const doc = yaml.load(`
+services:
+  web:
+    image: nginx:1.27
+    command: ["nginx", "-g", "daemon off;"]
+    networks:
+      dual: { ipv4_address: 10.60.0.12, ipv6_address: "2001:db8::12" }
+      lan: { ipv4_address: 198.51.100.30 }
+networks:
+  dual:
+    driver: macvlan
+    enable_ipv6: true
+    driver_opts: { parent: eth0.60, macvlan_mode: private }
+    ipam:
+      config:
+        - { subnet: 10.60.0.0/24, gateway: 10.60.0.1 }
+        - { subnet: "2001:db8::/64", gateway: "2001:db8::1" }
+  lan: { external: true, name: pub_net }
+`);
+        // A second network on eth0.60 beside pub_net_mid: the Docker 27 rule waits for the probe, as in pulumi up.
+        const out = importToFragment(doc, "dual.yaml", "docker1", repoStack("compose"));
+        assert.deepEqual(out.result.networks.find((n) => n.name === "dual"), {
+            name: "dual",
+            vlan: 60,
+            mode: "private",
+            ipam: [
+                { subnet: "10.60.0.0/24", gateway: "10.60.0.1" },
+                { subnet: "2001:db8::/64", gateway: "2001:db8::1" },
+            ],
+            hosts: ["docker1"],
+            containers: [{ name: "web", host: "docker1", image: "nginx:1.27", ip: "10.60.0.12", ip6: "2001:db8::12", networks: [{ network: "pub_net", ip: "198.51.100.30" }], command: ["nginx", "-g", "daemon off;"] }],
+        });
+        const web = out.model?.networks.find((n) => n.name === "dual")?.containers[0];
+        assert.deepEqual(web?.attachments, [
+            { network: "dual", ipv4Address: "10.60.0.12", ipv6Address: "2001:db8::12", mac: "02:42:0a:3c:00:0c" },
+            { network: "pub_net", ipv4Address: "198.51.100.30", mac: "02:42:c6:33:64:1e" },
+        ]);
+    });
+
     it("a clear-text password becomes a secretEnv name, its value left out, with the command that sets it", () => {
         const out = importToFragment(composeDoc("notes-macvlan.yaml"), "notes-macvlan.yaml", "docker1");
         assert.ok(!out.text.includes("roottoor"));

@@ -19,6 +19,11 @@ const STACK_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/;
 
 class UsageError extends Error {}
 
+/** A path as the user wrote it: `npm run` starts the script in the package root, and says where the user was in INIT_CWD. */
+function userPath(p: string): string {
+    return path.resolve(process.env["INIT_CWD"] ?? process.cwd(), p);
+}
+
 const USAGE =
     "usage: npm run import-compose -- <compose file> --host <name> [--stack <env>] [--out <file>]\n" +
     "       npm run export-compose -- --stack <env> --host <name> [--out <file>]\n";
@@ -73,7 +78,7 @@ function runImport(args: string[]): { text: string; out?: string; notes: string[
     noMoreArgs(args);
     let doc: unknown;
     try {
-        doc = yaml.load(readFileSync(file, "utf8"));
+        doc = yaml.load(readFileSync(userPath(file), "utf8"));
     } catch (e) {
         throw new UsageError(`${file} cannot be read as YAML: ${e instanceof Error ? e.message.split("\n")[0] : String(e)}`);
     }
@@ -98,7 +103,7 @@ function main(argv: string[]): number {
         if (r === undefined) throw new UsageError(`unknown command ${JSON.stringify(cmd)}`);
         if (r.out === undefined) process.stdout.write(r.text);
         else {
-            writeFileSync(r.out, r.text);
+            writeFileSync(userPath(r.out), r.text);
             process.stderr.write(`wrote ${r.out}\n`);
         }
         for (const n of r.notes) process.stderr.write(`${n}\n`);
