@@ -273,7 +273,8 @@ networks:
     });
 
     it("a document that is not a compose file", () => {
-        assert.equal(problemOf(() => importCompose("x", { file: "x.yaml", host: "docker1" })), 'compose file x.yaml has 1 problem:\n  the file "x" is not a compose file: a map with services and networks');
+        assert.equal(problemOf(() => importCompose("x", { file: "x.yaml", host: "docker1" })), "compose file x.yaml has 1 problem:\n  the file is not a compose file (a map with services and networks), but a string");
+        assert.equal(problemOf(() => importCompose(undefined, { file: "x.yaml", host: "docker1" })), "compose file x.yaml has 1 problem:\n  the file is not a compose file (a map with services and networks), but empty");
     });
 });
 

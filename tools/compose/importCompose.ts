@@ -9,7 +9,7 @@
  * subnet and parent are not in the compose file, so it is taken from the stack the fragment is for
  * (`stack`), which must declare it.
  */
-import { childPath, jsonValue, showValue } from "../../components/config/problems";
+import { childPath, showValue } from "../../components/config/problems";
 import { isMap, own, type RawMap } from "../../components/config/read";
 import { problemsOf } from "../../components/net/problems";
 import { splitShellWords } from "./shellWords";
@@ -112,7 +112,7 @@ export function importCompose(doc: unknown, opts: ImportOptions): ImportResult {
     const bare = (path: string, rule: string) => problems.push(`${path} ${rule}`);
     const valued = (path: string, v: unknown, rule: string) => problems.push(`${path} ${showValue(v)} ${rule}`);
 
-    if (!isMap(doc)) throw problemsOf(`compose file ${opts.file}`, [`the file ${jsonValue(doc)} is not a compose file: a map with services and networks`]);
+    if (!isMap(doc)) throw problemsOf(`compose file ${opts.file}`, [`the file is not a compose file (a map with services and networks), but ${Array.isArray(doc) ? "a list" : doc === null || doc === undefined ? "empty" : `a ${typeof doc}`}`]);
     for (const key of Object.keys(doc)) {
         if (!TOP_KEYS.includes(key) && !key.startsWith("x-")) bare(key, "is not supported: the stack holds containers on macvlan networks (services and networks)");
     }
