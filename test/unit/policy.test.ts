@@ -273,6 +273,17 @@ describe("policy pack: enforcement levels, config and files", () => {
         }
     });
 
+    it("the README's Policy pack section shows `pulumi preview --policy-pack policy` and exactly policy/config.example.json", () => {
+        const readme = readFileSync(path.join(REPO, "README.md"), "utf8");
+        const section = readme.slice(readme.indexOf("## Policy pack"), readme.indexOf("## Stack outputs"));
+        assert.match(section, /^pulumi preview --policy-pack policy$/m);
+        assert.match(section, /^pulumi preview --policy-pack policy --policy-pack-config policy\/config\.example\.json$/m);
+        const shown = /```json\n([\s\S]*?)```/.exec(section)?.[1];
+        assert.ok(shown !== undefined, "the section shows the config");
+        assert.deepEqual(JSON.parse(shown), JSON.parse(readFileSync(path.join(REPO, "policy/config.example.json"), "utf8")));
+        for (const name of Object.values(POLICY_NAMES)) assert.ok(section.includes(`| \`${name}\` |`), `the table lists ${name}`);
+    });
+
     it("PulumiPolicy.yaml and package.json make policy/ a Node.js policy pack with @pulumi/policy 1.21 (as the root's devDependency)", () => {
         const manifest = yaml.load(readFileSync(path.join(REPO, "policy/PulumiPolicy.yaml"), "utf8")) as Record<string, unknown>;
         assert.equal(manifest["runtime"], "nodejs");
