@@ -9,7 +9,7 @@ import { pinnedViolations, portsViolations } from "./rules/containers";
 import { hostKeyViolations, type HostKeyScope } from "./rules/hostKey";
 import { networkShapeViolations } from "./rules/networkShape";
 import { passthruViolations } from "./rules/passthru";
-import { macvlanStack, type SegmentView } from "./rules/stack";
+import { macvlanStack, throwDeferredUnknown, type MacvlanStack, type SegmentView } from "./rules/stack";
 import type { StackResource, Violation } from "./rules/types";
 import { uniqueViolations } from "./rules/unique";
 
@@ -49,6 +49,13 @@ function report(violations: readonly Violation[], reportViolation: ReportViolati
     for (const v of violations) reportViolation(v.message, v.urn);
 }
 
+/** Runs a stack rule on the stack's macvlan view: reports its violations, then throws a deferred unknown value (see MacvlanStack.unknown). */
+function checkStack(args: StackValidationArgs, reportViolation: ReportViolation, rule: (stack: MacvlanStack) => Violation[], segments: SegmentView = "subnet"): void {
+    const stack = macvlanStack(stackResources(args), segments);
+    report(rule(stack), reportViolation);
+    throwDeferredUnknown(stack);
+}
+
 /** The stack's resources as the rules read them. */
 function stackResources(args: StackValidationArgs): StackResource[] {
     return args.resources.map((r) => ({ type: r.type, name: r.name, urn: r.urn, props: r.props, ...(r.provider === undefined ? {} : { provider: r.provider }) }));
@@ -74,14 +81,14 @@ const containerPinned: StackValidationPolicy = {
     name: POLICY_NAMES.containerPinned,
     description: "A container on a macvlan network of the stack has a pinned IPv4 address inside the network's subnets (not its gateway) and a pinned unicast MAC.",
     enforcementLevel: DEFAULT_LEVELS["macvlan-container-pinned"],
-    validateStack: (args, reportViolation) => report(pinnedViolations(macvlanStack(stackResources(args))), reportViolation),
+    validateStack: (args, reportViolation) => checkStack(args, reportViolation, pinnedViolations),
 };
 
 const containerNoPorts: StackValidationPolicy = {
     name: POLICY_NAMES.containerNoPorts,
     description: "A container on a macvlan network publishes no ports: it has its own LAN address and the engine ignores port mappings there.",
     enforcementLevel: DEFAULT_LEVELS["macvlan-container-no-ports"],
-    validateStack: (args, reportViolation) => report(portsViolations(macvlanStack(stackResources(args))), reportViolation),
+    validateStack: (args, reportViolation) => checkStack(args, reportViolation, portsViolations),
 };
 
 const uniqueOnSegment: StackValidationPolicy = {
@@ -89,15 +96,14 @@ const uniqueOnSegment: StackValidationPolicy = {
     description: "No address or MAC is pinned by two containers on one LAN segment across the stack.",
     enforcementLevel: DEFAULT_LEVELS["macvlan-unique-on-segment"],
     configSchema: { properties: { segments: { type: "string", enum: ["subnet", "parent"], default: "subnet" } } },
-    validateStack: (args, reportViolation) =>
-        report(uniqueViolations(macvlanStack(stackResources(args), args.getConfig<SegmentConfig>().segments ?? "subnet")), reportViolation),
+    validateStack: (args, reportViolation) => checkStack(args, reportViolation, uniqueViolations, args.getConfig<SegmentConfig>().segments ?? "subnet"),
 };
 
 const passthruOneContainer: StackValidationPolicy = {
     name: POLICY_NAMES.passthruOneContainer,
     description: "A macvlan network in passthru mode holds at most one container.",
     enforcementLevel: DEFAULT_LEVELS["macvlan-passthru-one-container"],
-    validateStack: (args, reportViolation) => report(passthruViolations(macvlanStack(stackResources(args))), reportViolation),
+    validateStack: (args, reportViolation) => checkStack(args, reportViolation, passthruViolations),
 };
 
 /** Every policy of the pack, in the order the pack lists them. */

@@ -33,8 +33,9 @@ function endpointProblems(e: MacvlanEndpoint): string[] {
     const v4 = e.endpoint.ipv4Address;
     if (v4 === undefined) out.push("ipv4Address is not set: pin the container's address (the engine would hand out one of its own range)");
     else {
-        const a = parseAddress(v4);
+        const a = parseAddress(v4, POOL_FAMILIES);
         if (!a.ok) out.push(`ipv4Address ${v4} ${a.problem}`);
+        else if (a.value.family !== "ipv4") out.push(`ipv4Address ${v4} is not an IPv4 address (an IPv6 address goes in ipv6Address)`);
         else if (!e.network.subnets.some((s) => s.contains(a.value))) {
             out.push(`ipv4Address ${v4} is not inside the network's subnets (${subnetList(e)})`);
         } else if (pools.some((p) => isAddress(p.gateway, a.value))) {

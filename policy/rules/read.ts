@@ -2,11 +2,31 @@
  * Reading the raw property bags of docker.Network, docker.Container and command.remote.Command
  * (pulumi-docker 5.x / pulumi-command 1.x input names, camelCase) into small plain views. A value
  * of an unexpected shape reads as absent, so a rule reports it as not set rather than throwing. Each
- * read goes through the object the runtime hands over, so an unknown value (during preview) throws
+ * read goes through the object the runtime hands over, so a value not known during preview throws
  * the runtime's UnknownValueError, which the runtime turns into an advisory "can't run during
- * preview" note: a rule never guesses an unknown value.
+ * preview" note: a rule never guesses an unknown value it checks. Only values that merely label or
+ * select (names, an unset driver or networkMode) have a fallback (`knownOr`).
  */
 import { DOCKER_CONTAINER, DOCKER_NETWORK, MACVLAN_DRIVER, type StackResource } from "./types";
+
+/**
+ * True for the runtime's UnknownValueError (what its proxy throws on a value not known during
+ * preview). Recognized by its `unknownTypeSentinel` field: @pulumi/policy 1.21 ships no type for
+ * the class (its proxy.d.ts is stripped), and the rules import nothing of it at run time.
+ */
+export function isUnknownValueError(e: unknown): e is Error {
+    return e instanceof Error && "unknownTypeSentinel" in e;
+}
+
+/** `read()`, or `fallback` when it meets a value not known during preview (other errors pass). */
+export function knownOr<T>(read: () => T, fallback: T): T {
+    try {
+        return read();
+    } catch (e) {
+        if (isUnknownValueError(e)) return fallback;
+        throw e;
+    }
+}
 
 /** A plain object (or a proxy of one), else undefined. */
 export function record(v: unknown): Record<string, unknown> | undefined {
@@ -47,14 +67,18 @@ export interface NetworkView {
     readonly ipam: readonly IpamView[];
 }
 
-/** The view of a docker.Network's props; `resourceName` stands in for an unset `name`. */
+/**
+ * The view of a docker.Network's props; `resourceName` stands in for an unset `name` (or one not
+ * known during preview: a name only labels messages and resolves containers' endpoints, which name
+ * it with the same Output). An unknown parent, mode or pool throws.
+ */
 export function readNetwork(props: Record<string, unknown>, resourceName: string): NetworkView {
     const options = record(props["options"]) ?? {};
     const parent = text(options["parent"]);
     const mode = text(options["macvlan_mode"]);
     const driver = str(props["driver"]);
     return {
-        dockerName: text(props["name"]) ?? resourceName,
+        dockerName: knownOr(() => text(props["name"]), undefined) ?? resourceName,
         ...(driver === undefined ? {} : { driver }),
         ...(parent === undefined ? {} : { parent }),
         ...(mode === undefined ? {} : { mode }),
@@ -67,9 +91,13 @@ export function readNetwork(props: Record<string, unknown>, resourceName: string
     };
 }
 
-/** True for a docker.Network whose driver is macvlan. */
+/**
+ * True for a docker.Network whose driver is macvlan. A driver not known during preview is not
+ * macvlan: an unset driver is an output computed from the engine's default (bridge), unknown until
+ * the network exists, and a program that means macvlan writes it.
+ */
 export function isMacvlanNetwork(type: string, props: Record<string, unknown>): boolean {
-    return type === DOCKER_NETWORK && str(props["driver"]) === MACVLAN_DRIVER;
+    return type === DOCKER_NETWORK && knownOr(() => str(props["driver"]), undefined) === MACVLAN_DRIVER;
 }
 
 /** One `networksAdvanced` entry of a container, with its index. */
@@ -91,11 +119,15 @@ export interface ContainerView {
     readonly ports: number;
 }
 
-/** The view of a docker.Container's props. */
+/**
+ * The view of a docker.Container's props. Its name and `networkMode` (outputs computed when not
+ * set) fall back to the resource name and to unset when not known during preview; an unknown
+ * endpoint or `ports` throws.
+ */
 export function readContainer(props: Record<string, unknown>, resourceName: string): ContainerView {
-    const networkMode = text(props["networkMode"]);
+    const networkMode = knownOr(() => text(props["networkMode"]), undefined);
     return {
-        dockerName: text(props["name"]) ?? resourceName,
+        dockerName: knownOr(() => text(props["name"]), undefined) ?? resourceName,
         ...(networkMode === undefined ? {} : { networkMode }),
         endpoints: list(props["networksAdvanced"]).map((e, index) => {
             const r = record(e) ?? {};

@@ -15,7 +15,7 @@
  * keeps only the first rule, for stacks whose sites reuse a subnet on separate LANs.
  */
 import { parseCidr, POOL_FAMILIES, type Cidr } from "../../components/net/addr";
-import { containersOf, engineOf, isMacvlanNetwork, readContainer, readNetwork, type ContainerView, type EndpointView, type NetworkView } from "./read";
+import { containersOf, engineOf, isMacvlanNetwork, isUnknownValueError, readContainer, readNetwork, type ContainerView, type EndpointView, type NetworkView } from "./read";
 import type { StackResource } from "./types";
 
 /** One macvlan docker.Network of the stack. */
@@ -49,25 +49,51 @@ export interface MacvlanStack {
     readonly endpoints: readonly MacvlanEndpoint[];
     /** The macvlan network with a Docker name on an engine. */
     networkNamed(engine: string, dockerName: string): MacvlanNetworkNode | undefined;
+    /**
+     * The first value not known during preview that kept a network or a container out of the view
+     * (the others are still checked): a policy throws it after reporting, and the runtime adds its
+     * advisory "can't run during preview" note.
+     */
+    readonly unknown?: Error;
+}
+
+/** Throws the view's deferred unknown-value error, if any (call after reporting the violations). */
+export function throwDeferredUnknown(stack: MacvlanStack): void {
+    if (stack.unknown !== undefined) throw stack.unknown;
 }
 
 /** Resolves a stack's macvlan networks, their segments and the containers' endpoints on them. */
 export function macvlanStack(resources: readonly StackResource[], segments: SegmentView = "subnet"): MacvlanStack {
-    const networks: MacvlanNetworkNode[] = resources
-        .filter((r) => isMacvlanNetwork(r.type, r.props))
-        .map((r, i) => {
-            const view = readNetwork(r.props, r.name);
-            const subnets = view.ipam.flatMap((p) => {
-                const c = p.subnet === undefined ? undefined : parseCidr(p.subnet, POOL_FAMILIES);
-                return c?.ok === true ? [c.value] : [];
-            });
-            return { resource: r, view, engine: engineOf(r), subnets, segment: i };
+    let unknown: Error | undefined;
+    /** `read()`, or undefined (the first such error kept) when it meets a value not known during preview. */
+    const known = <T>(read: () => T): T | undefined => {
+        try {
+            return read();
+        } catch (e) {
+            if (!isUnknownValueError(e)) throw e;
+            unknown ??= e;
+            return undefined;
+        }
+    };
+    const networks: MacvlanNetworkNode[] = [];
+    for (const r of resources) {
+        if (!isMacvlanNetwork(r.type, r.props)) continue;
+        const view = known(() => readNetwork(r.props, r.name));
+        if (view === undefined) continue;
+        const subnets = view.ipam.flatMap((p) => {
+            const c = p.subnet === undefined ? undefined : parseCidr(p.subnet, POOL_FAMILIES);
+            return c?.ok === true ? [c.value] : [];
         });
+        networks.push({ resource: r, view, engine: engineOf(r), subnets, segment: networks.length });
+    }
     joinSegments(networks, segments);
     const byName = new Map<string, MacvlanNetworkNode>();
     for (const n of networks) byName.set(`${n.engine}\n${n.view.dockerName}`, n);
     const networkNamed = (engine: string, dockerName: string) => byName.get(`${engine}\n${dockerName}`);
-    const containers = containersOf(resources).map((resource) => ({ resource, view: readContainer(resource.props, resource.name) }));
+    const containers = containersOf(resources).flatMap((resource) => {
+        const view = known(() => readContainer(resource.props, resource.name));
+        return view === undefined ? [] : [{ resource, view }];
+    });
     const endpoints: MacvlanEndpoint[] = [];
     for (const c of containers) {
         for (const endpoint of c.view.endpoints) {
@@ -75,7 +101,7 @@ export function macvlanStack(resources: readonly StackResource[], segments: Segm
             if (network !== undefined) endpoints.push({ container: c.resource, view: c.view, endpoint, network });
         }
     }
-    return { networks, containers, endpoints, networkNamed };
+    return { networks, containers, endpoints, networkNamed, ...(unknown === undefined ? {} : { unknown }) };
 }
 
 /** Gives every network its segment id: union of same engine and parent, and (subnet view) overlapping subnets. */

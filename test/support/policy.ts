@@ -93,8 +93,15 @@ export async function runResourcePolicy(name: string, r: TestResource, config: R
     return out;
 }
 
-/** Runs a stack policy on the resources (each one's props through the runtime's proxy); what it reported. */
+/** Runs a stack policy on the resources (each one's props through the runtime's proxy); what it reported. Rejects with what it threw. */
 export async function runStackPolicy(name: string, resources: readonly TestResource[], config: Record<string, unknown> = {}): Promise<Reported[]> {
+    const r = await runStackPolicySettled(name, resources, config);
+    if (r.error !== undefined) throw r.error;
+    return r.reported;
+}
+
+/** Runs a stack policy like runStackPolicy, keeping both what it reported and what it threw after (as the runtime does). */
+export async function runStackPolicySettled(name: string, resources: readonly TestResource[], config: Record<string, unknown> = {}): Promise<{ reported: Reported[]; error?: Error }> {
     const policy = policyNamed(name) as StackValidationPolicy;
     if (policy.validateStack === undefined) throw new Error(`${name} is not a stack policy`);
     const stack: PolicyResource[] = resources.map((r) => {
@@ -121,8 +128,12 @@ export async function runStackPolicy(name: string, resources: readonly TestResou
         },
     };
     const out: Reported[] = [];
-    await policy.validateStack(args, (message, urn) => out.push(urn === undefined ? { message } : { message, urn }));
-    return out;
+    try {
+        await policy.validateStack(args, (message, urn) => out.push(urn === undefined ? { message } : { message, urn }));
+    } catch (error) {
+        return { reported: out, error: error instanceof Error ? error : new Error(`non-Error thrown: ${JSON.stringify(error)}`) };
+    }
+    return { reported: out };
 }
 
 /** Runs every policy of the pack: each resource policy on each resource, each stack policy on them all. */

@@ -8,7 +8,8 @@ import { readFileSync, readdirSync } from "node:fs";
 import * as path from "node:path";
 import * as yaml from "js-yaml";
 import { DEFAULT_LEVELS, macvlanPolicies, POLICY_NAMES } from "../../policy/policies";
-import { runResourcePolicy, runStackPolicy, UNKNOWN_STRING, unknownCheckingProxy, UnknownValueError, urnOf, type TestResource } from "../support/policy";
+import { isUnknownValueError } from "../../policy/rules/read";
+import { runResourcePolicy, runStackPolicy, runStackPolicySettled, UNKNOWN_STRING, unknownCheckingProxy, UnknownValueError, urnOf, type TestResource } from "../support/policy";
 
 const REPO = path.resolve(__dirname, "../..");
 const NETWORK = "docker:index/network:Network";
@@ -121,11 +122,16 @@ describe("policy pack: macvlan-container-pinned", () => {
     it("reports an address outside the subnets, the gateway, a bad IPv6 address and a multicast MAC", async () => {
         const outside = container("a", P1, pinned("192.0.2.10", "02:42:00:00:00:01"));
         const gateway = container("b", P1, { ...pinned("198.51.100.1", "01:00:5e:00:00:01"), ipv6Address: "2001:db8::5" });
-        assert.deepEqual((await run([net1, outside, gateway])).map((v) => v.message), [
+        const family = container("c", P1, pinned("2001:db8::9", "02:00:00:00:00:0c"));
+        const garbage = container("d", P1, pinned("198.51.100.300", "02-00-00-00-00-0d"));
+        assert.deepEqual((await run([net1, outside, gateway, family, garbage])).map((v) => v.message), [
             "container a (a): networksAdvanced[0] (macvlan network mynet).ipv4Address 192.0.2.10 is not inside the network's subnets (198.51.100.0/24)",
             "container b (b): networksAdvanced[0] (macvlan network mynet).ipv4Address 198.51.100.1 is the network's gateway",
             "container b (b): networksAdvanced[0] (macvlan network mynet).ipv6Address 2001:db8::5 is not inside the network's subnets (198.51.100.0/24)",
             "container b (b): networksAdvanced[0] (macvlan network mynet).macAddress 01:00:5e:00:00:01 is a multicast MAC (lowest bit of the first byte set); use a unicast MAC such as 02:...",
+            "container c (c): networksAdvanced[0] (macvlan network mynet).ipv4Address 2001:db8::9 is not an IPv4 address (an IPv6 address goes in ipv6Address)",
+            "container d (d): networksAdvanced[0] (macvlan network mynet).ipv4Address 198.51.100.300 is not an IPv4 or IPv6 address",
+            "container d (d): networksAdvanced[0] (macvlan network mynet).macAddress 02-00-00-00-00-0d is not a MAC address xx:xx:xx:xx:xx:xx (hex)",
         ]);
     });
 
@@ -143,6 +149,45 @@ describe("policy pack: macvlan-container-pinned", () => {
         assert.deepEqual(await run([net1, c]), [
             { message: "container c (c): networkMode mynet is a macvlan network: attach it through networksAdvanced with a pinned ipv4Address and macAddress", urn: urnOf(c) },
         ]);
+    });
+});
+
+describe("policy pack: stack policies during preview (values not known yet)", () => {
+    const net1 = network("mynet-centos1", P1);
+
+    it("a network whose driver is not known (unset: computed) is not macvlan; a container's unknown name and networkMode fall back", async () => {
+        const bridge = network("br", P1, { driver: UNKNOWN_STRING, name: "mynet2", options: {}, ipamConfigs: [] });
+        const c = container("mynet-centos1-c", P1, {}, { name: UNKNOWN_STRING, networkMode: UNKNOWN_STRING });
+        assert.deepEqual((await runStackPolicy(POLICY_NAMES.containerPinned, [net1, bridge, c])).map((v) => v.message), [
+            "container mynet-centos1-c (mynet-centos1-c): networksAdvanced[0] (macvlan network mynet).ipv4Address is not set: pin the container's address (the engine would hand out one of its own range)",
+            "container mynet-centos1-c (mynet-centos1-c): networksAdvanced[0] (macvlan network mynet).macAddress is not set: pin the container's MAC (the engine derives one that changes with the address)",
+        ]);
+    });
+
+    it("a container with an unknown address is left out, the others are still checked, and the policy then throws the runtime's UnknownValueError", async () => {
+        const unknownIp = container("u", P1, pinned(UNKNOWN_STRING, "02:00:00:00:00:01"));
+        const bad = container("b", P1, pinned("198.51.100.30", "01:00:00:00:00:02"));
+        const r = await runStackPolicySettled(POLICY_NAMES.containerPinned, [net1, unknownIp, bad]);
+        assert.deepEqual(r.reported.map((v) => v.message), [
+            "container b (b): networksAdvanced[0] (macvlan network mynet).macAddress 01:00:00:00:00:02 is a multicast MAC (lowest bit of the first byte set); use a unicast MAC such as 02:...",
+        ]);
+        assert.ok(r.error instanceof UnknownValueError, String(r.error));
+        assert.equal(r.error.message, "string value at .networksAdvanced.0.ipv4Address can't be known during preview");
+        // A network with an unknown pool is left out the same way.
+        const n = await runStackPolicySettled(POLICY_NAMES.passthruOneContainer, [network("n", P1, { ipamConfigs: [{ subnet: UNKNOWN_STRING }] })]);
+        assert.deepEqual(n.reported, []);
+        assert.ok(n.error instanceof UnknownValueError);
+    });
+
+    it("isUnknownValueError recognizes exactly the runtime's error", () => {
+        let thrown: unknown;
+        try {
+            void unknownCheckingProxy({ a: UNKNOWN_STRING }).a;
+        } catch (e) {
+            thrown = e;
+        }
+        assert.ok(thrown instanceof UnknownValueError && isUnknownValueError(thrown));
+        assert.equal(isUnknownValueError(new Error("x")), false);
     });
 });
 
