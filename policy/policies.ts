@@ -70,7 +70,7 @@ const networkShape: ResourceValidationPolicy = {
 
 const commandHostKey: ResourceValidationPolicy = {
     name: POLICY_NAMES.commandHostKey,
-    description: "A remote command (under a macvlan component, or every one with scope: all) is pinned to the host's SSH key (connection.hostKey).",
+    description: "A remote command or copy (under a macvlan component, or every one with scope: all) is pinned to the host's SSH key (connection.hostKey).",
     enforcementLevel: DEFAULT_LEVELS["macvlan-command-host-key"],
     configSchema: { properties: { scope: { type: "string", enum: ["macvlan", "all"], default: "macvlan" } } },
     validateResource: (args, reportViolation) =>

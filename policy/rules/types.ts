@@ -11,6 +11,8 @@ export const DOCKER_NETWORK = "docker:index/network:Network";
 export const DOCKER_CONTAINER = "docker:index/container:Container";
 /** `command.remote.Command`. */
 export const REMOTE_COMMAND = "command:remote:Command";
+/** Every pulumi-command resource that connects over SSH with a `connection` (Command, CopyToRemote, the deprecated CopyFile). */
+export const REMOTE_SSH_TYPES: readonly string[] = [REMOTE_COMMAND, "command:remote:CopyToRemote", "command:remote:CopyFile"];
 /** The type tokens of this project's components start with this (`macvlan:index:MacvlanHost`, …). */
 export const MACVLAN_COMPONENT_PREFIX = "macvlan:";
 /** The `driver` of a macvlan Docker network. */

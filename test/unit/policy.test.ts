@@ -261,7 +261,7 @@ describe("policy pack: macvlan-command-host-key", () => {
 
     it("reports a MacvlanHost command without a key, or with a malformed one", async () => {
         assert.deepEqual(await run(command("centos1-promisc", {})), [
-            "connection.hostKey is not set: pin the host's SSH key (ssh-keyscan -t ed25519 <address>), else the command trusts any key the host shows",
+            "connection.hostKey is not set: pin the host's SSH key (ssh-keyscan -t ed25519 <address>), else it trusts any key the host shows",
         ]);
         assert.deepEqual(await run(command("centos1-promisc", { hostKey: "ssh-ed25519 AAAA" })), [
             "connection.hostKey ssh-ed25519 AAAA has a key blob that is not SSH wire format",
@@ -272,8 +272,11 @@ describe("policy pack: macvlan-command-host-key", () => {
         const loose = command("deploy", {}, null);
         assert.deepEqual(await run(loose), []);
         assert.deepEqual(await run(loose, { scope: "all" }), [
-            "connection.hostKey is not set: pin the host's SSH key (ssh-keyscan -t ed25519 <address>), else the command trusts any key the host shows",
+            "connection.hostKey is not set: pin the host's SSH key (ssh-keyscan -t ed25519 <address>), else it trusts any key the host shows",
         ]);
+        // A copy to the host connects the same way.
+        assert.equal((await run({ ...loose, type: "command:remote:CopyToRemote" }, { scope: "all" })).length, 1);
+        assert.deepEqual(await run({ ...loose, type: "command:local:Command" }, { scope: "all" }), []);
         // Under MacvlanSwarmNetwork (any macvlan:* component) it is in the default scope.
         assert.equal((await run(command("mynet-swarm", {}, "macvlan:index:MacvlanSwarmNetwork"))).length, 1);
     });
