@@ -16,9 +16,9 @@
  *
  * Pure: no resource imports.
  */
-import { parseAddress, parseCidr, POOL_FAMILIES, type Cidr } from "../net/addr";
+import { parseAddress, parseCidr, POOL_FAMILIES, type Address, type Cidr } from "../net/addr";
 import { segmentLabel, segmentLink } from "../net/names";
-import type { HostModel, NetworkModel, StackModel } from "./model";
+import type { NetworkModel, StackModel } from "./model";
 import { probedFactsWarnings, type ProbedHostFacts } from "./probed";
 import { childPath } from "./problems";
 
@@ -47,16 +47,21 @@ interface OwnContainer {
     readonly index: number;
 }
 
-/** The attachments of `host`'s containers to bridge-mode networks, in config order (networks, then containers). */
-function ownBridgeContainers(model: StackModel, host: HostModel): OwnContainer[] {
+/**
+ * The attachments of each host's containers to bridge-mode networks, by host name, in config order
+ * (networks, then containers): one pass over every container of the stack.
+ */
+function bridgeContainersByHost(model: StackModel): Map<string, OwnContainer[]> {
     const byName = new Map(model.networks.map((n, index) => [n.name, { network: n, index }] as const));
-    const out: OwnContainer[] = [];
+    const out = new Map<string, OwnContainer[]>();
     for (const n of model.networks) {
         for (const c of n.containers) {
-            if (c.host !== host.name) continue;
             for (const a of c.attachments) {
                 const at = byName.get(a.network);
-                if (at !== undefined && at.network.mode === "bridge") out.push({ container: c.name, ...at });
+                if (at === undefined || at.network.mode !== "bridge") continue;
+                const list = out.get(c.host) ?? [];
+                list.push({ container: c.name, ...at });
+                out.set(c.host, list);
             }
         }
     }
@@ -64,30 +69,41 @@ function ownBridgeContainers(model: StackModel, host: HostModel): OwnContainer[]
 }
 
 /**
+ * At most this many hosts get a shim warning of their own; past it, the first host's warning names
+ * the others in one line, so a fleet that never reaches its containers from the hosts gets one
+ * warning rather than one per host.
+ */
+export const SHIM_WARNINGS_MAX = 5;
+
+/**
  * Warning: a host without a shim whose own containers are on bridge-mode networks. The macvlan
  * driver passes no frame between a parent and its own macvlan links, so the host cannot reach
  * them (other machines on the LAN can). Private and vepa networks are left out (a bridge-mode
  * shim does not reach their containers either, without a hairpin switch), and so are passthru
  * ones (a shim cannot share their parent). The suggestion is the first segment with such a
- * container: one shim reaches one segment.
+ * container: one shim reaches one segment. More than SHIM_WARNINGS_MAX such hosts: one warning.
  */
 function shimWarnings(model: StackModel): string[] {
-    return model.hosts.flatMap((h, i) => {
-        if (h.shim !== undefined) return [];
-        const own = ownBridgeContainers(model, h);
-        if (own.length === 0) return [];
+    const byHost = bridgeContainersByHost(model);
+    const unshimmed = model.hosts.flatMap((h, i) => (h.shim === undefined && (byHost.get(h.name)?.length ?? 0) > 0 ? [i] : []));
+    const one = (i: number): string => {
+        const h = model.hosts[i];
+        const own = byHost.get(h.name) ?? [];
         const first = own[0].network;
         const names = [...new Set(own.filter((o) => o.network.vlan === first.vlan).map((o) => o.container))];
         const links = [...new Set(own.map((o) => segmentLink(h.parent, o.network.vlan)))];
         const subnet = first.ipam.find((p) => !p.subnet.includes(":"))?.subnet ?? first.ipam[0].subnet;
         const others = links.length > 1 ? `; one shim reaches one segment, and its containers on ${links.filter((l) => l !== segmentLink(h.parent, first.vlan)).join(", ")} stay out of the host's reach` : "";
-        return [
+        return (
             `hosts[${i}].shim is not set, and host ${h.name} cannot reach its own containers ${someOf(names)} on ${segmentLink(h.parent, first.vlan)} ` +
-                `(${segmentLabel(first.vlan)}): the macvlan driver passes no frames between a parent and its own macvlan links (other machines on the LAN reach them). ` +
-                `If the host must reach them, give hosts[${i}] \`shim: { address: <a free address of ${subnet}>${first.vlan === undefined ? "" : `, vlan: ${first.vlan}`} }\`, ` +
-                `reserved from Docker in networks[${own[0].index}].auxAddresses (or outside its dynamic range): the program adds a /32 route to each of the host's containers there${others}`,
-        ];
-    });
+            `(${segmentLabel(first.vlan)}): the macvlan driver passes no frames between a parent and its own macvlan links (other machines on the LAN reach them). ` +
+            `If the host must reach them, give hosts[${i}] \`shim: { address: <a free address of ${subnet}>${first.vlan === undefined ? "" : `, vlan: ${first.vlan}`} }\`, ` +
+            `reserved from Docker in networks[${own[0].index}].auxAddresses (or outside its dynamic range): the program adds a /32 route to each of the host's containers there${others}`
+        );
+    };
+    if (unshimmed.length <= SHIM_WARNINGS_MAX) return unshimmed.map(one);
+    const [first, ...rest] = unshimmed;
+    return [`${one(first)}. The same holds for ${rest.length} other hosts without a shim: ${someOf(rest.map((i) => `hosts[${i}] (${model.hosts[i].name})`))}`];
 }
 
 /** The phrase of the VLAN 1 warning, after `<path> 1`. */
@@ -112,10 +128,23 @@ function vlanOneWarnings(model: StackModel): string[] {
     return out;
 }
 
-/** A CIDR of the model (valid by construction). */
-function cidrOf(text: string): Cidr | undefined {
-    const c = parseCidr(text, POOL_FAMILIES);
-    return c.ok ? c.value : undefined;
+/** Parses the model's CIDRs (valid by construction), each text once: parsing one costs far more than using it. */
+type CidrCache = (text: string) => Cidr | undefined;
+
+function cidrCache(): CidrCache {
+    const seen = new Map<string, Cidr | undefined>();
+    return (text) => {
+        if (seen.has(text)) return seen.get(text);
+        const c = parseCidr(text, POOL_FAMILIES);
+        const value = c.ok ? c.value : undefined;
+        seen.set(text, value);
+        return value;
+    };
+}
+
+/** True when `a` lies in `block` (by value, against the block's cached ends: ip-num's own `contains` is far slower). */
+function inside(block: Cidr, a: Address): boolean {
+    return block.family === a.family && block.first().value <= a.value && a.value <= block.last().value;
 }
 
 /**
@@ -124,20 +153,20 @@ function cidrOf(text: string): Cidr | undefined {
  * pool whose subnet holds the address. A network with no ipRange hands out its whole subnet; that
  * is not a range the user drew, and is not warned about (every pinned address would be).
  */
-function dynamicRangeHolding(n: NetworkModel, index: number, host: string, address: string): { readonly block: Cidr; readonly where: string } | undefined {
+function dynamicRangeHolding(n: NetworkModel, index: number, host: string, address: string, cidrOf: CidrCache): { readonly block: Cidr; readonly where: string } | undefined {
     const a = parseAddress(address, POOL_FAMILIES);
     if (!a.ok) return undefined;
     const slice = a.value.family === "ipv4" ? n.slices?.[host] : undefined;
     if (slice !== undefined) {
         const block = cidrOf(slice);
-        return block?.contains(a.value) === true ? { block, where: `${childPath(`networks[${index}].slices`, host)} ${slice}, the slice host ${host}'s engine hands out on ${n.name}` } : undefined;
+        return block !== undefined && inside(block, a.value) ? { block, where: `${childPath(`networks[${index}].slices`, host)} ${slice}, the slice host ${host}'s engine hands out on ${n.name}` } : undefined;
     }
     if (n.slices !== undefined && a.value.family === "ipv4") return undefined;
     for (const p of n.ipam) {
         const subnet = cidrOf(p.subnet);
-        if (subnet === undefined || subnet.family !== a.value.family || !subnet.contains(a.value) || p.ipRange === undefined) continue;
+        if (subnet === undefined || !inside(subnet, a.value) || p.ipRange === undefined) continue;
         const block = cidrOf(p.ipRange);
-        if (block?.contains(a.value) === true) return { block, where: `the ipRange ${p.ipRange} of networks[${index}] (${n.name}), which host ${host}'s engine hands out` };
+        if (block !== undefined && inside(block, a.value)) return { block, where: `the ipRange ${p.ipRange} of networks[${index}] (${n.name}), which host ${host}'s engine hands out` };
     }
     return undefined;
 }
@@ -151,6 +180,7 @@ function dynamicRangeHolding(n: NetworkModel, index: number, host: string, addre
  */
 function dynamicRangeWarnings(model: StackModel): string[] {
     const index = new Map(model.networks.map((n, i) => [n.name, i] as const));
+    const cidrOf = cidrCache();
     const out: string[] = [];
     model.networks.forEach((n, i) => {
         n.containers.forEach((c, j) => {
@@ -161,7 +191,7 @@ function dynamicRangeWarnings(model: StackModel): string[] {
                 const joined = model.networks[mi];
                 for (const [key, ip] of [["ip", a.ipv4Address], ["ip6", a.ipv6Address]] as const) {
                     if (ip === undefined) continue;
-                    const range = dynamicRangeHolding(joined, mi, c.host, ip);
+                    const range = dynamicRangeHolding(joined, mi, c.host, ip, cidrOf);
                     if (range === undefined) continue;
                     out.push(
                         `${at}.${key} ${ip} is inside ${range.where}: that engine holds it for container ${c.name}, but it leaves the dynamic pool one address smaller, ` +

@@ -6,7 +6,7 @@
 import * as assert from "node:assert/strict";
 import { parseStackConfig, type RawStackConfig } from "../../components/config/parse";
 import { EMULATED_NIC_DRIVERS, PARAVIRTUAL_NIC_DRIVERS, type ProbedHostFacts } from "../../components/config/probed";
-import { configWarnings } from "../../components/config/warnings";
+import { configWarnings, SHIM_WARNINGS_MAX } from "../../components/config/warnings";
 import { cfg, node1, node2, problemsOf, pubNet, rawCfg, web } from "../support/configs";
 import { STACKS, stackConfig, withKey } from "../support/stacks";
 
@@ -50,6 +50,18 @@ describe("configWarnings: risky but legal configs", () => {
                     "`shim: { address: <a free address of 192.0.2.0/24>, vlan: 50 }`, reserved from Docker in networks[0].auxAddresses (or outside its dynamic range): " +
                     `${SHIM_TAIL}; one shim reaches one segment, and its containers on eth0, eth0.60 stay out of the host's reach`,
             ]);
+        });
+
+        it(`gives one warning per host up to ${SHIM_WARNINGS_MAX} hosts, and past that one warning naming the others`, () => {
+            const fleet = (count: number) => {
+                const hosts = Array.from({ length: count }, (_, k) => node1({ name: `n${k}`, address: `198.51.100.${150 + k}` }));
+                return cfg(hosts, [pubNet({ containers: hosts.map((_, k) => web({ name: `c${k}`, host: `n${k}`, ip: `198.51.100.${20 + k}` })) })]);
+            };
+            const five = warningsOf(fleet(SHIM_WARNINGS_MAX));
+            assert.deepEqual(five.map((w) => w.slice(0, w.indexOf(" cannot"))), [0, 1, 2, 3, 4].map((k) => `hosts[${k}].shim is not set, and host n${k}`));
+            const six = warningsOf(fleet(SHIM_WARNINGS_MAX + 1));
+            assert.equal(six.length, 1);
+            assert.equal(six[0], `${five[0]}. The same holds for 5 other hosts without a shim: hosts[1] (n1), hosts[2] (n2) and 3 more`);
         });
 
         it("does not warn with a shim, on a host without containers, or for private, vepa and passthru networks (a bridge-mode shim does not reach those)", () => {
