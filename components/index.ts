@@ -1,6 +1,6 @@
 /**
  * The package's public API (`package.json` exports), kept narrow: the three components with their
- * arguments and outputs, the stack builder, the config entry point with its host key policy, the
+ * arguments and outputs, the stack builder, the config entry point with its host key policy (and the warnings of a valid config), the
  * error type, the model types with their defaults, and the child names (released: a changed name
  * replaces a resource).
  */
@@ -39,6 +39,7 @@ export {
     type ContainerStackOutputs,
 } from "./stack/build";
 export { engineRuleProblems, parseStackConfig, type EngineRuleOptions, type HostKeyPolicy, type RawStackConfig } from "./config/parse";
+export { configWarnings } from "./config/warnings";
 export { MacvlanConfigError } from "./net/problems";
 export * from "./config/model";
 export { hostChildNames, networkChildNames, swarmConfigNetworkName, swarmNetworkChildNames } from "./net/names";

@@ -14,8 +14,11 @@
  *   rather than by the first command that runs there);
  * - a declared `dockerVersion` that disagrees with the engine the probe found (engine.ts). The
  *   version rules themselves run on each host's effective engine (`engineRuleProblems`).
+ *
+ * And its warnings (`probedFactsWarnings`, also part of `configWarnings` in warnings.ts): a parent
+ * that is down; promiscuous mode off on a parent that is a VM's NIC.
  */
-import type { ProbedDocker, ProbedParent } from "../host/scripts";
+import type { ProbedDocker, ProbedDriver, ProbedParent } from "../host/scripts";
 import { segmentKey, segmentLabel } from "../net/names";
 import { declaredVersionProblem } from "./engine";
 import type { StackModel } from "./model";
@@ -28,6 +31,10 @@ export interface ProbedHostFacts {
     readonly addresses: readonly { readonly link: string; readonly address: string; readonly prefix: number }[];
     /** The parent NIC: whether it exists, with its MTU and state; absent: not reported, and no check is made. */
     readonly parent?: ProbedParent;
+    /** The kernel driver of the parent's device; absent: not reported (no device, or an older probe), and no VM is inferred from it. */
+    readonly parentDriver?: ProbedDriver;
+    /** The hypervisor the host runs on (`systemd-detect-virt --vm`: `kvm`, `vmware`…); absent: bare metal, or not known. */
+    readonly virtualization?: string;
     /** The Docker Engine; absent: docker is missing or did not answer, and no version check is made. */
     readonly docker?: ProbedDocker;
 }
@@ -41,11 +48,56 @@ export function probedFactsProblems(model: StackModel, facts: ReadonlyMap<string
 const DOWN_STATES: readonly string[] = ["DOWN", "LOWERLAYERDOWN", "NOTPRESENT"];
 
 /**
- * Warnings on the probed facts, for what is risky but may be meant (nothing is refused): a parent
- * NIC that exists but is down carries no frames for the macvlan links and VLAN sub-interfaces on
- * it until it comes up.
+ * Warnings on the probed facts, for what is risky but may be meant (nothing is refused), host by
+ * host in config order: a parent NIC that exists but is down carries no frames for the macvlan
+ * links and VLAN sub-interfaces on it until it comes up; `promisc: false` on a parent that is a
+ * VM's NIC (vmParentOf) may leave the containers' MACs without frames.
  */
 export function probedFactsWarnings(model: StackModel, facts: ReadonlyMap<string, ProbedHostFacts>): string[] {
+    return [...downParentWarnings(model, facts), ...vmPromiscWarnings(model, facts)];
+}
+
+/**
+ * Drivers of paravirtual NICs: a link driven by one of them is a VM's NIC, whatever else is known
+ * (virtio, VMware, Hyper-V, Xen, and the clouds' own: AWS ENA, Google gVNIC).
+ */
+export const PARAVIRTUAL_NIC_DRIVERS: readonly string[] = ["virtio_net", "vmxnet3", "hv_netvsc", "vif", "xen-netfront", "ena", "gve"];
+/** Drivers of NICs that hypervisors emulate, which are real hardware too: a VM's NIC only when the host is a VM. */
+export const EMULATED_NIC_DRIVERS: readonly string[] = ["e1000", "e1000e", "8139cp", "8139too", "pcnet32", "ne2k-pci", "tulip"];
+
+/**
+ * How the probe's facts show that a host's parent is a VM's NIC, in words for a message, or
+ * undefined when they do not: a paravirtual driver; or a host that is a VM (`virtualization`) whose
+ * parent has an emulated NIC's driver, or no device driver to tell (a bond or bridge over vNICs).
+ * A VM whose parent has another driver (a NIC passed through) is not taken for one.
+ */
+export function vmParentOf(host: { readonly parent: string }, facts: ProbedHostFacts | undefined): string | undefined {
+    if (facts === undefined) return undefined;
+    const driver = facts.parentDriver?.link === host.parent ? facts.parentDriver.driver : undefined;
+    const virt = facts.virtualization;
+    const found = [...(driver === undefined ? [] : [`driver ${driver}`]), ...(virt === undefined ? [] : [`virtualization ${virt}`])].join(", ");
+    if (driver !== undefined && PARAVIRTUAL_NIC_DRIVERS.includes(driver)) return found;
+    if (virt !== undefined && (driver === undefined || EMULATED_NIC_DRIVERS.includes(driver))) return found;
+    return undefined;
+}
+
+/** Warning: `promisc: false` on a parent that is a VM's NIC. */
+function vmPromiscWarnings(model: StackModel, facts: ReadonlyMap<string, ProbedHostFacts>): string[] {
+    return model.hosts.flatMap((h, i) => {
+        if (h.promisc) return [];
+        const vm = vmParentOf(h, facts.get(h.name));
+        if (vm === undefined) return [];
+        return [
+            `hosts[${i}].promisc false on host ${h.name}, whose parent ${h.parent} is a VM's NIC (the probe found ${vm}): ` +
+                `most hypervisors pass a VM only the frames for the MACs they know, unless its port allows promiscuous mode or MAC changes, so the containers' MACs may receive nothing. ` +
+                `Unless the hypervisor learns them, leave promisc at its default (true) and allow it on the hypervisor's side ` +
+                `(vSphere port group: Promiscuous mode, MAC address changes and Forged transmits set to Accept; Hyper-V: MAC address spoofing)`,
+        ];
+    });
+}
+
+/** Warning: a parent NIC that exists but is down. */
+function downParentWarnings(model: StackModel, facts: ReadonlyMap<string, ProbedHostFacts>): string[] {
     return model.hosts.flatMap((h, i) => {
         const parent = facts.get(h.name)?.parent;
         if (parent === undefined || !parent.exists || parent.link !== h.parent || !DOWN_STATES.includes(parent.state)) return [];

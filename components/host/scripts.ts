@@ -226,7 +226,10 @@ export const PROBE_COMMAND = shStdinCommand([]);
  * `@machine-id=<32 hex>` when /etc/machine-id holds one, and `@addr=<link> <address>/<len>` for each
  * IPv4 address and each global IPv6 address on each of `links` that exists (the host's parent and its VLAN sub-interfaces);
  * with a `parent`, `@parent=<link> mtu=<n> state=<operstate>` when that link exists and
- * `@parent=<link> absent` when it does not (no line without iproute2's `ip`); and
+ * `@parent=<link> absent` when it does not (no line without iproute2's `ip`), then
+ * `@parent-driver=<link> <driver>` when sysfs names the kernel driver of its device (`virtio_net`,
+ * `vmxnet3`, `e1000e`…; no line for a link without a device); `@virt=<name>` when
+ * `systemd-detect-virt --vm` names a hypervisor (`kvm`, `vmware`, `microsoft`…); and
  * `@docker=<engine version> <API version>` when `docker version` answers within 10 s (no line when
  * docker is missing, silent, or `timeout` is missing). `parseProbeReport` reads all of it.
  */
@@ -271,7 +274,8 @@ export function renderProbe(host: string, features: readonly HostFeature[], link
         PROBE.facts,
         "pm_machine_id",
         ...links.map((l) => `pm_addrs ${shq(l)}`),
-        ...(parent === undefined ? [] : [`pm_parent ${shq(parent)}`]),
+        ...(parent === undefined ? [] : [`pm_parent ${shq(parent)}`, `pm_parent_driver ${shq(parent)}`]),
+        "pm_virt",
         "pm_docker",
         "",
     ].join("\n");
@@ -299,6 +303,13 @@ export type ProbedParent =
           readonly state: string;
       };
 
+/** The kernel driver of a link's device, as sysfs names it (`/sys/class/net/<link>/device/driver`). */
+export interface ProbedDriver {
+    readonly link: string;
+    /** The driver's name: `virtio_net`, `vmxnet3`, `hv_netvsc`, `e1000e`, `ixgbe`… */
+    readonly driver: string;
+}
+
 /** The host's Docker Engine as `docker version` reported it. */
 export interface ProbedDocker {
     /** The engine's version as reported, e.g. `27.3.1` or `20.10.24+dfsg1`: starts with `<major>.<minor>`. */
@@ -315,6 +326,10 @@ export interface ProbeReport {
     readonly addresses: readonly ProbedAddress[];
     /** The parent NIC; absent: not asked for, or the host has no iproute2 `ip`. */
     readonly parent?: ProbedParent;
+    /** The kernel driver of the parent's device; absent: not asked for, or the link has no device (a bond, a bridge, a VLAN). */
+    readonly parentDriver?: ProbedDriver;
+    /** The hypervisor `systemd-detect-virt --vm` named; absent: bare metal, or no systemd-detect-virt. */
+    readonly virtualization?: string;
     /** The Docker Engine; absent: docker is missing or its engine did not answer. */
     readonly docker?: ProbedDocker;
 }
@@ -325,14 +340,18 @@ export const PROBE_MACHINE_ID_RE = /^@machine-id=([0-9a-f]{32})$/;
 export const PROBE_ADDR_RE = /^@addr=([A-Za-z0-9_.-]{1,15}) ([0-9.]{7,15}|[0-9a-f:.]{2,45})\/(0|[1-9][0-9]{0,2})$/;
 /** A probe's parent line: `@parent=<link> absent` or `@parent=<link> mtu=<n> state=<OPERSTATE>`. */
 export const PROBE_PARENT_RE = /^@parent=([A-Za-z0-9_.-]{1,15}) (?:(absent)|mtu=([1-9][0-9]{0,5}) state=([A-Z]{2,16}))$/;
+/** A probe's parent driver line: `@parent-driver=<link> <driver>` (the driver `[A-Za-z0-9_-]`, at most 32). */
+export const PROBE_DRIVER_RE = /^@parent-driver=([A-Za-z0-9_.-]{1,15}) ([A-Za-z0-9_-]{1,32})$/;
+/** A probe's virtualization line: `@virt=<name>` as systemd-detect-virt prints it (`[a-z0-9_-]`, at most 32; never `none`). */
+export const PROBE_VIRT_RE = /^@virt=([a-z0-9_-]{1,32})$/;
 /** A probe's Docker line: `@docker=<major>.<minor><rest of the version> <API major>.<API minor>`. */
 export const PROBE_DOCKER_RE = /^@docker=((?:0|[1-9][0-9]{0,3})\.(?:0|[1-9][0-9]{0,3})(?:[.+~-][0-9A-Za-z.+~-]{0,56})?) ((?:0|[1-9][0-9]{0,2})\.(?:0|[1-9][0-9]{0,3}))$/;
 
 /**
  * A probe's whole answer (see renderProbe). Lines that are neither a feature key and `=`, nor
- * `@machine-id=`, `@addr=`, `@parent=` or `@docker=` (a login banner, a shell rc file's chatter)
+ * `@machine-id=`, `@addr=`, `@parent=`, `@parent-driver=`, `@virt=` or `@docker=` (a login banner, a shell rc file's chatter)
  * are ignored; a key line with a malformed token, a key seen twice, a malformed `@…=` line, or a
- * second machine id, parent or docker line, is an error.
+ * second machine id, parent, parent driver, virtualization or docker line, is an error.
  */
 export function parseProbeReport(stdout: string): ProbeReport {
     const tokens = new Map<string, string>();
@@ -340,6 +359,8 @@ export function parseProbeReport(stdout: string): ProbeReport {
     const addresses: ProbedAddress[] = [];
     let parent: ProbedParent | undefined;
     let docker: ProbedDocker | undefined;
+    let parentDriver: ProbedDriver | undefined;
+    let virtualization: string | undefined;
     for (const raw of stdout.split("\n")) {
         const line = raw.endsWith("\r") ? raw.slice(0, -1) : raw;
         if (line.startsWith("@parent=")) {
@@ -347,6 +368,20 @@ export function parseProbeReport(stdout: string): ProbeReport {
             if (m === null || ifNameProblem(m[1]) !== undefined) throw new Error(`probe output: malformed parent line ${JSON.stringify(line.slice(0, 80))}`);
             if (parent !== undefined) throw new Error("probe output: @parent appears twice");
             parent = m[2] === "absent" ? { link: m[1], exists: false } : { link: m[1], exists: true, mtu: Number(m[3]), state: m[4] };
+            continue;
+        }
+        if (line.startsWith("@parent-driver=")) {
+            const m = PROBE_DRIVER_RE.exec(line);
+            if (m === null || ifNameProblem(m[1]) !== undefined) throw new Error(`probe output: malformed parent driver line ${JSON.stringify(line.slice(0, 80))}`);
+            if (parentDriver !== undefined) throw new Error("probe output: @parent-driver appears twice");
+            parentDriver = { link: m[1], driver: m[2] };
+            continue;
+        }
+        if (line.startsWith("@virt=")) {
+            const m = PROBE_VIRT_RE.exec(line);
+            if (m === null || m[1] === "none") throw new Error(`probe output: malformed virtualization line ${JSON.stringify(line.slice(0, 80))}`);
+            if (virtualization !== undefined) throw new Error("probe output: @virt appears twice");
+            virtualization = m[1];
             continue;
         }
         if (line.startsWith("@docker=")) {
@@ -388,6 +423,8 @@ export function parseProbeReport(stdout: string): ProbeReport {
         ...(machineId === undefined ? {} : { machineId }),
         addresses,
         ...(parent === undefined ? {} : { parent }),
+        ...(parentDriver === undefined ? {} : { parentDriver }),
+        ...(virtualization === undefined ? {} : { virtualization }),
         ...(docker === undefined ? {} : { docker }),
     };
 }

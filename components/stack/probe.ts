@@ -7,7 +7,7 @@
 import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { Client, type ConnectConfig, type ServerHostKeyAlgorithm } from "ssh2";
-import { parseProbeReport, type ProbedAddress, type ProbedDocker, type ProbedParent } from "../host/scripts";
+import { parseProbeReport, type ProbedAddress, type ProbedDocker, type ProbedDriver, type ProbedParent } from "../host/scripts";
 import { sshHostKeyProblem } from "../net/patterns";
 import { probePlan, type PlannedHost, type ProbeRun, type ProbeTarget as PlannedTarget } from "../plan/stack";
 
@@ -265,6 +265,10 @@ export interface ProbedFacts {
     readonly addresses: readonly ProbedAddress[];
     /** Whether the parent NIC exists, with its MTU and operstate; absent: the host printed no parent line. */
     readonly parent?: ProbedParent;
+    /** The kernel driver of the parent's device; absent: the host printed no parent driver line. */
+    readonly parentDriver?: ProbedDriver;
+    /** The hypervisor the host runs on (`systemd-detect-virt --vm`); absent: bare metal, or not known. */
+    readonly virtualization?: string;
     /** The Docker Engine and API versions; absent: docker is missing or did not answer. */
     readonly docker?: ProbedDocker;
 }
@@ -275,7 +279,7 @@ export interface ProbeResults {
     readonly tokens: ReadonlyMap<string, pulumi.Output<Record<string, string>>>;
     /** Each host's verified (or learned) host key by host name. */
     readonly hostKeys: ReadonlyMap<string, ProbedHostKey>;
-    /** Each host's facts (machine id, addresses, parent NIC, Docker Engine) by host name. */
+    /** Each host's facts (machine id, addresses, parent NIC and its driver, hypervisor, Docker Engine) by host name. */
     readonly facts: ReadonlyMap<string, ProbedFacts>;
 }
 
@@ -340,6 +344,8 @@ export async function probeHosts(
                 ...(report.machineId === undefined ? {} : { machineId: report.machineId }),
                 addresses: report.addresses,
                 ...(report.parent === undefined ? {} : { parent: report.parent }),
+                ...(report.parentDriver === undefined ? {} : { parentDriver: report.parentDriver }),
+                ...(report.virtualization === undefined ? {} : { virtualization: report.virtualization }),
                 ...(report.docker === undefined ? {} : { docker: report.docker }),
             };
             return { host: planned.host, tokens: Object.fromEntries(report.tokens), hostKey: { key: answer.hostKey, learned: planned.hostKey === undefined }, facts };

@@ -9,6 +9,7 @@ import { learnsHostKeys } from "../config/hosts";
 import type { StackModel } from "../config/model";
 import { engineRuleProblems, parseStackConfig, type HostKeyPolicy } from "../config/parse";
 import { probedFactsProblems, probedFactsWarnings } from "../config/probed";
+import { configWarnings } from "../config/warnings";
 import { IDENTITY_FILE_RULE, isIdentityFile, sshKnownHostsPattern } from "../net/patterns";
 import { MacvlanConfigError } from "../net/problems";
 import { planStack, type PlannedHost } from "../plan/stack";
@@ -24,7 +25,11 @@ export interface ProgramDeps {
     readonly readFile?: (path: string) => string;
     /** Where trust on first use keeps learned keys. Default: the file `stacks/Pulumi.<stack>.known_hosts`. */
     readonly knownHosts?: KnownHostsStore;
-    /** Tells the user about a key learned on first use, or a parent NIC the probe found down. Default: `pulumi.log.warn`. */
+    /**
+     * Tells the user about what is legal but risky: the config's warnings (config/warnings.ts), those
+     * of the probed facts (a parent NIC the probe found down, promiscuous mode off on a VM's NIC), and
+     * a key learned on first use. Default: `pulumi.log.warn`.
+     */
     readonly warn?: (message: string) => void;
 }
 
@@ -167,6 +172,9 @@ export async function macvlanProgram(deps: ProgramDeps = {}): Promise<StackOutpu
     if (problems.length > 0 || model === undefined || hosts === undefined || privateKey === undefined) {
         throw new MacvlanConfigError(problems);
     }
+    // What the config allows but is risky: told, probe or not; nothing registers differently.
+    const warn = deps.warn ?? ((m: string) => void pulumi.log.warn(m));
+    for (const w of configWarnings(model)) warn(w);
 
     let probes: ProbeResults | undefined;
     if (probe) {
@@ -191,7 +199,6 @@ export async function macvlanProgram(deps: ProgramDeps = {}): Promise<StackOutpu
         const engines = new Map([...probes.facts].flatMap(([host, f]) => (f.docker === undefined ? [] : [[host, f.docker] as const])));
         factProblems.push(...engineRuleProblems(raw, policy, engines));
         if (factProblems.length > 0) throw new MacvlanConfigError(factProblems);
-        const warn = deps.warn ?? ((m: string) => void pulumi.log.warn(m));
         for (const w of probedFactsWarnings(model, probes.facts)) warn(w);
         const learned = [...probes.hostKeys].filter(([, k]) => k.learned);
         if (learned.length > 0) {

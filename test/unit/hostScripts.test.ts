@@ -7,9 +7,9 @@
  */
 import * as assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import * as fc from "fast-check";
 import {
     BOOT_RUNNER_TEXT,
@@ -32,6 +32,7 @@ import {
     type RenderedCommand,
 } from "../../components/host/scripts";
 import { unwrapSh, unwrapStdin } from "../../components/host/shell";
+import { ifNameProblem } from "../../components/net/patterns";
 
 /**
  * The script inside `/bin/sh -c '<script>'` (unwrapSh also checks the quoting is exactly shq's),
@@ -386,12 +387,12 @@ describe("hostScripts: renderProbe and parseProbeOutput", () => {
         ]);
     });
 
-    it("reports the host's facts after the features: its machine id, the addresses of each link asked for, in order, the parent when given, then the Docker Engine", () => {
+    it("reports the host's facts after the features: its machine id, the addresses of each link asked for, in order, the parent and its driver when given, the hypervisor, then the Docker Engine", () => {
         const l = lines(renderProbe("node1", [PROMISC], ["eth0", "eth0.50"], "eth0"));
         const facts = l.slice(l.indexOf("# the host's facts"));
-        assert.deepEqual(facts.slice(-6), ["pm_machine_id", "pm_addrs 'eth0'", "pm_addrs 'eth0.50'", "pm_parent 'eth0'", "pm_docker", ""]);
+        assert.deepEqual(facts.slice(-8), ["pm_machine_id", "pm_addrs 'eth0'", "pm_addrs 'eth0.50'", "pm_parent 'eth0'", "pm_parent_driver 'eth0'", "pm_virt", "pm_docker", ""]);
         assert.ok(l.indexOf(`pm_emit 'promisc-eth0' "$pm_d"`) < l.indexOf("# the host's facts"));
-        assert.deepEqual(lines(renderProbe("node1", [])).slice(-3), ["pm_machine_id", "pm_docker", ""], "no link, no parent: no address or parent line");
+        assert.deepEqual(lines(renderProbe("node1", [])).slice(-4), ["pm_machine_id", "pm_virt", "pm_docker", ""], "no link, no parent: no address, parent or driver line");
         assert.throws(() => renderProbe("node1", [], [], "eth0;reboot"), (e: unknown) => e instanceof ShellValueError && /^parent "eth0;reboot" is not a valid Linux interface name/.test(e.message));
         assert.throws(() => renderProbe("node1", [], ["eth0;reboot"]), (e: unknown) => e instanceof ShellValueError && /^links\[0\] "eth0;reboot" is not a valid Linux interface name/.test(e.message));
         assert.throws(() => renderProbe("node1", [], ["eth0", "eth0"]), (e: unknown) => e instanceof ShellValueError && /^links "eth0 eth0" lists a link twice/.test(e.message));
@@ -463,6 +464,36 @@ describe("hostScripts: renderProbe and parseProbeOutput", () => {
             ["@docker=27.3.1  1.47", /malformed docker line/],
             ["@docker=dev 1.47", /malformed docker line/],
             ["@docker=27.3.1 1.47\n@docker=27.3.1 1.47", /@docker appears twice/],
+        ];
+        for (const [text, want] of bad) assert.throws(() => parseProbeReport(text), want, text);
+    });
+
+    it("parses the parent's driver and the hypervisor strictly: @parent-driver=<ifname> <driver>, @virt=<name> (never none), each once; a probe without them reports neither", () => {
+        const r = parseProbeReport("promisc-eth0=tok\n@parent=eth0 mtu=1500 state=UP\n@parent-driver=eth0 virtio_net\r\n@virt=kvm\n");
+        assert.deepEqual(r.parentDriver, { link: "eth0", driver: "virtio_net" });
+        assert.equal(r.virtualization, "kvm");
+        for (const d of ["vmxnet3", "hv_netvsc", "e1000e", "xen-netfront", "8139cp"]) assert.deepEqual(parseProbeReport(`@parent-driver=ens33 ${d}\n`).parentDriver, { link: "ens33", driver: d }, d);
+        const none = parseProbeReport("promisc-eth0=tok\n@parent=eth0 mtu=1500 state=UP\n");
+        assert.equal(none.parentDriver, undefined);
+        assert.equal(none.virtualization, undefined);
+        assert.ok(!("parentDriver" in none) && !("virtualization" in none), "absent, not undefined-valued");
+        const bad: Array<[string, RegExp]> = [
+            ["@parent-driver=eth0", /malformed parent driver line/],
+            ["@parent-driver=eth0 ", /malformed parent driver line/],
+            ["@parent-driver=eth0 virtio net", /malformed parent driver line/],
+            ["@parent-driver=eth0 virtio;reboot", /malformed parent driver line/],
+            ["@parent-driver=eth0 ../virtio_net", /malformed parent driver line/],
+            [`@parent-driver=eth0 ${"d".repeat(33)}`, /malformed parent driver line/],
+            ["@parent-driver=all virtio_net", /malformed parent driver line/],
+            ["@parent-driver=eth0;x virtio_net", /malformed parent driver line/],
+            ["@parent-driver=eth0 vmxnet3\n@parent-driver=eth0 vmxnet3", /@parent-driver appears twice/],
+            ["@virt=", /malformed virtualization line/],
+            ["@virt=none", /malformed virtualization line/],
+            ["@virt=KVM", /malformed virtualization line/],
+            ["@virt=kvm qemu", /malformed virtualization line/],
+            ["@virt=kvm$(reboot)", /malformed virtualization line/],
+            [`@virt=${"v".repeat(33)}`, /malformed virtualization line/],
+            ["@virt=kvm\n@virt=kvm", /@virt appears twice/],
         ];
         for (const [text, want] of bad) assert.throws(() => parseProbeReport(text), want, text);
     });
@@ -655,5 +686,21 @@ describe("hostScripts: real shells", () => {
         const report = parseProbeReport(r.stdout);
         assert.equal(report.machineId, readFileSync("/etc/machine-id", "utf8").trim());
         assert.deepEqual(report.addresses, [{ link: "lo", address: "127.0.0.1", prefix: 8 }]);
+    });
+
+    it("the probe reports the kernel driver of this machine's NICs as sysfs names it (none for the loopback), and the hypervisor as systemd-detect-virt --vm does", function () {
+        this.timeout(30000);
+        const nics = readdirSync("/sys/class/net").filter((l) => existsSync(`/sys/class/net/${l}/device/driver`) && ifNameProblem(l) === undefined);
+        for (const link of ["lo", ...nics]) {
+            const r = runRendered(renderProbe("node1", [], [], link));
+            assert.equal(r.status, 0, r.stderr);
+            assert.equal(r.stderr, "");
+            const report = parseProbeReport(r.stdout);
+            const want = link === "lo" ? undefined : { link, driver: basename(realpathSync(`/sys/class/net/${link}/device/driver`)) };
+            assert.deepEqual(report.parentDriver, want, link);
+            const detect = spawnSync("systemd-detect-virt", ["--vm"], { encoding: "utf8" });
+            const virt = detect.error === undefined && detect.status === 0 ? detect.stdout.trim() : undefined;
+            assert.equal(report.virtualization, virt === "none" ? undefined : virt);
+        }
     });
 });

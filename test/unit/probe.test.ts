@@ -283,6 +283,31 @@ describe("probe", () => {
             );
         });
 
+        it("returns each host's parent driver and hypervisor when it reports them, and refuses a malformed line naming the host", async () => {
+            const config = threeHostsConfig();
+            const model = parseStackConfig({ hosts: config["macvlan:hosts"], networks: config["macvlan:networks"] });
+            const hosts = planStack(model).hosts as readonly PlannedHost[];
+            const calls: Array<{ target: ProbeTarget; script: string }> = [];
+            const facts = { node1: ["@parent=eth0 mtu=1500 state=UP", "@parent-driver=eth0 vmxnet3", "@virt=vmware"], node2: ["@virt=kvm"] };
+            const result = await probeHosts(hosts, "k", fakeProber(config, undefined, calls, {}, facts));
+            assert.deepEqual(result.facts.get("node1"), {
+                addresses: [],
+                parent: { link: "eth0", exists: true, mtu: 1500, state: "UP" },
+                parentDriver: { link: "eth0", driver: "vmxnet3" },
+                virtualization: "vmware",
+            });
+            assert.deepEqual(result.facts.get("node2"), { addresses: [], virtualization: "kvm" });
+            assert.deepEqual(result.facts.get("node3"), { addresses: [] });
+            for (const c of calls) {
+                assert.ok(c.script.includes("\npm_parent_driver 'eth0'\n"), `${c.target.host}: the script asks for its parent's driver`);
+                assert.ok(c.script.includes("\npm_virt\n"), `${c.target.host}: the script asks for the hypervisor`);
+            }
+            await assert.rejects(
+                probeHosts(hosts, "k", fakeProber(config, undefined, [], {}, { node3: ["@parent-driver=eth0 virtio net"] })),
+                /^Error: probe of host node3 \(root@node3\.example\.net:22\) gave an unreadable answer: probe output: malformed parent driver line "@parent-driver=eth0 virtio net"$/,
+            );
+        });
+
         it("refuses a prober's answer with another key than the pinned one (checked again, whatever the prober)", async () => {
             const config = stackConfig("modes");
             const model = parseStackConfig({ hosts: config["macvlan:hosts"], networks: config["macvlan:networks"] });

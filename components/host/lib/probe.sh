@@ -53,7 +53,7 @@ pm_emit() {
     echo "$1=drift:$pm_w@${pm_h%% *}"
 }
 
-#@ facts: the host's own facts for the program's checks (after every feature line): pm_machine_id prints @machine-id=<32 hex> when /etc/machine-id holds one (else nothing); pm_addrs LINK prints @addr=LINK <address>/<len> for each IPv4 address and each global IPv6 address on LINK (nothing when LINK does not exist); pm_parent LINK prints @parent=LINK mtu=<n> state=<operstate>, or @parent=LINK absent (nothing without iproute2); pm_docker prints @docker=<engine version> <API version> when the engine answers within 10 s (else nothing)
+#@ facts: the host's own facts for the program's checks (after every feature line): pm_machine_id prints @machine-id=<32 hex> when /etc/machine-id holds one (else nothing); pm_addrs LINK prints @addr=LINK <address>/<len> for each IPv4 address and each global IPv6 address on LINK (nothing when LINK does not exist); pm_parent LINK prints @parent=LINK mtu=<n> state=<operstate>, or @parent=LINK absent (nothing without iproute2); pm_parent_driver LINK prints @parent-driver=LINK <driver> when sysfs names the kernel driver of LINK's device (nothing for a link with no device: a bond, a bridge, a VLAN); pm_virt prints @virt=<name> when systemd-detect-virt --vm names a hypervisor (nothing on bare metal or without it); pm_docker prints @docker=<engine version> <API version> when the engine answers within 10 s (else nothing)
 pm_machine_id() {
     pm_m=""
     if [ -r /etc/machine-id ]; then
@@ -122,6 +122,30 @@ pm_parent() {
         return 0
     fi
     echo "@parent=$1 mtu=$pm_mtu state=$pm_st"
+}
+pm_parent_driver() {
+    pm_dr=$(cd -P "/sys/class/net/$1/device/driver" 2>/dev/null && pwd -P) || return 0
+    pm_dr=${pm_dr##*/}
+    case "$pm_dr" in
+        "" | *[!A-Za-z0-9_-]*) return 0 ;;
+    esac
+    if [ "${#pm_dr}" -gt 32 ]; then
+        return 0
+    fi
+    echo "@parent-driver=$1 $pm_dr"
+}
+pm_virt() {
+    if ! command -v systemd-detect-virt >/dev/null 2>&1; then
+        return 0
+    fi
+    pm_vm=$(systemd-detect-virt --vm 2>/dev/null </dev/null) || return 0
+    case "$pm_vm" in
+        "" | none | *[!a-z0-9_-]*) return 0 ;;
+    esac
+    if [ "${#pm_vm}" -gt 32 ]; then
+        return 0
+    fi
+    echo "@virt=$pm_vm"
 }
 pm_docker() {
     if ! command -v docker >/dev/null 2>&1 || ! command -v timeout >/dev/null 2>&1; then

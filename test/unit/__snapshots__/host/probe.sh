@@ -532,6 +532,30 @@ pm_parent() {
     fi
     echo "@parent=$1 mtu=$pm_mtu state=$pm_st"
 }
+pm_parent_driver() {
+    pm_dr=$(cd -P "/sys/class/net/$1/device/driver" 2>/dev/null && pwd -P) || return 0
+    pm_dr=${pm_dr##*/}
+    case "$pm_dr" in
+        "" | *[!A-Za-z0-9_-]*) return 0 ;;
+    esac
+    if [ "${#pm_dr}" -gt 32 ]; then
+        return 0
+    fi
+    echo "@parent-driver=$1 $pm_dr"
+}
+pm_virt() {
+    if ! command -v systemd-detect-virt >/dev/null 2>&1; then
+        return 0
+    fi
+    pm_vm=$(systemd-detect-virt --vm 2>/dev/null </dev/null) || return 0
+    case "$pm_vm" in
+        "" | none | *[!a-z0-9_-]*) return 0 ;;
+    esac
+    if [ "${#pm_vm}" -gt 32 ]; then
+        return 0
+    fi
+    echo "@virt=$pm_vm"
+}
 pm_docker() {
     if ! command -v docker >/dev/null 2>&1 || ! command -v timeout >/dev/null 2>&1; then
         return 0
@@ -561,4 +585,5 @@ pm_docker() {
 pm_machine_id
 pm_addrs 'eth0'
 pm_addrs 'eth0.50'
+pm_virt
 pm_docker
