@@ -93,7 +93,7 @@ function poolLine(n: NetworkModel, host: string): string {
  * The subgraph of one host: its parent NIC, VLAN links and shim; each network on it (`<network>
  * on <host>`, with that host's pool) on the link it rides; and the containers on those networks.
  */
-function hostBlock(model: StackModel, h: HostModel): string[] {
+function hostBlock(model: StackModel, h: HostModel, containers: readonly ContainerModel[]): string[] {
     const spec = hostSpec(model, h);
     const vlans = spec.vlans ?? [];
     const link = (name: string) => mermaidId("link", h.name, name);
@@ -115,15 +115,14 @@ function hostBlock(model: StackModel, h: HostModel): string[] {
         out.push(`${INDENT}${here}[${label([what, poolLine(n, h.name)])}]`);
         out.push(`${INDENT}${link(segmentLink(h.parent, n.vlan))} --- ${here}`);
     }
-    for (const n of model.networks) {
-        for (const c of n.containers.filter((x) => x.host === h.name)) {
-            const ctr = mermaidId("ctr", h.name, c.name);
-            out.push(`${INDENT}${ctr}(${label(containerLines(c))})`);
-            c.attachments.forEach((a, i) => {
-                const edge = i === 0 ? " --- " : ` -.-|${label(["joins"])}| `;
-                out.push(`${INDENT}${mermaidId("on", h.name, a.network)}${edge}${ctr}`);
-            });
-        }
+    for (const c of containers) {
+        const ctr = mermaidId("ctr", h.name, c.name);
+        out.push(`${INDENT}${ctr}(${label(containerLines(c))})`);
+        // The network it is declared under, then each it joins (dotted).
+        c.attachments.forEach((a, i) => {
+            const edge = i === 0 ? " --- " : ` -.-|${label(["joins"])}| `;
+            out.push(`${INDENT}${mermaidId("on", h.name, a.network)}${edge}${ctr}`);
+        });
     }
     out.push("end");
     return out;
@@ -148,7 +147,16 @@ function networkNode(n: NetworkModel): string {
  */
 export function renderTopology(model: StackModel): string {
     const out = [TOPOLOGY_HEADER, "flowchart LR"];
-    for (const h of model.hosts) out.push(...hostBlock(model, h).map((l) => INDENT + l));
+    // Each host's containers, in config order, found in one pass (a fleet has thousands).
+    const byHost = new Map<string, ContainerModel[]>();
+    for (const n of model.networks) {
+        for (const c of n.containers) {
+            const list = byHost.get(c.host);
+            if (list === undefined) byHost.set(c.host, [c]);
+            else list.push(c);
+        }
+    }
+    for (const h of model.hosts) out.push(...hostBlock(model, h, byHost.get(h.name) ?? []).map((l) => INDENT + l));
     for (const n of model.networks) {
         const net = mermaidId("net", n.name);
         out.push(INDENT + networkNode(n));
