@@ -8,7 +8,7 @@
  *     tsx scripts/topologySvg.ts --stack <env> [--out <file>] [--stacks-dir <dir>]
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { MacvlanConfigError } from "../components/net/problems";
@@ -36,6 +36,19 @@ export function cannotRender(): string | undefined {
     return undefined;
 }
 
+/** What Mermaid writes into the SVG, with mmdc exiting 0, when it did not draw the diagram. */
+const MERMAID_REFUSALS = ["Maximum text size in diagram exceeded", "Syntax error in text"];
+
+/**
+ * Mermaid's limits raised to fit the text: `maxTextSize` (default 50,000 characters: about 15 hosts
+ * of the bench fleet's 20 containers each) and `maxEdges` (default 500), so a larger stack is drawn,
+ * slowly (100 such hosts: over a minute), instead of a one-node "Maximum text size" picture.
+ */
+export function mermaidConfig(mermaid: string): { readonly maxTextSize: number; readonly maxEdges: number } {
+    const edges = mermaid.split("\n").filter((l) => / (?:---|-\.-)/.test(l)).length;
+    return { maxTextSize: Math.max(50_000, mermaid.length + 1), maxEdges: Math.max(500, edges + 1) };
+}
+
 /** Renders Mermaid text to the SVG file `out` with mmdc and the system's Chromium; throws with mmdc's output when it fails. */
 export function renderSvg(mermaid: string, out: string): void {
     const why = cannotRender();
@@ -44,12 +57,18 @@ export function renderSvg(mermaid: string, out: string): void {
     try {
         const input = path.join(dir, "topology.mmd");
         writeFileSync(input, mermaid);
-        const r = spawnSync(process.execPath, [MMDC, "--quiet", "--puppeteerConfigFile", PUPPETEER_CONFIG, "--input", input, "--output", out], {
+        const config = path.join(dir, "mermaid.json");
+        writeFileSync(config, JSON.stringify(mermaidConfig(mermaid)));
+        const r = spawnSync(process.execPath, [MMDC, "--quiet", "--configFile", config, "--puppeteerConfigFile", PUPPETEER_CONFIG, "--input", input, "--output", out], {
             encoding: "utf8",
             env: { ...process.env, PUPPETEER_EXECUTABLE_PATH: chromiumPath(), PUPPETEER_SKIP_DOWNLOAD: "1" },
             timeout: 120_000,
         });
         if (r.status !== 0) throw new Error(`mmdc failed (${r.error?.message ?? `exit ${r.status ?? r.signal}`}):\n${r.stderr}${r.stdout}`);
+        // Mermaid draws some refusals as a diagram and mmdc exits 0: a one-node picture of the error.
+        const svg = readFileSync(out, "utf8");
+        const refused = MERMAID_REFUSALS.find((m) => svg.includes(m));
+        if (refused !== undefined) throw new Error(`mermaid refused the diagram: ${refused} (${out})`);
     } finally {
         rmSync(dir, { recursive: true, force: true });
     }

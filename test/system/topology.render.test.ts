@@ -15,8 +15,9 @@ import { parseStackConfig } from "../../components/config/parse";
 import { renderTopology } from "../../components/plan/topology";
 import { stackTopology } from "../../scripts/topology";
 import { cannotRender, renderSvg } from "../../scripts/topologySvg";
+import { fleetConfig } from "../support/fleet";
 import { stackConfig } from "../support/stacks";
-import { svgNames } from "../support/svgLabels";
+import { svgLabels, svgNames } from "../support/svgLabels";
 import { topologyFixture } from "../support/topology";
 
 const REPO = path.resolve(__dirname, "../..");
@@ -51,6 +52,20 @@ describe("topology SVG (mermaid-cli + chromium)", function () {
         assert.deepEqual(containers.filter((c) => !names.has(c)), [], `labels: ${[...names].join(" | ")}`);
         for (const h of config["macvlan:hosts"] as Array<{ name: string }>) assert.ok(names.has(`host ${h.name}`), `host ${h.name}`);
         for (const n of ["pub_net", "pub_net_low", "pub_net_mid"]) assert.ok(names.has(n), `network ${n}`);
+    });
+
+    it("a stack past Mermaid's default 50,000-character limit (16 hosts of the bench fleet, 320 containers) is drawn, not refused", () => {
+        const c = fleetConfig(16);
+        const text = renderTopology(parseStackConfig({ hosts: c["macvlan:hosts"], networks: c["macvlan:networks"] }, {}, { deferred: true }));
+        assert.ok(text.length > 50_000, `${text.length} characters`);
+        const out = path.join(work, "fleet16.svg");
+        renderSvg(text, out);
+        const containers = containerNames(c);
+        assert.equal(containers.length, 320);
+        // The fleet reuses container names on every host: count the container nodes drawn.
+        const names = new Set(containers);
+        const drawn = svgLabels(readFileSync(out, "utf8")).filter((lines) => names.has(lines[0] ?? ""));
+        assert.equal(drawn.length, 320);
     });
 
     it("every shape and edge the renderer writes parses: the small stack (joins, swarm, shim, IPv6) and the other example stacks render, naming every container and host", () => {
