@@ -11,6 +11,7 @@ import { MacvlanConfigError } from "../net/problems";
 import { hostKeyRequiredProblem } from "../plan/host";
 import { addressPlan, type SegmentPlan } from "../plan/addressPlan";
 import { attachmentTo, planStack, type PlannedHost } from "../plan/stack";
+import { renderTopology } from "../plan/topology";
 
 /** Options of buildStack. */
 export interface BuildStackOptions {
@@ -62,11 +63,16 @@ export interface NetworkStackOutputs {
     readonly swarm?: { readonly manager: string; readonly configNetwork: string };
 }
 
-/** All stack outputs: `hosts` and `networks`, by name, and the `addressPlan` of each LAN segment (`untagged`, `vlan50`). */
+/**
+ * All stack outputs: `hosts` and `networks`, by name, the `addressPlan` of each LAN segment
+ * (`untagged`, `vlan50`), and the `topology` diagram (Mermaid text, what `npm run topology` prints).
+ */
 export interface StackOutputs {
     readonly hosts: Readonly<Record<string, HostStackOutputs>>;
     readonly networks: Readonly<Record<string, NetworkStackOutputs>>;
     readonly addressPlan: Readonly<Record<string, SegmentPlan>>;
+    /** The stack as a Mermaid flowchart (plan/topology.ts), a plain string computed from the model. */
+    readonly topology: string;
 }
 
 /** What buildStack registered and the outputs to export. */
@@ -271,5 +277,5 @@ export function registerStack(model: StackModel, opts: BuildStackOptions, plans:
     }
     const unsettled = names.unsettled();
     if (unsettled.length > 0) throw new Error(`internal: containers join networks never registered: ${unsettled.join(", ")}`);
-    return { hosts, networks, swarmNetworks, outputs: { hosts: hostOutputs, networks: networkOutputs, addressPlan: addressPlan(model) } };
+    return { hosts, networks, swarmNetworks, outputs: { hosts: hostOutputs, networks: networkOutputs, addressPlan: addressPlan(model), topology: renderTopology(model) } };
 }

@@ -17,6 +17,7 @@ import { describeHostKey, type HostProber, type ProbeTarget } from "../../compon
 import { renderFeature } from "../../components/host/scripts";
 import { planHostFeatures } from "../../components/plan/host";
 import { hostSpec } from "../../components/plan/stack";
+import { renderTopology } from "../../components/plan/topology";
 import { buildStack } from "../../components/stack/build";
 import { parseStackConfig } from "../../components/config/parse";
 import { MacvlanConfigError } from "../../components/net/problems";
@@ -388,6 +389,15 @@ describe("program (index.ts) under mocks", () => {
                     assert.equal(o.networks[net].hosts[host].id, `${net}-${host}-id`);
                 }
                 assert.equal(stringsIn(o, { intoSecrets: true }).some(([, s]) => s.includes(KEY_MARKER)), false);
+            });
+
+            it("exports the topology diagram: a plain string, the renderer's text for the stack's model (what npm run topology prints)", () => {
+                const c = withKey(stackConfig(stack));
+                const model = parseStackConfig({ hosts: c["macvlan:hosts"], networks: c["macvlan:networks"], networksSecret: declaresSecretEnv(c) }, {}, { deferred: true });
+                const topology = (outputs as { topology: unknown }).topology;
+                assert.equal(typeof topology, "string");
+                assert.equal(topology, renderTopology(model));
+                for (const h of model.hosts) assert.ok(topology.includes(`"host ${h.name}<br/>`), h.name);
             });
         });
     }
