@@ -4,7 +4,7 @@ import tseslint from "typescript-eslint";
 import pulumi from "@pulumi/eslint-plugin";
 
 export default tseslint.config(
-    { ignores: ["bin/**", "node_modules/**", "policy/node_modules/**", "eslint.config.mjs", "test/reporter.js", ".scratch/**"] },
+    { ignores: ["bin/**", "node_modules/**", "policy/node_modules/**", "eslint.config.mjs", ".puppeteerrc.cjs", "test/reporter.js", ".scratch/**"] },
     ...tseslint.configs.recommendedTypeChecked,
     {
         languageOptions: {
