@@ -152,6 +152,19 @@ describe("the doctor", () => {
             assert.equal(down.healthy, false);
         });
 
+        it("lists the program's warnings, with what the hosts answered: promisc off on a VM's NIC", async () => {
+            const f = stackFile();
+            const vm = { ...f, hosts: (f.hosts as Array<Record<string, unknown>>).map((h, i) => (i === 0 ? { ...h, promisc: false } : h)) };
+            const probe = fakeProber(stackConfig("twohosts"), () => "ok", [], {}, { centos1: ["@parent=ens33 mtu=1500 state=UP", "@parent-driver=ens33 virtio_net", "@virt=kvm"] });
+            const prober: HostProber = async (target, run) => (run.stdin.includes(INSPECT_MARK) ? { stdout: HEALTHY[target.host] ?? "", hostKey: target.hostKey ?? "" } : probe(target, run));
+            const r = await runDoctor(vm, { prober, privateKey: "k" });
+            assert.equal(r.warnings.length, 1, r.warnings.join("\n"));
+            assert.match(r.warnings[0] ?? "", /^hosts\[0\]\.promisc false .*virtio_net/);
+            assert.match(renderReport(r), /\nWarnings \(legal, but risky\):\n {2}hosts\[0\]\.promisc false /);
+            const plain = await runDoctor(stackFile(), { prober, privateKey: "k" });
+            assert.deepEqual(plain.warnings, []);
+        });
+
         it("refuses a stack config that is not valid before it asks any host", async () => {
             const f = stackFile();
             const bad = { ...f, networks: [{ ...(f.networks as Array<Record<string, unknown>>)[0], subnet: "198.51.100.0/33" }] };

@@ -79,6 +79,8 @@ export interface DoctorReport {
     readonly containers: readonly ContainerRow[];
     /** Swarm networks: not inspected (their networks are made by remote commands on the manager). */
     readonly skipped: readonly string[];
+    /** What the program warns about (components/config/warnings.ts): risky but legal, with what the hosts answered. */
+    readonly warnings: readonly string[];
     /** True when every host answered with no drift and every network and container is as pinned. */
     readonly healthy: boolean;
 }
@@ -120,7 +122,7 @@ function hostRow(p: PlannedHost, outcome: HostOutcome): HostRow {
 }
 
 /** The report of a stack's hosts, networks and containers from each host's outcome (by host name). */
-export function buildReport(model: StackModel, planned: readonly PlannedHost[], outcomes: ReadonlyMap<string, HostOutcome>): DoctorReport {
+export function buildReport(model: StackModel, planned: readonly PlannedHost[], outcomes: ReadonlyMap<string, HostOutcome>, warnings: readonly string[] = []): DoctorReport {
     const hosts = planned.map((p) => hostRow(p, outcomes.get(p.model.name) ?? { kind: "failed", error: "not asked", hostKeyRefused: false }));
     const inspectOf = (host: string): InspectReport | undefined => {
         const o = outcomes.get(host);
@@ -180,7 +182,7 @@ export function buildReport(model: StackModel, planned: readonly PlannedHost[], 
     }
     const healthy =
         hosts.every((h) => h.reachable && h.features.every((f) => f.state === "ok")) && networks.every((n) => n.state === "ok") && containers.every((c) => c.state === "ok");
-    return { hosts, networks, containers, skipped, healthy };
+    return { hosts, networks, containers, skipped, warnings, healthy };
 }
 
 /** A feature kind's cell: `ok`, `drift`, `-` (none planned) or `?`; several (VLANs, routes) counted. */
@@ -248,6 +250,7 @@ export function renderReport(r: DoctorReport): string {
         );
     }
     if (r.skipped.length > 0) out.push("", `Not inspected: ${r.skipped.join(", ")}`);
+    if (r.warnings.length > 0) out.push("", "Warnings (legal, but risky):", ...r.warnings.map((w) => `  ${w}`));
     out.push("", r.healthy ? "All hosts, networks and containers are as the stack describes them." : "Something differs from the stack: see above. The doctor changed nothing.");
     return `${out.join("\n")}\n`;
 }

@@ -7,6 +7,7 @@
  */
 import { learnsHostKeys } from "../../components/config/hosts";
 import { parseStackConfig } from "../../components/config/parse";
+import { configWarnings } from "../../components/config/warnings";
 import { PROBE_COMMAND, parseProbeReport } from "../../components/host/scripts";
 import { MacvlanConfigError } from "../../components/net/problems";
 import { sshKnownHostsPattern } from "../../components/net/patterns";
@@ -84,5 +85,7 @@ export async function runDoctor(stack: StackFile, opts: DoctorOptions): Promise<
             }
         }),
     );
-    return buildReport(model, hosts, outcomes);
+    // The program's warnings, with the facts of the hosts that answered (a VM's NIC without promisc).
+    const facts = new Map([...outcomes].flatMap(([host, o]) => (o.kind === "answered" ? [[host, o.probe] as const] : [])));
+    return buildReport(model, hosts, outcomes, configWarnings(model, facts));
 }
