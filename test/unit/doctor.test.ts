@@ -30,15 +30,22 @@ function stackFile() {
     return { hosts: c["macvlan:hosts"], networks: c["macvlan:networks"], trustOnFirstUse: false, probe: true };
 }
 
+/** The tokens each host's features stored when applied (`ok`, what the fake probe prints back), `none` for those named in `unapplied`. */
+function stored(host: string, unapplied: readonly string[] = []): string {
+    const route = host === "centos1" ? "route-198-51-100-10-32" : "route-198-51-100-11-32";
+    return ["promisc-ens33", "ipforward", "shim-macvlan-shim", route].map((k) => `@token=${k} ${unapplied.includes(k) ? "none" : "ok"}\n`).join("");
+}
+
 const HEALTHY: Readonly<Record<string, string>> = {
-    centos1: "@net=mynet macvlan|ens33|bridge|198.51.100.0/24,\n@ctr=test1 running|mynet=198.51.100.10==02:42:c6:33:64:0a;\n",
-    centos2: "@net=mynet macvlan|ens33|bridge|198.51.100.0/24,\n@ctr=test2 running|mynet=198.51.100.11==02:42:c6:33:64:0b;\n",
+    centos1: `@net=mynet macvlan|ens33|bridge|198.51.100.0/24,\n@ctr=test1 running|mynet=198.51.100.10==02:42:c6:33:64:0a;\n${stored("centos1")}`,
+    centos2: `@net=mynet macvlan|ens33|bridge|198.51.100.0/24,\n@ctr=test2 running|mynet=198.51.100.11==02:42:c6:33:64:0b;\n${stored("centos2")}`,
 };
 
 describe("the doctor", () => {
     describe("the inspect script", () => {
-        it("asks for each network and container by its quoted name, read-only", () => {
-            const script = unwrapStdin(renderInspect({ networks: ["mynet"], containers: ["test1", "web.2"] }));
+        it("asks for each network and container by its quoted name, and each feature's stored token, read-only", () => {
+            const script = unwrapStdin(renderInspect({ networks: ["mynet"], containers: ["test1", "web.2"], features: ["promisc-eth0"] }));
+            assert.ok(script.includes(`read -r t < '/var/lib/pulumi-macvlan/promisc-eth0/token'; then echo "@token=promisc-eth0 $t"`), script);
             assert.ok(script.includes(INSPECT_MARK));
             assert.ok(script.includes(`docker network inspect --format "$NF" -- 'mynet'`), script);
             assert.ok(script.includes(`docker inspect --type container --format "$CF" -- 'test1'`), script);
@@ -53,6 +60,7 @@ describe("the doctor", () => {
         it("refuses a name Docker would not take (it would reach the shell)", () => {
             assert.throws(() => renderInspect({ networks: ["my net"], containers: [] }), ShellValueError);
             assert.throws(() => renderInspect({ networks: [], containers: ["x';reboot;'"] }), ShellValueError);
+            assert.throws(() => renderInspect({ networks: [], containers: [], features: ["../../etc"] }), ShellValueError);
         });
 
         it("reads the answer: networks and containers present or absent, endpoints, no docker; a malformed line is an error", () => {
@@ -72,6 +80,11 @@ describe("the doctor", () => {
             });
             assert.deepEqual(r.containers.get("test2"), { exists: false });
             assert.equal(parseInspect("@nodocker\n").docker, false);
+            assert.deepEqual([...parseInspect("@token=promisc-eth0 drift:new,promisc-off,boot,unit@18436\n@token=ipforward none\n").tokens], [
+                ["promisc-eth0", "drift:new,promisc-off,boot,unit@18436"],
+                ["ipforward", null],
+            ]);
+            assert.throws(() => parseInspect("@token=ipforward $(reboot)\n"), /unreadable token line/);
             assert.throws(() => parseInspect("@net=mynet macvlan;reboot\n"), /unreadable network line/);
         });
     });
@@ -97,11 +110,20 @@ describe("the doctor", () => {
             ]);
         });
 
+        it("a feature is as applied when the probe prints back exactly the token it stored, even one that reads drift:new (the probe's token before the first apply)", async () => {
+            const first = "drift:new,promisc-off,boot,unit@1843624879";
+            const inspect = Object.fromEntries(Object.entries(HEALTHY).map(([h, t]) => [h, t.replace(/@token=(\S+) ok/g, `@token=$1 ${first}`)]));
+            const r = await runDoctor(stackFile(), { prober: hosts(() => first, inspect), privateKey: "k" });
+            assert.deepEqual(r.hosts.flatMap((h) => h.features.map((f) => f.state)), Array(8).fill("ok"));
+            assert.equal(r.healthy, true);
+        });
+
         it("names each drifted feature with the probe's codes, a missing or different container, and an unreachable host", async () => {
             const drifted = {
-                centos1: "@net=mynet macvlan|ens33|vepa|198.51.100.0/24,\n@ctr=test1 exited|mynet=198.51.100.10==02:42:c6:33:64:99;\n",
-                centos2: "@net=mynet absent\n@ctr=test2 absent\n",
+                centos1: `@net=mynet macvlan|ens33|vepa|198.51.100.0/24,\n@ctr=test1 exited|mynet=198.51.100.10==02:42:c6:33:64:99;\n${stored("centos1", ["ipforward"])}`,
+                centos2: `@net=mynet absent\n@ctr=test2 absent\n${stored("centos2", ["ipforward"])}`,
             };
+            // What the probe prints: a drifted promisc on centos1 (its stored token is `ok`); ipforward never applied (no stored token).
             const token = (host: string, key: string) => (host === "centos1" && key === "promisc-ens33" ? "drift:promisc-off@1234" : key === "ipforward" ? "drift:new,forward-off,boot,unit@99" : "ok");
             const r = await runDoctor(stackFile(), { prober: hosts(token, drifted), privateKey: "k" });
             assert.equal(r.healthy, false);

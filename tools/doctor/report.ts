@@ -94,13 +94,18 @@ function driftCodes(token: string): string[] | undefined {
 function hostRow(p: PlannedHost, outcome: HostOutcome): HostRow {
     const h = p.model;
     const base = { host: h.name, address: h.address, port: h.port };
-    const features = (state: FeatureRow["state"], tokens?: ReadonlyMap<string, string>): FeatureRow[] =>
+    // A feature is as applied when the probe prints exactly the token it stored then (which can
+    // itself read `drift:new,…`: the probe's token before the first apply); another token is drift,
+    // and no stored token is a feature never applied here.
+    const features = (state: FeatureRow["state"], tokens?: ReadonlyMap<string, string>, stored?: ReadonlyMap<string, string | null>): FeatureRow[] =>
         p.plan.features.map(({ feature }) => {
             const key = featureKey(feature);
             const token = tokens?.get(key);
-            if (state === "unknown" || token === undefined) return { key, kind: feature.kind, state: "unknown", codes: [] };
-            const codes = driftCodes(token);
-            return { key, kind: feature.kind, state: codes === undefined ? "ok" : codes.includes("new") ? "new" : "drift", codes: codes ?? [] };
+            const kept = stored?.get(key);
+            if (state === "unknown" || token === undefined || kept === undefined) return { key, kind: feature.kind, state: "unknown", codes: [] };
+            if (kept !== null && token === kept) return { key, kind: feature.kind, state: "ok", codes: [] };
+            const codes = driftCodes(token) ?? ["changed"];
+            return { key, kind: feature.kind, state: kept === null ? "new" : "drift", codes };
         });
     if (outcome.kind === "unpinned") {
         return { ...base, reachable: false, hostKey: "not pinned", docker: null, parent: null, features: features("unknown"), error: "no pinned or learned host key: not contacted" };
@@ -115,7 +120,7 @@ function hostRow(p: PlannedHost, outcome: HostOutcome): HostRow {
         hostKey: outcome.hostKey,
         docker: outcome.probe.docker?.version ?? null,
         parent: parent === undefined ? null : parent.exists ? `${parent.link} ${parent.state} mtu ${parent.mtu}` : `${parent.link} absent`,
-        features: features("ok", outcome.probe.tokens),
+        features: features("ok", outcome.probe.tokens, outcome.inspect?.tokens),
         ...(outcome.inspectError === undefined ? {} : { error: `docker inspect failed: ${outcome.inspectError}` }),
         ...(outcome.inspect?.docker === false ? { error: "no docker command on the host" } : {}),
     };

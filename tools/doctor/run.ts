@@ -8,6 +8,7 @@
 import { learnsHostKeys } from "../../components/config/hosts";
 import { parseStackConfig } from "../../components/config/parse";
 import { configWarnings } from "../../components/config/warnings";
+import { featureKey } from "../../components/host/registry";
 import { PROBE_COMMAND, parseProbeReport } from "../../components/host/scripts";
 import { MacvlanConfigError } from "../../components/net/problems";
 import { sshKnownHostsPattern } from "../../components/net/patterns";
@@ -73,7 +74,9 @@ export async function runDoctor(stack: StackFile, opts: DoctorOptions): Promise<
                 return;
             }
             const nets = networksOn(model, target.host).filter((n) => n.swarm !== true);
+            const planHost = hosts.find((x) => x.model.name === target.host);
             const request = {
+                features: (planHost?.plan.features ?? []).map((f) => featureKey(f.feature)),
                 networks: nets.map((n) => n.name),
                 containers: nets.flatMap((n) => n.containers.filter((c) => c.host === target.host).map((c) => c.name)),
             };
