@@ -5,7 +5,9 @@
  *   2. drift made by hand (promisc off on node1, a container removed on node2, another container's
  *      network disconnected): the doctor names each of them, exit 1, `--json` says the same;
  *   3. the doctor changed nothing: each host's whole state is the same before and after it ran;
- *   4. the harness repairs the stack, and destroy restores the hosts.
+ *   4. an up repairs the host's drift (its probe sees it), not the containers removed behind its
+ *      back (the harness, like `pulumi up` without --refresh, does not read them back): the doctor
+ *      shows both; destroy restores the hosts.
  * Needs root and the lab's Debian packages; fails (never skips) without them.
  */
 import * as assert from "node:assert/strict";
@@ -160,11 +162,17 @@ describe("the doctor against the lab: what it sees on real hosts, and that it ch
         log("the doctor changed nothing on node1 and node2 (links, addresses, routes, sysctls, the product's files, Docker objects)");
     });
 
-    it("4. the harness repairs the drift (the doctor is healthy again), and destroy restores the hosts", async () => {
+    it("4. an up repairs the host's drift (its probe sees it) but not the containers gone behind its back (no refresh): the doctor shows both; destroy restores the hosts", async () => {
         assert.ok(applied, "the apply failed");
-        await engine.up(cfg);
-        const again = doctor(cfg, false);
-        assert.equal(again.code, 0, again.stdout + again.stderr);
+        const up = await engine.up(cfg);
+        assert.deepEqual(up.steps.filter((x) => x.kind !== "same").map((x) => `${x.kind} ${x.name}`), ["update node1-promisc"]);
+        const again = doctor(cfg, true);
+        const report = JSON.parse(again.stdout) as DoctorReport;
+        log(`after the up: ${report.hosts.map((h) => `${h.host} ${h.features.map((f) => `${f.key}:${f.state}`).join(" ")}`).join("; ")}; ${report.containers.map((c) => `${c.container} ${c.state}`).join(", ")}`);
+        assert.ok(report.hosts.every((h) => h.features.every((f) => f.state === "ok")), "every feature is ok again");
+        // Like \`pulumi up\` without --refresh, the harness does not read the containers back: the doctor is what shows them.
+        assert.deepEqual(report.containers.map((c) => `${c.container} ${c.state}`), ["dr1 ok", "dr2 missing", "dr3 different"]);
+        assert.equal(again.code, 1);
         await engine.destroy();
         for (const h of HOSTS) {
             const now = await snapshot(h);
