@@ -4,9 +4,10 @@
  */
 import * as assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { runtimeFiles } from "../../scripts/build";
+import { builtPackage } from "../support/builtPackage";
 
 const REPO = path.resolve(__dirname, "../..");
 
@@ -21,29 +22,22 @@ interface PackageJson {
 describe("the package", function () {
     this.timeout(120_000);
     const pkg = JSON.parse(readFileSync(path.join(REPO, "package.json"), "utf8")) as PackageJson;
-    // Under the checkout's gitignored .scratch/, so the package's own dependencies resolve from the
+    // The build (`npm run build`) under the checkout's gitignored .scratch/, shared with the examples'
+    // test (test/support/builtPackage.ts), so the package's own dependencies resolve from the
     // checkout's node_modules, as they would from a consumer's.
-    let tmp: string;
     let root: string;
     let consumer: string;
 
     before(() => {
-        mkdirSync(path.join(REPO, ".scratch"), { recursive: true });
-        tmp = mkdtempSync(path.join(REPO, ".scratch", "package-"));
-        root = path.join(tmp, "pulumi-macvlan");
-        consumer = path.join(tmp, "consumer");
-        mkdirSync(root);
-        copyFileSync(path.join(REPO, "package.json"), path.join(root, "package.json"));
-        // The build command (`npm run build`), with the output in the copy so the checkout's bin/ is left alone.
+        root = builtPackage();
         assert.equal(pkg.scripts.build, "tsx scripts/build.ts");
-        const build = spawnSync(process.execPath, [path.join(REPO, "node_modules/tsx/dist/cli.mjs"), "scripts/build.ts", "--outDir", path.join(root, "bin")], { cwd: REPO, encoding: "utf8" });
-        assert.equal(build.status, 0, `the build failed:\n${build.stdout}${build.stderr}`);
+        consumer = mkdtempSync(path.join(path.dirname(root), "consumer-"));
         mkdirSync(path.join(consumer, "node_modules"), { recursive: true });
         // Its own package.json, or Node would take require("pulumi-macvlan") as the checkout's self-reference.
         writeFileSync(path.join(consumer, "package.json"), JSON.stringify({ name: "consumer", private: true }));
         symlinkSync(root, path.join(consumer, "node_modules", "pulumi-macvlan"));
     });
-    after(() => rmSync(tmp, { recursive: true, force: true }));
+    after(() => rmSync(consumer, { recursive: true, force: true }));
 
     const built = (p: string): string => path.join(root, p);
 
