@@ -1,9 +1,13 @@
 /**
  * What the end-to-end lab tests read of a host and of a harness pass: a host's whole state as
- * destroy must put it back (`snapshot`), and the resources of a pass by kind (`stepsOf`). Shared by
+ * destroy must put it back (`snapshot`, `assertHostsAsBefore`), and the resources of a pass by kind
+ * (`stepsOf`); and what they share around it: a lab host as a stack's host entry (`labHostEntry`),
+ * a killed earlier run's Docker objects removed (`removeLeftovers`). Shared by
  * test/system/e2e.test.ts, dualStack.e2e.test.ts and multiNetwork.e2e.test.ts.
  */
-import { labExec } from "../../lab/lab";
+import * as assert from "node:assert/strict";
+import { isDeepStrictEqual } from "node:util";
+import { labExec, type Lab } from "../../lab/lab";
 import type { PassResult, Step } from "./engine/engine";
 import { SCRIPT_DIRS } from "./hostState";
 
@@ -46,4 +50,34 @@ export function stepsOf(r: PassResult, kind: Step["kind"], type?: string): strin
         .filter((s) => s.kind === kind && (type === undefined || s.type === type))
         .map((s) => s.name)
         .sort();
+}
+
+/** A lab host as a stack's `macvlan:hosts` entry (address, port, user, pinned key, parent, Docker version), with `extra` keys. */
+export function labHostEntry(lab: Lab, name: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+    const h = lab.hosts.find((y) => y.name === name);
+    if (h === undefined) throw new Error(`the lab has no host ${name}`);
+    return { name, address: h.address, port: h.port, user: h.user, hostKey: h.hostKey, parent: h.parent, dockerVersion: h.dockerVersion, ...extra };
+}
+
+/**
+ * Removes a test file's own Docker objects left on `host` by a killed earlier run: containers named
+ * `<prefix>*` and networks named `<prefix>_*`, never anything of the lab's.
+ */
+export async function removeLeftovers(host: string, prefix: string, log: (line: string) => void): Promise<void> {
+    const found = await labExec(host, `docker ps -aq --filter name=^/${prefix}; docker network ls -q --filter name=^${prefix}_; true`, { check: true, timeoutMs: 120_000 });
+    if (found.stdout.trim() === "") return;
+    log(`${host}: leftovers of an earlier run of this file, removing them`);
+    await labExec(host, `docker rm -f $(docker ps -aq --filter name=^/${prefix}) 2>/dev/null; docker network rm $(docker network ls -q --filter name=^${prefix}_) 2>/dev/null; true`, { timeoutMs: 120_000 });
+}
+
+/** Asserts that each of `hosts` is now exactly as its snapshot in `was` (each part compared, naming the host and part), `when` saying since when. */
+export async function assertHostsAsBefore(hosts: readonly string[], was: ReadonlyMap<string, HostSnapshot>, when: string): Promise<void> {
+    for (const h of hosts) {
+        const now = await snapshot(h);
+        const before = was.get(h);
+        if (before === undefined) throw new Error(`no snapshot of ${h}`);
+        for (const k of Object.keys(before) as (keyof HostSnapshot)[]) {
+            if (!isDeepStrictEqual(now[k], before[k])) assert.deepEqual(now[k], before[k], `${h}: ${k} differs from ${when}`);
+        }
+    }
 }

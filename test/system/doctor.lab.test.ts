@@ -14,14 +14,13 @@ import * as assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
-import { isDeepStrictEqual } from "node:util";
 import * as yaml from "js-yaml";
 // The mocks first (importing them sets them), then the code under test (the engine runs index.ts under them).
 import "../support/mocks";
-import { labExec, labUp, releaseLab, type Lab, type LabHost } from "../../lab/lab";
+import { labExec, labUp, releaseLab, type Lab } from "../../lab/lab";
 import type { DoctorReport } from "../../tools/doctor/report";
 import { Engine } from "../support/engine/engine";
-import { snapshot, type HostSnapshot } from "../support/passState";
+import { assertHostsAsBefore, labHostEntry, removeLeftovers, snapshot, type HostSnapshot } from "../support/passState";
 
 const log = (l: string): void => void process.stdout.write(`      doctor: ${l}\n`);
 const REPO = path.resolve(__dirname, "../..");
@@ -31,26 +30,11 @@ const PREFIX = "dr";
 const HOSTS = ["node1", "node2"];
 
 function config(lab: Lab): Record<string, unknown> {
-    const h = (name: string): LabHost => {
-        const x = lab.hosts.find((y) => y.name === name);
-        if (x === undefined) throw new Error(`the lab has no host ${name}`);
-        return x;
-    };
-    const host = (name: string, extra: Record<string, unknown> = {}): Record<string, unknown> => ({
-        name,
-        address: h(name).address,
-        port: h(name).port,
-        user: h(name).user,
-        hostKey: h(name).hostKey,
-        parent: h(name).parent,
-        dockerVersion: h(name).dockerVersion,
-        ...extra,
-    });
     const c = (name: string, on: string, ip: string): Record<string, unknown> => ({ name, host: on, image: IMAGE, ip, command: ["sleep", "3600"] });
     return {
         "macvlan:sshPrivateKeyPath": lab.privateKeyPath,
         "macvlan:sshIdentityFile": lab.privateKeyPath,
-        "macvlan:hosts": [host("node1", { shim: { address: "198.18.0.249" } }), host("node2")],
+        "macvlan:hosts": [labHostEntry(lab, "node1", { shim: { address: "198.18.0.249" } }), labHostEntry(lab, "node2")],
         "macvlan:networks": [
             {
                 name: `${PREFIX}_lan`,
@@ -75,11 +59,6 @@ function doctor(cfg: Record<string, unknown>, json: boolean): { code: number | n
     return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-async function leftovers(host: string): Promise<string> {
-    const r = await labExec(host, `docker ps -aq --filter name=^/${PREFIX}; docker network ls -q --filter name=^${PREFIX}_; true`, { check: true, timeoutMs: 120_000 });
-    return r.stdout.trim();
-}
-
 describe("the doctor against the lab: what it sees on real hosts, and that it changes nothing", function () {
     this.timeout(900_000);
     let lab: Lab;
@@ -92,12 +71,7 @@ describe("the doctor against the lab: what it sees on real hosts, and that it ch
         this.timeout(900_000);
         if (process.getuid?.() !== 0) throw new Error("the lab tests need root: run them as root");
         lab = await labUp({ log });
-        for (const h of HOSTS) {
-            if ((await leftovers(h)) !== "") {
-                log(`${h}: leftovers of an earlier run of this file, removing them`);
-                await labExec(h, `docker rm -f $(docker ps -aq --filter name=^/${PREFIX}) 2>/dev/null; docker network rm $(docker network ls -q --filter name=^${PREFIX}_) 2>/dev/null; true`, { timeoutMs: 120_000 });
-            }
-        }
+        for (const h of HOSTS) await removeLeftovers(h, PREFIX, log);
         cfg = config(lab);
         engine = new Engine({ log: (l) => log(`  ${l}`) });
         for (const h of HOSTS) prior.set(h, await snapshot(h));
@@ -151,14 +125,7 @@ describe("the doctor against the lab: what it sees on real hosts, and that it ch
         );
         assert.deepEqual(report.containers.map((c) => `${c.container} ${c.state}`), ["dr1 ok", "dr2 missing", "dr3 different"]);
         assert.deepEqual(report.networks.map((n) => `${n.network} ${n.host} ${n.state}`), ["dr_lan node1 ok", "dr_lan node2 ok"]);
-        for (const h of HOSTS) {
-            const now = await snapshot(h);
-            const was = before.get(h);
-            if (was === undefined) throw new Error(`no snapshot of ${h}`);
-            for (const k of Object.keys(was) as (keyof HostSnapshot)[]) {
-                if (!isDeepStrictEqual(now[k], was[k])) assert.deepEqual(now[k], was[k], `${h}: ${k} changed while the doctor ran`);
-            }
-        }
+        await assertHostsAsBefore(HOSTS, before, "before the doctor ran");
         log("the doctor changed nothing on node1 and node2 (links, addresses, routes, sysctls, the product's files, Docker objects)");
     });
 
@@ -174,13 +141,6 @@ describe("the doctor against the lab: what it sees on real hosts, and that it ch
         assert.deepEqual(report.containers.map((c) => `${c.container} ${c.state}`), ["dr1 ok", "dr2 missing", "dr3 different"]);
         assert.equal(again.code, 1);
         await engine.destroy();
-        for (const h of HOSTS) {
-            const now = await snapshot(h);
-            const was = prior.get(h);
-            if (was === undefined) throw new Error(`no snapshot of ${h}`);
-            for (const k of Object.keys(was) as (keyof HostSnapshot)[]) {
-                if (!isDeepStrictEqual(now[k], was[k])) assert.deepEqual(now[k], was[k], `${h}: ${k} differs from before the apply`);
-            }
-        }
+        await assertHostsAsBefore(HOSTS, prior, "before the apply");
     });
 });

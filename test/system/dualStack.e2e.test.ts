@@ -13,12 +13,11 @@
  * Needs root and the lab's Debian packages; fails (never skips) without them.
  */
 import * as assert from "node:assert/strict";
-import { isDeepStrictEqual } from "node:util";
 // The mocks first (importing them sets them), then the code under test (the engine runs index.ts under them).
 import "../support/mocks";
-import { labDocker, labExec, labUp, releaseLab, type Lab, type LabHost } from "../../lab/lab";
+import { labDocker, labExec, labUp, releaseLab, type Lab } from "../../lab/lab";
 import { Engine, TYPES } from "../support/engine/engine";
-import { snapshot, type HostSnapshot } from "../support/passState";
+import { assertHostsAsBefore, labHostEntry, removeLeftovers, snapshot, type HostSnapshot } from "../support/passState";
 
 const log = (l: string): void => void process.stdout.write(`      dual stack: ${l}\n`);
 const IMAGE = "local/busybox:1";
@@ -30,25 +29,11 @@ const V6_SUBNET = "2001:db8:18::/64";
 const POOL2 = "198.19.0.0/24";
 
 function config(lab: Lab): Record<string, unknown> {
-    const h = (name: string): LabHost => {
-        const x = lab.hosts.find((y) => y.name === name);
-        if (x === undefined) throw new Error(`the lab has no host ${name}`);
-        return x;
-    };
-    const host = (name: string): Record<string, unknown> => ({
-        name,
-        address: h(name).address,
-        port: h(name).port,
-        user: h(name).user,
-        hostKey: h(name).hostKey,
-        parent: h(name).parent,
-        dockerVersion: h(name).dockerVersion,
-    });
     const c = (name: string, on: string, ip: string, ip6?: string): Record<string, unknown> => ({ name, host: on, image: IMAGE, ip, ...(ip6 === undefined ? {} : { ip6 }), command: SLEEP });
     return {
         "macvlan:sshPrivateKeyPath": lab.privateKeyPath,
         "macvlan:sshIdentityFile": lab.privateKeyPath,
-        "macvlan:hosts": [host("node1"), host("node2"), host("node3")],
+        "macvlan:hosts": [labHostEntry(lab, "node1"), labHostEntry(lab, "node2"), labHostEntry(lab, "node3")],
         "macvlan:networks": [
             {
                 name: `${PREFIX}_dual`,
@@ -97,12 +82,6 @@ async function assertReach(host: string, container: string, ip: string, why: str
     }
 }
 
-/** This file's Docker objects left by a killed earlier run. */
-async function leftovers(host: string): Promise<string> {
-    const r = await labExec(host, `docker ps -aq --filter name=^/${PREFIX}; docker network ls -q --filter name=^${PREFIX}_; true`, { check: true, timeoutMs: 120_000 });
-    return r.stdout.trim();
-}
-
 describe("dual stack and several pools: index.ts applied to the lab through the harness", function () {
     this.timeout(900_000);
     let lab: Lab;
@@ -116,14 +95,8 @@ describe("dual stack and several pools: index.ts applied to the lab through the 
         this.timeout(900_000);
         if (process.getuid?.() !== 0) throw new Error("the lab tests need root: run them as root");
         lab = await labUp({ log });
-        for (const h of HOSTS) {
-            const left = await leftovers(h);
-            if (left !== "") {
-                // Only this file's own objects (named ds*): removed, never the lab.
-                log(`${h}: leftovers of an earlier run of this file, removing them`);
-                await labExec(h, `docker rm -f $(docker ps -aq --filter name=^/${PREFIX}) 2>/dev/null; docker network rm $(docker network ls -q --filter name=^${PREFIX}_) 2>/dev/null; true`, { timeoutMs: 120_000 });
-            }
-        }
+        // Only this file's own objects (named ds*): removed, never the lab.
+        for (const h of HOSTS) await removeLeftovers(h, PREFIX, log);
         const v6 = await labExec("node1", "sysctl -n net.ipv6.conf.all.disable_ipv6 net.ipv6.conf.eth0.disable_ipv6", { check: true, timeoutMs: 60_000 });
         log(`node1: net.ipv6.conf.{all,eth0}.disable_ipv6 = ${v6.stdout.trim().split("\n").join(", ")}`);
         cfg = config(lab);
@@ -218,14 +191,7 @@ describe("dual stack and several pools: index.ts applied to the lab through the 
         const steps = await engine.destroy();
         log(`destroy took ${Date.now() - t} ms (${steps.length} deletes)`);
         assert.equal(engine.state.size, 0);
-        for (const h of HOSTS) {
-            const now = await snapshot(h);
-            const was = prior.get(h);
-            if (was === undefined) throw new Error(`no snapshot of ${h}`);
-            for (const k of Object.keys(was) as (keyof HostSnapshot)[]) {
-                if (!isDeepStrictEqual(now[k], was[k])) assert.deepEqual(now[k], was[k], `${h}: ${k} differs from before the apply`);
-            }
-        }
+        await assertHostsAsBefore(HOSTS, prior, "before the apply");
     });
 
     it("5. the probe reads node2's global IPv6 address on its parent: a container's ip6 there is refused before anything registers", async () => {
