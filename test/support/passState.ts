@@ -2,13 +2,13 @@
  * What the end-to-end lab tests read of a host and of a harness pass: a host's whole state as
  * destroy must put it back (`snapshot`, `assertHostsAsBefore`), and the resources of a pass by kind
  * (`stepsOf`); and what they share around it: a lab host as a stack's host entry (`labHostEntry`),
- * a killed earlier run's Docker objects removed (`removeLeftovers`). Shared by
+ * a killed earlier run's Docker objects removed (`removeLeftovers`), the cleanup after (`endLabTest`). Shared by
  * test/system/e2e.test.ts, dualStack.e2e.test.ts and multiNetwork.e2e.test.ts.
  */
 import * as assert from "node:assert/strict";
 import { isDeepStrictEqual } from "node:util";
-import { labExec, type Lab } from "../../lab/lab";
-import type { PassResult, Step } from "./engine/engine";
+import { labExec, releaseLab, type Lab } from "../../lab/lab";
+import type { Engine, PassResult, Step } from "./engine/engine";
 import { SCRIPT_DIRS } from "./hostState";
 
 /** Everything destroy must put back on a host (links, promisc, addresses, sysctls, routes, Docker, files). */
@@ -79,5 +79,18 @@ export async function assertHostsAsBefore(hosts: readonly string[], was: Readonl
         for (const k of Object.keys(before) as (keyof HostSnapshot)[]) {
             if (!isDeepStrictEqual(now[k], before[k])) assert.deepEqual(now[k], before[k], `${h}: ${k} differs from ${when}`);
         }
+    }
+}
+
+/** A lab test's `after`: destroys what the harness state still holds (a failed destroy is logged), then closes the engine and releases the lab. */
+export async function endLabTest(engine: Engine | undefined, log: (line: string) => void): Promise<void> {
+    try {
+        if (engine !== undefined && engine.state.size > 0) {
+            log("cleaning up: destroy what is left in the harness state");
+            await engine.destroy().catch((e: unknown) => log(`destroy failed: ${e instanceof Error ? e.message : String(e)}`));
+        }
+    } finally {
+        engine?.close();
+        releaseLab();
     }
 }

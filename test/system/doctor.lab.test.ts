@@ -17,10 +17,10 @@ import * as path from "node:path";
 import * as yaml from "js-yaml";
 // The mocks first (importing them sets them), then the code under test (the engine runs index.ts under them).
 import "../support/mocks";
-import { labExec, labUp, releaseLab, type Lab } from "../../lab/lab";
+import { labExec, labUp, type Lab } from "../../lab/lab";
 import type { DoctorReport } from "../../tools/doctor/report";
 import { Engine } from "../support/engine/engine";
-import { assertHostsAsBefore, labHostEntry, removeLeftovers, snapshot, type HostSnapshot } from "../support/passState";
+import { assertHostsAsBefore, endLabTest, labHostEntry, removeLeftovers, snapshot, type HostSnapshot } from "../support/passState";
 
 const log = (l: string): void => void process.stdout.write(`      doctor: ${l}\n`);
 const REPO = path.resolve(__dirname, "../..");
@@ -79,15 +79,7 @@ describe("the doctor against the lab: what it sees on real hosts, and that it ch
 
     after(async function () {
         this.timeout(600_000);
-        try {
-            if (engine !== undefined && engine.state.size > 0) {
-                log("cleaning up: destroy what is left in the harness state");
-                await engine.destroy().catch((e: unknown) => log(`destroy failed: ${e instanceof Error ? e.message : String(e)}`));
-            }
-        } finally {
-            engine?.close();
-            releaseLab();
-        }
+        await endLabTest(engine, log);
     });
 
     it("1. as applied: every feature, the network and the containers ok; exit 0", async () => {

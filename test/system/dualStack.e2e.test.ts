@@ -15,9 +15,9 @@
 import * as assert from "node:assert/strict";
 // The mocks first (importing them sets them), then the code under test (the engine runs index.ts under them).
 import "../support/mocks";
-import { labDocker, labExec, labUp, releaseLab, type Lab } from "../../lab/lab";
+import { labDocker, labExec, labUp, type Lab } from "../../lab/lab";
 import { Engine, TYPES } from "../support/engine/engine";
-import { assertHostsAsBefore, labHostEntry, removeLeftovers, snapshot, type HostSnapshot } from "../support/passState";
+import { assertHostsAsBefore, endLabTest, labHostEntry, removeLeftovers, snapshot, type HostSnapshot } from "../support/passState";
 
 const log = (l: string): void => void process.stdout.write(`      dual stack: ${l}\n`);
 const IMAGE = "local/busybox:1";
@@ -106,15 +106,7 @@ describe("dual stack and several pools: index.ts applied to the lab through the 
 
     after(async function () {
         this.timeout(600_000);
-        try {
-            if (engine !== undefined && engine.state.size > 0) {
-                log("cleaning up: destroy what is left in the harness state");
-                await engine.destroy().catch((e: unknown) => log(`destroy failed: ${e instanceof Error ? e.message : String(e)}`));
-            }
-        } finally {
-            engine?.close();
-            releaseLab();
-        }
+        await endLabTest(engine, log);
     });
 
     it("1. applies: the engines create the dual-stack network with IPv6 enabled and both pools, and the containers get their pinned addresses", async () => {
