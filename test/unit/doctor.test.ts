@@ -5,6 +5,10 @@
  * it. Run against real hosts, with drift made by hand: test/system/doctor.lab.test.ts. Pure.
  */
 import * as assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
+import * as path from "node:path";
+import * as yaml from "js-yaml";
 import { ShellValueError, unwrapStdin } from "../../components/host/shell";
 import type { HostProber } from "../../components/stack/probe";
 import { parseInspect, renderInspect } from "../../tools/doctor/inspect";
@@ -202,6 +206,43 @@ describe("the doctor", () => {
                 /networks\[0\]\.subnet 198\.51\.100\.0\/33/,
             );
             assert.equal(asked, 0);
+        });
+    });
+
+    describe("npm run doctor, as a process: bad input exits 2 before any host is asked", function () {
+        this.timeout(120_000);
+        const REPO = path.resolve(__dirname, "../..");
+        const dir = path.join(REPO, ".scratch", "doctor-unit");
+        function run(...args: string[]) {
+            const r = spawnSync("npm", ["run", "-s", "doctor", "--", ...args], { cwd: REPO, encoding: "utf8", timeout: 60_000 });
+            return { code: r.status, stderr: r.stderr };
+        }
+        function stackFile(name: string, config: unknown): string {
+            mkdirSync(dir, { recursive: true });
+            const file = path.join(dir, name);
+            writeFileSync(file, yaml.dump(config));
+            return file;
+        }
+
+        it("a stack config that is not valid: every problem, and no host asked", () => {
+            const c = stackConfig("twohosts");
+            const nets = c["macvlan:networks"] as Array<Record<string, unknown>>;
+            const key = stackFile("id_test_unused", "x");
+            const file = stackFile("Pulumi.bad.yaml", { config: { ...c, "macvlan:networks": [{ ...nets[0], subnet: "198.51.100.0/33" }] } });
+            const r = run("--stack-file", file, "--identity", key);
+            assert.equal(r.code, 2, r.stderr);
+            assert.match(r.stderr, /^doctor: the stack config is not valid, no host was asked:\nmacvlan stack config has \d+ problems?:\n {2}networks\[0\]\.subnet 198\.51\.100\.0\/33 /);
+        });
+
+        it("no stack, no key, a file that is not a stack file, an unknown argument", () => {
+            assert.match(run().stderr, /^doctor: give --stack <env> or --stack-file <path>\nusage: /);
+            assert.match(run("--stack", "../etc").stderr, /^doctor: --stack "..\/etc" is not a stack name/);
+            assert.match(run("--stack", "twohosts").stderr, /^doctor: no SSH key: give --identity <private key file> \(the stack has no macvlan:sshPrivateKeyPath\)/);
+            const notStack = stackFile("notstack.yaml", { config: 3 });
+            const r = run("--stack-file", notStack);
+            assert.equal(r.code, 2);
+            assert.match(r.stderr, /is not a stack file: it has no config: map/);
+            assert.equal(run("--stack", "twohosts", "--bogus").code, 2);
         });
     });
 });

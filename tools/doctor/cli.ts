@@ -59,7 +59,12 @@ async function main(argv: readonly string[]): Promise<number> {
     if (stackName !== undefined && !STACK_NAME_RE.test(stackName)) throw new UsageError(`--stack ${JSON.stringify(stackName)} is not a stack name`);
     const file = stackPath !== undefined ? userPath(stackPath) : path.join(REPO, "stacks", `Pulumi.${stackName ?? ""}.yaml`);
     const text = read(file, "the stack file");
-    const stack = parseStackFile(text, file);
+    let stack: ReturnType<typeof parseStackFile>;
+    try {
+        stack = parseStackFile(text, file);
+    } catch (e) {
+        throw new UsageError(e instanceof Error ? e.message : String(e));
+    }
     const doc: unknown = yaml.load(text);
     const config = isMap(doc) ? own(doc, "config") : undefined;
     const keyPath = identity !== undefined ? userPath(identity) : isMap(config) && typeof own(config, "macvlan:sshPrivateKeyPath") === "string" ? String(own(config, "macvlan:sshPrivateKeyPath")) : undefined;
