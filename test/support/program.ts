@@ -9,10 +9,14 @@ import { fakeProber } from "./prober";
 import type { RecordedResource } from "./records";
 import { declaresSecretEnv } from "./stacks";
 
-/** Every Output/Promise inside a value resolved (plain values are kept). */
+/**
+ * Every Output/Promise inside a value resolved (plain values are kept). An Output is awaited through
+ * its own promise (SDK-internal, what the engine awaits for a stack output), so one that failed
+ * rejects: `apply` never calls back for a failed Output, and waiting on it would hang the test.
+ */
 async function resolveDeep(v: unknown): Promise<unknown> {
     if (pulumi.Output.isInstance(v)) {
-        return resolveDeep(await new Promise<unknown>((resolve) => v.apply((x) => resolve(x))));
+        return resolveDeep(await (v as unknown as { promise(): Promise<unknown> }).promise());
     }
     if (v instanceof Promise) return resolveDeep(await v);
     if (Array.isArray(v)) return Promise.all(v.map(resolveDeep));

@@ -1164,3 +1164,14 @@ describe("program (index.ts) under mocks", () => {
         });
     });
 });
+
+describe("runUnderMocks (test support): the outputs a test waits for", () => {
+    it("resolves nested Outputs, secrets unwrapped, and rejects (does not hang) for an Output that failed", async () => {
+        const ok = await runUnderMocks(() => ({ a: pulumi.output(1), b: [pulumi.secret("s")], c: { d: pulumi.output(Promise.resolve("x")) } }));
+        assert.deepEqual(ok, { a: 1, b: ["s"], c: { d: "x" } });
+        const failed = pulumi.output(1).apply((): number => {
+            throw new Error("boom in apply");
+        });
+        await assert.rejects(runUnderMocks(() => ({ failed })), /boom in apply/);
+    });
+});
