@@ -7,7 +7,7 @@
 import type { ProbedDocker } from "../host/scripts";
 import { defaultMac } from "../net/mac";
 import type { Address } from "../net/addr";
-import { networkChildNames, segmentLink } from "../net/names";
+import { networkChildNames, segmentLink, sshTarget } from "../net/names";
 import { checkValue } from "./read";
 import { LISTED_TWICE } from "./rules";
 import { allowsPerNetworkMac, describeEngine, effectiveEngine, ENGINE_MIN, engineAtLeast, type EngineVersion } from "./engine";
@@ -33,7 +33,7 @@ export function checkHostsAcross(p: Problems, hosts: readonly CheckedHost[]): Ma
         // undo the other's settings. (Names are compared as written: a DNS name and the address it
         // resolves to are not caught.)
         if (h.address !== undefined) {
-            const target = `${h.address.toLowerCase()} port ${h.port}`;
+            const target = sshTarget(h.address, h.port);
             const first = targets.get(target);
             if (first !== undefined) p.add(`${h.path}.address`, h.address, `with port ${h.port} is already ${first.path}'s SSH target; describe each machine once`);
             else targets.set(target, h);

@@ -18,7 +18,7 @@
  * looked up by binary search (1,000 hosts in 10 stacks: test/unit/fleetPeers.test.ts).
  */
 import { parseAddress, parseCidr, POOL_FAMILIES, type Address, type Cidr } from "../net/addr";
-import { segmentLabel } from "../net/names";
+import { segmentLabel, segmentName, sshTarget } from "../net/names";
 import type { CheckedHost } from "./hosts";
 import type { CheckedNetwork } from "./networks";
 import { entryLabel, type Problems } from "./problems";
@@ -173,17 +173,7 @@ export function readFleetPeer(p: Problems, path: string, stack: string, outputs:
     return { stack, path, hosts: new Set(Object.keys(outputs.hosts)), targets, segments };
 }
 
-/** A host's SSH target as the rules compare them (config/cross.ts compares them so within a stack). */
-function sshTarget(address: string, port: number): string {
-    return `${address.toLowerCase()} port ${port}`;
-}
-
-/** The `addressPlan` key of a segment key (config/slices.ts's `untagged` or the VLAN id): `untagged`, `vlan10`. */
-function planSegment(key: string): string {
-    return key === "untagged" ? key : `vlan${key}`;
-}
-
-/** The VLAN id of a segment key, or undefined for the untagged LAN. */
+/** The VLAN id of a segment key (config/slices.ts's `untagged` or the id), or undefined for the untagged LAN. */
 function vlanOfKey(key: string): number | undefined {
     return key === "untagged" ? undefined : Number(key);
 }
@@ -256,7 +246,7 @@ export function checkFleet(p: Problems, hosts: readonly CheckedHost[], networks:
     const keys = new Set([...ownPools.keys(), ...ownFixed.keys()]);
     for (const key of [...keys].sort()) {
         const segs = peers.flatMap((peer) => {
-            const seg = peer.segments.get(planSegment(key));
+            const seg = peer.segments.get(segmentName(vlanOfKey(key)));
             return seg === undefined ? [] : [{ peer, seg }];
         });
         if (segs.length === 0) continue;
@@ -336,7 +326,7 @@ function checkPools(p: Problems, own: readonly Pool[], segs: readonly { peer: Fl
 function checkMacs(p: Problems, networks: readonly CheckedNetwork[], peers: readonly FleetPeer[]): void {
     for (const n of networks) {
         if (!n.vlanOk) continue;
-        const segName = planSegment(n.vlan === undefined ? "untagged" : String(n.vlan));
+        const segName = segmentName(n.vlan);
         for (const peer of peers) {
             const seg = peer.segments.get(segName);
             if (seg === undefined) continue;

@@ -21,6 +21,16 @@ export function segmentKey(vlan: number | undefined): string {
     return vlan === undefined ? "untagged" : String(vlan);
 }
 
+/** A LAN segment's key in the `addressPlan` stack output: `untagged` or `vlan<id>`. */
+export function segmentName(vlan: number | undefined): string {
+    return vlan === undefined ? "untagged" : `vlan${vlan}`;
+}
+
+/** A host's SSH target as the rules compare them, within a stack and across a fleet: `<address, lower case> port <port>`. */
+export function sshTarget(address: string, port: number): string {
+    return `${address.toLowerCase()} port ${port}`;
+}
+
 /** A LAN segment in messages: `the untagged LAN segment` or `LAN segment vlan 50`. */
 export function segmentLabel(vlan: number | undefined): string {
     return vlan === undefined ? "the untagged LAN segment" : `LAN segment vlan ${vlan}`;

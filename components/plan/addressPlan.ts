@@ -12,6 +12,7 @@
  */
 import type { IpamPoolModel, NetworkModel, StackModel } from "../config/model";
 import { parseAddress, parseCidr, POOL_FAMILIES } from "../net/addr";
+import { segmentName } from "../net/names";
 import { isIpv4Literal } from "../net/patterns";
 
 /**
@@ -56,11 +57,6 @@ export interface SegmentPlan {
     readonly fixed: Readonly<Record<string, string>>;
     /** The containers' MAC addresses on the segment (configured or derived), sorted: who holds each. */
     readonly macs: Readonly<Record<string, string>>;
-}
-
-/** The segment key in the output: `untagged` or `vlan<id>`. */
-export function segmentName(vlan: number | undefined): string {
-    return vlan === undefined ? "untagged" : `vlan${vlan}`;
 }
 
 /** Orders address texts: IPv4 before IPv6, then by value. */
