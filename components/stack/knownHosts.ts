@@ -68,6 +68,20 @@ export function parseKnownHosts(text: string, location: string): { readonly keys
     return { keys, problems };
 }
 
+/**
+ * The keys learned on first use for the hosts that pin none, by host name: each host's entry in a
+ * parsed known_hosts text (`parseKnownHosts`), looked up by its address and port. A pinned
+ * `hostKey` always wins, so a host that has one gets none here.
+ */
+export function learnedHostKeys(hosts: readonly { readonly name: string; readonly address: string; readonly port: number; readonly hostKey?: string }[], keys: ReadonlyMap<string, string>): Map<string, string> {
+    return new Map(
+        hosts.flatMap((h) => {
+            const key = h.hostKey === undefined ? keys.get(sshKnownHostsPattern(h.address, h.port)) : undefined;
+            return key === undefined ? [] : [[h.name, key] as const];
+        }),
+    );
+}
+
 /** The known_hosts line that records `key` for a host (the comment names the host entry). */
 export function knownHostsLine(address: string, port: number, key: string, host: string): string {
     return `${sshKnownHostsPattern(address, port)} ${key} pulumi-macvlan:${host}\n`;

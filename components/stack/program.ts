@@ -10,12 +10,12 @@ import type { StackModel } from "../config/model";
 import { engineRuleProblems, parseStackConfig, type HostKeyPolicy } from "../config/parse";
 import { probedFactsProblems, probedFactsWarnings } from "../config/probed";
 import { configWarnings } from "../config/warnings";
-import { IDENTITY_FILE_RULE, isIdentityFile, sshKnownHostsPattern } from "../net/patterns";
+import { IDENTITY_FILE_RULE, isIdentityFile } from "../net/patterns";
 import { MacvlanConfigError } from "../net/problems";
 import { planStack, type PlannedHost } from "../plan/stack";
 import { registerStack, type StackOutputs } from "./build";
 import { readFleetPeers } from "./fleet";
-import { fileKnownHosts, knownHostsLine, parseKnownHosts, stackKnownHostsFile, type KnownHostsStore } from "./knownHosts";
+import { fileKnownHosts, knownHostsLine, learnedHostKeys, parseKnownHosts, stackKnownHostsFile, type KnownHostsStore } from "./knownHosts";
 import { describeHostKey, HostKeyError, ProbeFailures, probeHosts, sshProber, type HostProber, type ProbedHostKey, type ProbeResults } from "./probe";
 
 export interface ProgramDeps {
@@ -153,12 +153,7 @@ export async function macvlanProgram(deps: ProgramDeps = {}): Promise<StackOutpu
     if (learning && model !== undefined) {
         const parsed = parseKnownHosts(knownHosts.read() ?? "", knownHosts.location);
         problems.push(...parsed.problems);
-        known = new Map(
-            model.hosts.flatMap((h) => {
-                const key = h.hostKey === undefined ? parsed.keys.get(sshKnownHostsPattern(h.address, h.port)) : undefined;
-                return key === undefined ? [] : [[h.name, key] as const];
-            }),
-        );
+        known = learnedHostKeys(model.hosts, parsed.keys);
     }
 
     // Every host planned (and so checked) once, before the probe renders a script for any host.

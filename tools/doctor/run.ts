@@ -11,9 +11,8 @@ import { configWarnings } from "../../components/config/warnings";
 import { featureKey } from "../../components/host/registry";
 import { PROBE_COMMAND, parseProbeReport } from "../../components/host/scripts";
 import { MacvlanConfigError } from "../../components/net/problems";
-import { sshKnownHostsPattern } from "../../components/net/patterns";
 import { networksOn, planStack, probePlan } from "../../components/plan/stack";
-import { parseKnownHosts } from "../../components/stack/knownHosts";
+import { learnedHostKeys, parseKnownHosts } from "../../components/stack/knownHosts";
 import { HostKeyError, type HostProber } from "../../components/stack/probe";
 import { validationInput, type StackFile } from "../compose/stackFile";
 import { parseInspect, renderInspect } from "./inspect";
@@ -45,14 +44,11 @@ export async function runDoctor(stack: StackFile, opts: DoctorOptions): Promise<
     const input = validationInput({ ...stack, probe: true });
     const policy = input.policy;
     const model = parseStackConfig(input.raw, policy, { deferred: true });
-    const known = new Map<string, string>();
+    let known = new Map<string, string>();
     if (learnsHostKeys(policy) && opts.knownHosts !== undefined) {
         const parsed = parseKnownHosts(opts.knownHosts, opts.knownHostsLocation ?? "known_hosts");
         if (parsed.problems.length > 0) throw new MacvlanConfigError(parsed.problems);
-        for (const h of model.hosts) {
-            const key = h.hostKey === undefined ? parsed.keys.get(sshKnownHostsPattern(h.address, h.port)) : undefined;
-            if (key !== undefined) known.set(h.name, key);
-        }
+        known = learnedHostKeys(model.hosts, parsed.keys);
     }
     const planned = planStack(model, { hostKeys: known });
     if (planned.hosts === undefined) throw new MacvlanConfigError(planned.problems);
