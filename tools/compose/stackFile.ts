@@ -18,6 +18,8 @@ export interface StackFile {
     readonly trustOnFirstUse: boolean;
     /** `macvlan:probe` (default true). */
     readonly probe: boolean;
+    /** `macvlan:sshPrivateKeyPath`, when set (the doctor's SSH key without `--identity`). */
+    readonly sshPrivateKeyPath?: string;
 }
 
 /** The stack file's `config:` keys the tools use; a problem (as text) when the file is not a stack file. */
@@ -25,11 +27,13 @@ export function parseStackFile(text: string, file: string): StackFile {
     const doc: unknown = yaml.load(text);
     const config = isMap(doc) ? own(doc, "config") : undefined;
     if (!isMap(config)) throw new Error(`${file} is not a stack file: it has no config: map`);
+    const keyPath = own(config, "macvlan:sshPrivateKeyPath");
     return {
         hosts: own(config, "macvlan:hosts"),
         networks: own(config, "macvlan:networks"),
         trustOnFirstUse: own(config, "macvlan:trustOnFirstUse") === true,
         probe: own(config, "macvlan:probe") !== false,
+        ...(typeof keyPath === "string" && keyPath !== "" ? { sshPrivateKeyPath: keyPath } : {}),
     };
 }
 

@@ -10,8 +10,6 @@
  */
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
-import * as yaml from "js-yaml";
-import { isMap, own } from "../../components/config/read";
 import { MacvlanConfigError } from "../../components/net/problems";
 import { sshProber } from "../../components/stack/probe";
 import { parseStackFile } from "../compose/stackFile";
@@ -65,10 +63,8 @@ async function main(argv: readonly string[]): Promise<number> {
     } catch (e) {
         throw new UsageError(e instanceof Error ? e.message : String(e));
     }
-    const doc: unknown = yaml.load(text);
-    const config = isMap(doc) ? own(doc, "config") : undefined;
-    const keyPath = identity !== undefined ? userPath(identity) : isMap(config) && typeof own(config, "macvlan:sshPrivateKeyPath") === "string" ? String(own(config, "macvlan:sshPrivateKeyPath")) : undefined;
-    if (keyPath === undefined || keyPath === "") throw new UsageError("no SSH key: give --identity <private key file> (the stack has no macvlan:sshPrivateKeyPath)");
+    const keyPath = identity !== undefined ? userPath(identity) : stack.sshPrivateKeyPath;
+    if (keyPath === undefined) throw new UsageError("no SSH key: give --identity <private key file> (the stack has no macvlan:sshPrivateKeyPath)");
     const privateKey = read(keyPath, "the SSH key");
     const knownHostsFile = file.replace(/\.yaml$/, ".known_hosts");
     let knownHosts: string | undefined;
