@@ -11,34 +11,14 @@ import * as yaml from "js-yaml";
 import { HOST_NAME_RE } from "../../components/net/patterns";
 import { MacvlanConfigError } from "../../components/net/problems";
 import { exportFromStack, importToFragment, type NamedStack } from "./pipeline";
+import { flag, STACK_NAME_RE, UsageError, userPath } from "../args";
 import { parseStackFile } from "./stackFile";
 
 const REPO = path.resolve(__dirname, "../..");
-/** A stack name as Pulumi allows it: it becomes part of a file path, so no `/` and no leading `.`. */
-const STACK_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/;
-
-class UsageError extends Error {}
-
-/** A path as the user wrote it: `npm run` starts the script in the package root, and says where the user was in INIT_CWD. */
-function userPath(p: string): string {
-    return path.resolve(process.env["INIT_CWD"] ?? process.cwd(), p);
-}
 
 const USAGE =
     "usage: npm run import-compose -- <compose file> --host <name> [--stack <env>] [--out <file>]\n" +
     "       npm run export-compose -- --stack <env> --host <name> [--out <file>]\n";
-
-/** The value of `--flag`, once at most. */
-function flag(args: string[], name: string): string | undefined {
-    const at = args.flatMap((a, i) => (a === name ? [i] : []));
-    if (at.length > 1) throw new UsageError(`${name} is given twice`);
-    const i = at[0];
-    if (i === undefined) return undefined;
-    const v = args[i + 1];
-    if (v === undefined || v.startsWith("--")) throw new UsageError(`${name} needs a value`);
-    args.splice(i, 2);
-    return v;
-}
 
 function hostArg(args: string[]): string {
     const host = flag(args, "--host");

@@ -11,31 +11,14 @@
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { MacvlanConfigError } from "../../components/net/problems";
+import { flag, STACK_NAME_RE, UsageError, userPath } from "../args";
 import { sshProber } from "../../components/stack/probe";
 import { parseStackFile } from "../compose/stackFile";
 import { renderReport } from "./report";
 import { runDoctor } from "./run";
 
 const REPO = path.resolve(__dirname, "../..");
-const STACK_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/;
 const USAGE = "usage: npm run doctor -- --stack <env> | --stack-file <path>  [--json] [--identity <private key file>]\n";
-
-class UsageError extends Error {}
-
-/** A path as the user wrote it (`npm run` starts in the package root; INIT_CWD is where the user was). */
-function userPath(p: string): string {
-    return path.resolve(process.env["INIT_CWD"] ?? process.cwd(), p);
-}
-
-function flag(args: string[], name: string): string | undefined {
-    const i = args.indexOf(name);
-    if (i < 0) return undefined;
-    const v = args[i + 1];
-    if (v === undefined || v.startsWith("--")) throw new UsageError(`${name} needs a value`);
-    args.splice(i, 2);
-    if (args.includes(name)) throw new UsageError(`${name} is given twice`);
-    return v;
-}
 
 function read(file: string, what: string): string {
     try {
