@@ -126,6 +126,20 @@ function hostRow(p: PlannedHost, outcome: HostOutcome): HostRow {
     };
 }
 
+/**
+ * An object's state from what its engine reported: `unknown` (not asked), `missing`, or, for one
+ * that exists, `ok` or `different` by what `differencesOf` finds.
+ */
+function compare<T extends { readonly exists: true }>(
+    seen: T | { readonly exists: false } | undefined,
+    differencesOf: (seen: T) => string[],
+): { state: ObjectState; differences: string[] } {
+    if (seen === undefined) return { state: "unknown", differences: [] };
+    if (!seen.exists) return { state: "missing", differences: [] };
+    const differences = differencesOf(seen);
+    return { state: differences.length === 0 ? "ok" : "different", differences };
+}
+
 /** The report of a stack's hosts, networks and containers from each host's outcome (by host name). */
 export function buildReport(model: StackModel, planned: readonly PlannedHost[], outcomes: ReadonlyMap<string, HostOutcome>, warnings: readonly string[] = []): DoctorReport {
     const hosts = planned.map((p) => hostRow(p, outcomes.get(p.model.name) ?? { kind: "failed", error: "not asked", hostKeyRefused: false }));
@@ -146,42 +160,34 @@ export function buildReport(model: StackModel, planned: readonly PlannedHost[], 
             const h = hostModel.get(host);
             if (h === undefined) continue;
             const link = segmentLink(h.parent, n.vlan);
-            const seen = inspectOf(host)?.networks.get(n.name);
-            const differences: string[] = [];
-            let state: ObjectState;
-            if (seen === undefined) state = "unknown";
-            else if (!seen.exists) state = "missing";
-            else {
-                if (seen.driver !== "macvlan") differences.push(`driver ${seen.driver} (want macvlan)`);
-                if (seen.parent !== link) differences.push(`parent ${seen.parent || "none"} (want ${link})`);
-                if (seen.mode !== n.mode) differences.push(`mode ${seen.mode || "none"} (want ${n.mode})`);
+            const { state, differences } = compare(inspectOf(host)?.networks.get(n.name), (seen) => {
+                const found: string[] = [];
+                if (seen.driver !== "macvlan") found.push(`driver ${seen.driver} (want macvlan)`);
+                if (seen.parent !== link) found.push(`parent ${seen.parent || "none"} (want ${link})`);
+                if (seen.mode !== n.mode) found.push(`mode ${seen.mode || "none"} (want ${n.mode})`);
                 const want = n.ipam.map((p) => p.subnet);
-                if ([...seen.subnets].sort().join(",") !== [...want].sort().join(",")) differences.push(`subnets ${seen.subnets.join(",") || "none"} (want ${want.join(",")})`);
-                state = differences.length === 0 ? "ok" : "different";
-            }
+                if ([...seen.subnets].sort().join(",") !== [...want].sort().join(",")) found.push(`subnets ${seen.subnets.join(",") || "none"} (want ${want.join(",")})`);
+                return found;
+            });
             networks.push({ network: n.name, host, link, state, differences });
         }
         for (const c of n.containers) {
             const endpoints = c.attachments.map((a) => ({ network: a.network, ip: a.ipv4Address, ...(a.ipv6Address === undefined ? {} : { ip6: a.ipv6Address }), mac: a.mac }));
-            const seen = inspectOf(c.host)?.containers.get(c.name);
-            const differences: string[] = [];
-            let state: ObjectState;
-            if (seen === undefined) state = "unknown";
-            else if (!seen.exists) state = "missing";
-            else {
-                if (seen.status !== "running") differences.push(`status ${seen.status} (want running)`);
+            const { state, differences } = compare(inspectOf(c.host)?.containers.get(c.name), (seen) => {
+                const found: string[] = [];
+                if (seen.status !== "running") found.push(`status ${seen.status} (want running)`);
                 for (const want of endpoints) {
                     const got = seen.endpoints.find((e) => e.network === want.network);
                     if (got === undefined) {
-                        differences.push(`not on ${want.network}`);
+                        found.push(`not on ${want.network}`);
                         continue;
                     }
-                    if (got.ip !== want.ip) differences.push(`${want.network} ip ${got.ip || "none"} (want ${want.ip})`);
-                    if (want.ip6 !== undefined && got.ip6 !== want.ip6) differences.push(`${want.network} ip6 ${got.ip6 || "none"} (want ${want.ip6})`);
-                    if (got.mac !== want.mac) differences.push(`${want.network} mac ${got.mac || "none"} (want ${want.mac})`);
+                    if (got.ip !== want.ip) found.push(`${want.network} ip ${got.ip || "none"} (want ${want.ip})`);
+                    if (want.ip6 !== undefined && got.ip6 !== want.ip6) found.push(`${want.network} ip6 ${got.ip6 || "none"} (want ${want.ip6})`);
+                    if (got.mac !== want.mac) found.push(`${want.network} mac ${got.mac || "none"} (want ${want.mac})`);
                 }
-                state = differences.length === 0 ? "ok" : "different";
-            }
+                return found;
+            });
             containers.push({ container: c.name, host: c.host, endpoints, state, differences });
         }
     }
