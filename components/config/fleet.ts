@@ -213,6 +213,17 @@ class Spans<T> {
     }
 }
 
+/** Another stack's plan of the segment being checked. */
+interface PeerOnSegment {
+    readonly peer: FleetPeer;
+    readonly seg: PeerSegment;
+}
+
+/** One engine's pool in another stack, with that stack's plan of the segment. */
+interface PeerPoolOnSegment extends PeerOnSegment {
+    readonly pool: PeerPool;
+}
+
 /** A holder text of another stack's plan names a network's shared address: its gateway or an aux address. */
 function sharedHolder(holder: string): boolean {
     return holder.startsWith("gateway of ") || holder.startsWith("aux ");
@@ -250,18 +261,19 @@ export function checkFleet(p: Problems, hosts: readonly CheckedHost[], networks:
             return seg === undefined ? [] : [{ peer, seg }];
         });
         if (segs.length === 0) continue;
-        checkFixed(p, ownFixed.get(key) ?? [], segs, vlanOfKey(key));
-        checkPools(p, ownPools.get(key) ?? [], segs);
+        // The other stacks' pools on the segment, sorted once for both rules.
+        const peerPools = new Spans(
+            segs.flatMap(({ peer, seg }) => seg.pools.map((pool) => ({ peer, seg, pool }))),
+            (x) => x.pool.block,
+        );
+        checkFixed(p, ownFixed.get(key) ?? [], segs, peerPools, vlanOfKey(key));
+        checkPools(p, ownPools.get(key) ?? [], segs, peerPools);
     }
     checkMacs(p, networks, peers);
 }
 
 /** Rules: an own fixed address is not held in another stack (unless both are a network's shared address), nor inside another stack's engine's pool. */
-function checkFixed(p: Problems, fixed: readonly Fixed[], segs: readonly { peer: FleetPeer; seg: PeerSegment }[], vlan: number | undefined): void {
-    const peerPools = new Spans(
-        segs.flatMap(({ peer, seg }) => seg.pools.map((pool) => ({ peer, seg, pool }))),
-        (x) => x.pool.block,
-    );
+function checkFixed(p: Problems, fixed: readonly Fixed[], segs: readonly PeerOnSegment[], peerPools: Spans<PeerPoolOnSegment>, vlan: number | undefined): void {
     for (const f of fixed) {
         const text = f.address.toString();
         const shared = f.kind === "gateway" || f.kind === "aux";
@@ -283,12 +295,8 @@ function checkFixed(p: Problems, fixed: readonly Fixed[], segs: readonly { peer:
 }
 
 /** Rules: an own engine's pool overlaps no other stack's engine's pool, and holds no address fixed in another stack (unless it is this network's gateway or aux address). */
-function checkPools(p: Problems, own: readonly Pool[], segs: readonly { peer: FleetPeer; seg: PeerSegment }[]): void {
+function checkPools(p: Problems, own: readonly Pool[], segs: readonly PeerOnSegment[], peerPools: Spans<PeerPoolOnSegment>): void {
     if (own.length === 0) return;
-    const peerPools = new Spans(
-        segs.flatMap(({ peer, seg }) => seg.pools.map((pool) => ({ peer, pool }))),
-        (x) => x.pool.block,
-    );
     for (const mine of own) {
         const first = mine.block.first().value;
         for (const { peer, pool } of peerPools.overlapping(first, first + mine.block.size - 1n)) {
