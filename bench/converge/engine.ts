@@ -10,30 +10,11 @@
 // The mocks first (importing them sets them), then the code under test.
 import "../../test/support/mocks";
 import { runProgram } from "../../test/support/program";
-import { nameByUrn, unwrapSecrets } from "../../test/support/records";
-import { connectionOf, runRemote, type CommandConnection } from "../../test/support/engine/command";
+import { commandPlan, waves, type Cmd, type Plan } from "../../test/support/commandPlan";
+import { runRemote } from "../../test/support/engine/command";
 import { sshProber, type HostProber } from "../../components/stack/probe";
-import { waves } from "./report";
 
-/** One registered remote.Command. */
-export interface Cmd {
-    readonly name: string;
-    readonly host: string;
-    readonly create: string;
-    readonly update: string;
-    readonly delete: string | undefined;
-    readonly stdin: string | undefined;
-    readonly connection: CommandConnection;
-    readonly after: readonly string[];
-}
-
-export type Plan = ReadonlyMap<string, Cmd>;
-
-function str(v: unknown, what: string): string {
-    const x = unwrapSecrets(v);
-    if (typeof x !== "string") throw new Error(`${what} is not a string: ${JSON.stringify(x)}`);
-    return x;
-}
+export type { Cmd, Plan } from "../../test/support/commandPlan";
 
 /** What one program run cost: the whole run, and the span of the probes (first start to last end). */
 export interface ProgramRun {
@@ -61,24 +42,7 @@ export async function program(config: Record<string, unknown>, prober?: HostProb
     const t0 = Date.now();
     const { resources } = await runProgram(config, { prober: timed, secretKeys: [] });
     const ms = Date.now() - t0;
-    const nameOf = nameByUrn(resources);
-    const cmds = resources.filter((r) => r.type === "command:remote:Command");
-    const names = new Set(cmds.map((r) => r.name));
-    const plan = new Map<string, Cmd>();
-    for (const r of cmds) {
-        const host = nameOf(r.parent);
-        if (host === undefined) throw new Error(`${r.name} has no parent`);
-        plan.set(r.name, {
-            name: r.name,
-            host,
-            create: str(r.inputs["create"], `${r.name}.create`),
-            update: str(r.inputs["update"], `${r.name}.update`),
-            delete: r.inputs["delete"] === undefined ? undefined : str(r.inputs["delete"], `${r.name}.delete`),
-            stdin: r.inputs["stdin"] === undefined ? undefined : str(r.inputs["stdin"], `${r.name}.stdin`),
-            connection: connectionOf(r.inputs),
-            after: r.dependencies.map((u) => nameOf(u) ?? u).filter((n) => names.has(n)),
-        });
-    }
+    const plan = commandPlan(resources);
     return { plan, ms, probeMs: probes === 0 ? 0 : last - first, probes };
 }
 

@@ -164,20 +164,3 @@ export function renderTable(rows: readonly Row[], ours: string): string {
     return [line(head), line(widths.map((w) => "-".repeat(w))), ...body.map(line)].join("\n");
 }
 
-/** The commands in dependency waves (a command's wave comes after every wave of what it depends on). */
-export function waves<T extends { readonly name: string; readonly after: readonly string[] }>(cmds: readonly T[]): T[][] {
-    const byName = new Map(cmds.map((c) => [c.name, c]));
-    const depth = new Map<string, number>();
-    const d = (c: T, seen: readonly string[]): number => {
-        const known = depth.get(c.name);
-        if (known !== undefined) return known;
-        if (seen.includes(c.name)) throw new Error(`dependency cycle: ${[...seen, c.name].join(" -> ")}`);
-        const deps = c.after.map((n) => byName.get(n)).filter((x): x is T => x !== undefined);
-        const v = deps.length === 0 ? 0 : 1 + Math.max(...deps.map((x) => d(x, [...seen, c.name])));
-        depth.set(c.name, v);
-        return v;
-    };
-    const out: T[][] = [];
-    for (const c of cmds) (out[d(c, [])] ??= []).push(c);
-    return out.filter((w) => w !== undefined);
-}

@@ -37,7 +37,8 @@ import { readFileSync } from "node:fs";
 // The mocks first (importing them sets them), then the code under test.
 import "../support/mocks";
 import { runProgram } from "../support/program";
-import { isSecretValue, nameByUrn, unwrapSecrets } from "../support/records";
+import { commandPlan, waves, type Cmd, type Plan } from "../support/commandPlan";
+import { isSecretValue } from "../support/records";
 import {
     BOOT_RUNNER_TEXT,
     BOOT_UNIT_TEXT,
@@ -51,7 +52,7 @@ import {
 } from "../../components/host/scripts";
 import { sshProber } from "../../components/stack/probe";
 import { unwrapStdin } from "../../components/host/shell";
-import { connectionOf, runRemote, type CommandConnection } from "../support/engine/command";
+import { runRemote, type CommandConnection } from "../support/engine/command";
 import { hostChanges, labExec, labUp, releaseLab, type Lab, type LabHost } from "../../lab/lab";
 import {
     diffViews,
@@ -172,32 +173,8 @@ function preflightConfig(lab: Lab, extra: Record<string, unknown>): Record<strin
 // ---------------------------------------------------------------------------------------------
 // The registered commands, and the part of the engine that runs them
 
-/** One registered remote.Command. */
-interface Cmd {
-    readonly name: string;
-    readonly host: string;
-    /** The feature key (`K=` of the script); undefined for the preflight. */
-    readonly key: string | undefined;
-    readonly create: string;
-    readonly update: string;
-    readonly delete: string | undefined;
-    /** The script sent on stdin (every feature command has one; the preflight has none). */
-    readonly stdin: string | undefined;
-    readonly connection: CommandConnection;
-    /** Names of the commands it depends on. */
-    readonly after: readonly string[];
-}
-
-type Plan = ReadonlyMap<string, Cmd>;
-
 /** Where the time goes (printed at the end). */
 const cost = { programs: 0, programMs: 0, scripts: 0, scriptMs: 0 };
-
-function str(v: unknown, what: string): string {
-    const x = unwrapSecrets(v);
-    if (typeof x !== "string") throw new Error(`${what} is not a string: ${JSON.stringify(x)}`);
-    return x;
-}
 
 /** Runs index.ts under the mocks with the REAL probe and returns the remote commands it registered. */
 async function program(config: Record<string, unknown>): Promise<Plan> {
@@ -205,53 +182,15 @@ async function program(config: Record<string, unknown>): Promise<Plan> {
     const { resources } = await runProgram(config, { prober: sshProber(), secretKeys: [] });
     cost.programs++;
     cost.programMs += Date.now() - t;
-    const nameOf = nameByUrn(resources);
-    const cmds = resources.filter((r) => r.type === "command:remote:Command");
-    const names = new Set(cmds.map((r) => r.name));
-    const plan = new Map<string, Cmd>();
-    for (const r of cmds) {
-        const host = nameOf(r.parent);
-        if (host === undefined) throw new Error(`${r.name} has no parent`);
+    for (const r of resources) {
         // The key never leaves the secret (the connection holding it is a secret as a whole).
-        assert.ok(isSecretValue(r.inputs["connection"]), `${r.name}: the connection is not a secret`);
-        const create = str(r.inputs["create"], `${r.name}.create`);
-        const stdin = r.inputs["stdin"] === undefined ? undefined : str(r.inputs["stdin"], `${r.name}.stdin`);
-        const key = stdin === undefined ? undefined : /^K='([^']*)'$/m.exec(unwrapStdin(stdin))?.[1];
-        plan.set(r.name, {
-            name: r.name,
-            host,
-            key,
-            create,
-            update: str(r.inputs["update"], `${r.name}.update`),
-            delete: r.inputs["delete"] === undefined ? undefined : str(r.inputs["delete"], `${r.name}.delete`),
-            stdin,
-            connection: connectionOf(r.inputs),
-            after: r.dependencies.map((u) => nameOf(u) ?? u).filter((n) => names.has(n)),
-        });
+        if (r.type === "command:remote:Command") assert.ok(isSecretValue(r.inputs["connection"]), `${r.name}: the connection is not a secret`);
     }
-    return plan;
+    return commandPlan(resources);
 }
 
 function hostCmds(plan: Plan, host: string): Cmd[] {
     return [...plan.values()].filter((c) => c.host === host);
-}
-
-/** The commands in dependency waves (a command's wave is after every wave of what it depends on). */
-function waves(cmds: readonly Cmd[]): Cmd[][] {
-    const byName = new Map(cmds.map((c) => [c.name, c]));
-    const depth = new Map<string, number>();
-    const d = (c: Cmd, seen: string[] = []): number => {
-        const known = depth.get(c.name);
-        if (known !== undefined) return known;
-        if (seen.includes(c.name)) throw new Error(`dependency cycle: ${[...seen, c.name].join(" -> ")}`);
-        const deps = c.after.map((n) => byName.get(n)).filter((x): x is Cmd => x !== undefined);
-        const v = deps.length === 0 ? 0 : 1 + Math.max(...deps.map((x) => d(x, [...seen, c.name])));
-        depth.set(c.name, v);
-        return v;
-    };
-    const out: Cmd[][] = [];
-    for (const c of cmds) (out[d(c)] ??= []).push(c);
-    return out.filter((w) => w !== undefined);
 }
 
 /** The TOKEN a feature command carries (its drift token from the probe). */

@@ -3,7 +3,8 @@
  * wrapper's session count.
  */
 import * as assert from "node:assert/strict";
-import { countSessions, median, parseRecap, ratio, renderAnsibleCfg, renderInventory, renderSshWrapper, renderTable, waves } from "../../bench/converge/report";
+import { countSessions, median, parseRecap, ratio, renderAnsibleCfg, renderInventory, renderSshWrapper, renderTable } from "../../bench/converge/report";
+import { waves } from "../support/commandPlan";
 
 describe("bench:converge helpers", () => {
     it("median: odd, even, unsorted, empty", () => {
